@@ -1,0 +1,48 @@
+"""One home for configuration: environment variables with working defaults.
+
+Everything that names a path, a URL or a tunable threshold reads it from here, so the Dagster
+resources (``EnvVar``-backed) and the command line agree on the same defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_RAW_DIR = "data/raw"
+DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse/cov_pipeline.duckdb"
+DEFAULT_EXPORT_DIR = "data/warehouse/exports"
+DEFAULT_FINGERTIPS_API_URL = "https://fingertips.phe.org.uk/api/"
+# Share of a source's rows that may be quarantined before the blocking check fails the run.
+DEFAULT_QUARANTINE_CEILING = 0.05
+# Areas kept in marts.indicator_values: Coventry, its region and England (by Area Code, never by
+# the Area Type text, which changes with each boundary vintage).
+DEFAULT_HOME_AREA_CODE = "E08000026"
+DEFAULT_REGION_AREA_CODE = "E12000005"
+ENGLAND_AREA_CODE = "E92000001"
+
+
+def raw_dir() -> str:
+    return os.environ.get("COV_RAW_DIR", DEFAULT_RAW_DIR)
+
+
+def warehouse_url() -> str:
+    return os.environ.get("COV_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
+
+
+def export_dir() -> str:
+    return os.environ.get("COV_EXPORT_DIR", DEFAULT_EXPORT_DIR)
+
+
+def fingertips_api_url() -> str:
+    return os.environ.get("COV_FINGERTIPS_API_URL", DEFAULT_FINGERTIPS_API_URL)
+
+
+def home_area_code() -> str:
+    return os.environ.get("COV_HOME_AREA_CODE", DEFAULT_HOME_AREA_CODE)
+
+
+def quarantine_ceiling() -> float:
+    return float(os.environ.get("COV_QUARANTINE_CEILING", DEFAULT_QUARANTINE_CEILING))

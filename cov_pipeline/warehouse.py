@@ -1,0 +1,306 @@
+"""The warehouse: one SQLAlchemy URL, DuckDB by default, PostgreSQL in production.
+
+Tables are replaced atomically (the new table is built beside the old one and swapped in one
+transaction), written through each backend's bulk path (DuckDB scans the DataFrame; PostgreSQL
+takes COPY), and read back as DataFrames by downstream assets. Free of Dagster, so the command
+line and tests use it directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+SCHEMAS = ("staging", "marts", "quality")
+_NULL = r"\N"
+
+
+class WarehouseError(RuntimeError):
+    """A table could not be written or read; the previous table is left as it was."""
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """One table to replace: its frame and the descriptions that land as column comments."""
+
+    frame: pd.DataFrame
+    description: str = ""
+    column_descriptions: Mapping[str, str] = field(default_factory=dict)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    return f"{_quote(schema)}.{_quote(name)}"
+
+
+def sql_type(series: pd.Series, backend: str) -> str:
+    """The SQL type a column is stored as: the same on both backends, so analysts see one contract."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "BOOLEAN"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "BIGINT"
+    if pd.api.types.is_float_dtype(dtype):
+        return "DOUBLE PRECISION" if backend == "postgresql" else "DOUBLE"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "TIMESTAMP"
+    if pd.api.types.is_object_dtype(dtype):
+        first = series.dropna()
+        if not first.empty:
+            sample = first.iloc[0]
+            if isinstance(sample, bool | np.bool_):
+                return "BOOLEAN"
+            if isinstance(sample, dt.date) and not isinstance(sample, dt.datetime):
+                return "DATE"
+    return "TEXT" if backend == "postgresql" else "VARCHAR"
+
+
+class Warehouse:
+    """Write, read and swap tables in the warehouse named by a SQLAlchemy URL."""
+
+    def __init__(self, url: str):
+        self.url: URL = make_url(url)
+        self.backend = self.url.get_backend_name()
+        if self.backend not in ("duckdb", "postgresql"):
+            raise WarehouseError(
+                f"unsupported warehouse URL {url!r}: use duckdb:///path or postgresql+psycopg://..."
+            )
+        self._engine: sa.Engine | None = None
+
+    # -- connections ---------------------------------------------------------------------------
+    @property
+    def duckdb_path(self) -> Path | None:
+        if self.backend != "duckdb":
+            return None
+        database = self.url.database or ":memory:"
+        return None if database == ":memory:" else Path(database)
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            if self.duckdb_path is not None:
+                self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            url = self.url
+            if self.backend == "postgresql" and url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            self._engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        return self._engine
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @contextmanager
+    def _duckdb(self) -> Iterator[object]:
+        import duckdb
+
+        path = self.duckdb_path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path) if path is not None else ":memory:")
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @property
+    def display_name(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    # -- writing -------------------------------------------------------------------------------
+    def ensure_schemas(self) -> None:
+        statements = [f"CREATE SCHEMA IF NOT EXISTS {_quote(s)}" for s in SCHEMAS]
+        if self.backend == "duckdb":
+            with self._duckdb() as con:
+                for statement in statements:
+                    con.execute(statement)
+        else:
+            with self.engine.begin() as conn:
+                for statement in statements:
+                    conn.exec_driver_sql(statement)
+
+    def replace_table(
+        self,
+        schema: str,
+        name: str,
+        frame: pd.DataFrame,
+        description: str = "",
+        column_descriptions: Mapping[str, str] | None = None,
+    ) -> None:
+        self.replace_tables(
+            {(schema, name): TableWrite(frame, description, column_descriptions or {})}
+        )
+
+    def replace_tables(self, writes: Mapping[tuple[str, str], TableWrite]) -> None:
+        """Replace several tables in one transaction: all of them change, or none does."""
+        if not writes:
+            return
+        for (schema, name), write in writes.items():
+            if schema not in SCHEMAS:
+                raise WarehouseError(f"unknown schema {schema!r} for table {name!r}")
+            _check_columns(schema, name, write.frame)
+        self.ensure_schemas()
+        try:
+            if self.backend == "duckdb":
+                self._replace_duckdb(writes)
+            else:
+                self._replace_postgres(writes)
+        except WarehouseError:
+            raise
+        except Exception as exc:  # the transaction rolled back: say which tables were kept
+            names = ", ".join(f"{s}.{n}" for s, n in writes)
+            raise WarehouseError(
+                f"writing {names} to {self.display_name} failed, previous tables kept: {exc}"
+            ) from exc
+
+    def _replace_duckdb(self, writes: Mapping[tuple[str, str], TableWrite]) -> None:
+        with self._duckdb() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for index, ((schema, name), write) in enumerate(writes.items()):
+                    view = f"__cov_frame_{index}"
+                    con.register(view, write.frame)
+                    columns = ", ".join(
+                        f"CAST({_quote(c)} AS {sql_type(write.frame[c], 'duckdb')}) AS {_quote(c)}"
+                        for c in write.frame.columns
+                    )
+                    con.execute(
+                        f"CREATE OR REPLACE TABLE {qualified(schema, name)} AS "
+                        f"SELECT {columns} FROM {view}"
+                    )
+                    con.unregister(view)
+                    for statement in _comment_statements(schema, name, write):
+                        con.execute(statement)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def _replace_postgres(self, writes: Mapping[tuple[str, str], TableWrite]) -> None:
+        raw = self.engine.raw_connection()
+        try:
+            pg = raw.driver_connection
+            with pg.cursor() as cur:
+                for (schema, name), write in writes.items():
+                    frame = write.frame
+                    new_name = f"{name}__new"
+                    cur.execute(f"DROP TABLE IF EXISTS {qualified(schema, new_name)}")
+                    columns = ", ".join(
+                        f"{_quote(c)} {sql_type(frame[c], 'postgresql')}" for c in frame.columns
+                    )
+                    cur.execute(f"CREATE TABLE {qualified(schema, new_name)} ({columns})")
+                    if len(frame):
+                        _copy_into(cur, schema, new_name, frame)
+                    cur.execute(f"DROP TABLE IF EXISTS {qualified(schema, name)}")
+                    cur.execute(
+                        f"ALTER TABLE {qualified(schema, new_name)} RENAME TO {_quote(name)}"
+                    )
+                    for statement in _comment_statements(schema, name, write):
+                        cur.execute(statement)
+            pg.commit()
+        except BaseException:
+            raw.driver_connection.rollback()
+            raise
+        finally:
+            raw.close()
+
+    # -- reading -------------------------------------------------------------------------------
+    def read_table(self, schema: str, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """A table as a DataFrame with the same dtypes whichever backend holds it."""
+        select = ", ".join(_quote(c) for c in columns) if columns else "*"
+        frame = self.query(f"SELECT {select} FROM {qualified(schema, name)}")
+        types = self.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_schema = '{schema}' AND table_name = '{name}'"
+        )
+        return _normalise_dtypes(
+            frame, dict(zip(types["column_name"], types["data_type"], strict=True))
+        )
+
+    def query(self, sql: str) -> pd.DataFrame:
+        if self.backend == "duckdb":
+            with self._duckdb() as con:
+                return con.sql(sql).df()
+        with self.engine.connect() as conn:
+            return pd.read_sql_query(sa.text(sql), conn)
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        return name in self.list_tables(schema)
+
+    def list_tables(self, schema: str) -> list[str]:
+        frame = self.query(
+            "SELECT table_name FROM information_schema.tables "
+            f"WHERE table_schema = '{schema}' ORDER BY table_name"
+        )
+        return [str(n) for n in frame["table_name"] if not str(n).endswith("__new")]
+
+    def row_count(self, schema: str, name: str) -> int:
+        return int(self.query(f"SELECT COUNT(*) AS n FROM {qualified(schema, name)}")["n"].iloc[0])
+
+
+def _normalise_dtypes(frame: pd.DataFrame, sql_types: Mapping[str, str]) -> pd.DataFrame:
+    """Integers with gaps as Int64, dates and timestamps as datetime64, booleans with gaps as boolean."""
+    converted = {}
+    for column in frame.columns:
+        kind = sql_types.get(column, "").upper()
+        series = frame[column]
+        if kind in ("BIGINT", "INTEGER", "SMALLINT"):
+            converted[column] = series.astype("int64" if series.notna().all() else "Int64")
+        elif kind == "DATE" or kind.startswith("TIMESTAMP"):
+            converted[column] = pd.to_datetime(series).astype("datetime64[ns]")
+        elif kind == "BOOLEAN" and series.isna().any():
+            converted[column] = series.astype("boolean")
+    return frame.assign(**converted) if converted else frame
+
+
+def _check_columns(schema: str, name: str, frame: pd.DataFrame) -> None:
+    columns = [str(c) for c in frame.columns]
+    if len(set(columns)) != len(columns):
+        raise WarehouseError(f"{schema}.{name}: duplicated column names {columns}")
+    if not columns:
+        raise WarehouseError(f"{schema}.{name}: a table needs at least one column")
+
+
+def _comment_statements(schema: str, name: str, write: TableWrite) -> list[str]:
+    table = qualified(schema, name)
+    statements = []
+    if write.description:
+        statements.append(f"COMMENT ON TABLE {table} IS {_literal(write.description)}")
+    for column, text in write.column_descriptions.items():
+        if column in write.frame.columns and text:
+            statements.append(f"COMMENT ON COLUMN {table}.{_quote(column)} IS {_literal(text)}")
+    return statements
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _copy_into(cursor, schema: str, name: str, frame: pd.DataFrame) -> None:
+    """PostgreSQL's bulk path: the frame as CSV through COPY, streamed in chunks."""
+    columns = ", ".join(_quote(c) for c in frame.columns)
+    statement = (
+        f"COPY {qualified(schema, name)} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')"
+    )
+    chunk_rows = 200_000
+    with cursor.copy(statement) as copy:
+        for start in range(0, len(frame), chunk_rows):
+            buffer = io.StringIO()
+            frame.iloc[start : start + chunk_rows].to_csv(
+                buffer, header=False, index=False, na_rep=_NULL, quoting=csv.QUOTE_MINIMAL
+            )
+            copy.write(buffer.getvalue())

@@ -1,0 +1,79 @@
+"""Shared fixtures: temporary warehouses (DuckDB always, PostgreSQL where configured)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from cov_pipeline.warehouse import SCHEMAS, Warehouse
+
+POSTGRES_ENV = "COV_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+requires_postgres = pytest.mark.skipif(
+    postgres_url() is None,
+    reason=f"no PostgreSQL configured: set {POSTGRES_ENV} (the CI script sets it)",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path_factory):
+    """Tests never touch the checkout's warehouse or Dagster home, and send no telemetry."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "false")
+    monkeypatch.setenv(
+        "COV_WAREHOUSE_URL", f"duckdb:///{tmp_path_factory.mktemp('wh') / 'unused.duckdb'}"
+    )
+
+
+@pytest.fixture
+def duckdb_url(tmp_path) -> str:
+    return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+
+
+@pytest.fixture
+def postgres_warehouse_url() -> Iterator[str]:
+    """A fresh PostgreSQL database per test, dropped afterwards."""
+    base = postgres_url()
+    if base is None:
+        pytest.skip(f"no PostgreSQL configured: set {POSTGRES_ENV} (the CI script sets it)")
+    name = f"cov_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse_url(request, tmp_path) -> str:
+    """Run a test on both backends: DuckDB always, PostgreSQL where configured."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    return request.getfixturevalue("postgres_warehouse_url")
+
+
+@pytest.fixture
+def warehouse(warehouse_url) -> Iterator[Warehouse]:
+    wh = Warehouse(warehouse_url)
+    yield wh
+    wh.dispose()
+
+
+__all__ = ["SCHEMAS", "requires_postgres"]

@@ -1,0 +1,115 @@
+"""The warehouse contract on both backends: schemas, atomic replacement, bulk paths, round trips."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cov_pipeline.warehouse import SCHEMAS, TableWrite, Warehouse, WarehouseError
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "area_code": ["E08000026", "E92000001", "E12000005"],
+            "count": pd.array([81, None, 7], dtype="Int64"),
+            "value": [5.9, np.nan, 4.1],
+            "is_suppressed": [False, True, False],
+            "period_start": [dt.date(2020, 1, 1), None, dt.date(2021, 4, 1)],
+            "note": ['comma, "quote"\nand a line break', None, ""],
+        }
+    )
+
+
+def test_round_trip_keeps_values_types_and_nulls(warehouse: Warehouse):
+    frame = _frame()
+    warehouse.replace_table("marts", "example", frame)
+
+    back = warehouse.read_table("marts", "example")
+
+    assert list(back.columns) == list(frame.columns)
+    assert back["area_code"].tolist() == ["E08000026", "E92000001", "E12000005"]
+    assert back["count"].dtype == "Int64"
+    assert back["count"].isna().tolist() == [False, True, False]
+    assert back["value"].iloc[0] == 5.9 and np.isnan(back["value"].iloc[1])
+    assert back["is_suppressed"].tolist() == [False, True, False]
+    assert back["period_start"].iloc[0] == pd.Timestamp("2020-01-01")
+    assert pd.isna(back["period_start"].iloc[1])
+    # blank and missing text stay different things
+    assert back["note"].tolist() == ['comma, "quote"\nand a line break', None, ""]
+
+
+def test_schemas_are_created(warehouse: Warehouse):
+    warehouse.ensure_schemas()
+    found = set(
+        warehouse.query("SELECT schema_name FROM information_schema.schemata")["schema_name"]
+    )
+    assert set(SCHEMAS) <= found
+
+
+def test_column_comments_land_in_the_warehouse(warehouse: Warehouse):
+    warehouse.replace_table(
+        "marts", "described", _frame(), "One row per area.", {"value": "Rate per 1,000 it's"}
+    )
+    if warehouse.backend == "duckdb":
+        sql = (
+            "SELECT comment FROM duckdb_columns() "
+            "WHERE schema_name = 'marts' AND table_name = 'described' AND column_name = 'value'"
+        )
+    else:
+        sql = (
+            "SELECT col_description('marts.described'::regclass, attnum) AS comment "
+            "FROM pg_attribute WHERE attrelid = 'marts.described'::regclass AND attname = 'value'"
+        )
+    assert warehouse.query(sql)["comment"].iloc[0] == "Rate per 1,000 it's"
+
+
+def test_failed_write_leaves_every_previous_table_whole(warehouse: Warehouse):
+    warehouse.replace_tables(
+        {
+            ("marts", "first"): TableWrite(pd.DataFrame({"x": [1, 2, 3]})),
+            ("quality", "second"): TableWrite(pd.DataFrame({"y": ["a"]})),
+        }
+    )
+
+    class Unwritable:
+        def __str__(self):
+            raise RuntimeError("cannot render")
+
+    broken = pd.DataFrame({"y": pd.Series([Unwritable()], dtype=object)})
+    with pytest.raises(WarehouseError, match="previous tables kept"):
+        warehouse.replace_tables(
+            {
+                ("marts", "first"): TableWrite(pd.DataFrame({"x": [9]})),
+                ("quality", "second"): TableWrite(broken),
+            }
+        )
+
+    assert warehouse.read_table("marts", "first")["x"].tolist() == [1, 2, 3]
+    assert warehouse.read_table("quality", "second")["y"].tolist() == ["a"]
+    assert "first__new" not in warehouse.list_tables("marts")
+
+
+def test_rewrite_with_same_input_gives_identical_table(warehouse: Warehouse):
+    warehouse.replace_table("staging", "again", _frame())
+    first = warehouse.read_table("staging", "again")
+    warehouse.replace_table("staging", "again", _frame())
+    pd.testing.assert_frame_equal(first, warehouse.read_table("staging", "again"))
+
+
+def test_unknown_schema_and_backend_are_refused(tmp_path):
+    with pytest.raises(WarehouseError, match="unsupported warehouse URL"):
+        Warehouse("sqlite:///x.db")
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    with pytest.raises(WarehouseError, match="unknown schema 'raw'"):
+        wh.replace_table("raw", "t", pd.DataFrame({"a": [1]}))
+
+
+def test_bulk_write_of_many_rows(warehouse: Warehouse):
+    n = 300_000
+    frame = pd.DataFrame({"i": np.arange(n), "s": np.where(np.arange(n) % 2, "odd", "even")})
+    warehouse.replace_table("staging", "big", frame)
+    assert warehouse.row_count("staging", "big") == n
