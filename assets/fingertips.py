@@ -1,0 +1,277 @@
+"""OHID Fingertips: the staged exports, their quarantine, and the analysts' indicator marts."""
+
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from assets.kinds import warehouse_kinds
+from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from cov_pipeline import settings
+from cov_pipeline.fingertips import STAGING_DESCRIPTIONS, load_fingertips
+from cov_pipeline.indicators import (
+    BENCHMARK_DESCRIPTIONS,
+    INDICATOR_VALUE_DESCRIPTIONS,
+    indicator_values,
+    infant_mortality_benchmark,
+)
+from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.warehouse import TableWrite
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+
+STAGING = AssetKey(["staging", "fingertips_indicator_values"])
+QUARANTINE = AssetKey(["quality", "fingertips_quarantine"])
+INDICATORS = AssetKey(["staging", "fingertips_indicators"])
+NEIGHBOURS = AssetKey(["staging", "cipfa_neighbours"])
+INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
+SAMPLE_SIZE = 20
+
+
+@multi_asset(
+    name="fingertips_staging",
+    specs=[
+        AssetSpec(
+            STAGING,
+            group_name="fingertips",
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="Every row of every Fingertips export in data/raw/fingertips/, typed, "
+            "validated (pandera) and de-duplicated across overlapping exports. Record level.",
+        ),
+        AssetSpec(
+            QUARANTINE,
+            group_name="fingertips",
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="Fingertips rows rejected with their file, line and every reason.",
+        ),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "rows_accounted_for",
+            asset=STAGING,
+            blocking=True,
+            description="Every input row is staged (once, however many exports repeat it) or "
+            "quarantined: nothing is silently dropped.",
+        ),
+        AssetCheckSpec(
+            "quarantine_share_within_ceiling",
+            asset=STAGING,
+            blocking=True,
+            description="The share of input rows quarantined is at most COV_QUARANTINE_CEILING "
+            "(default 5%); above it the marts are not refreshed.",
+        ),
+    ],
+    pool="warehouse",
+)
+def fingertips_staging(
+    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+) -> Iterator:
+    paths = raw_files.files("fingertips", "*.csv")
+    context.log.info(
+        f"reading {len(paths)} Fingertips export(s) from {raw_files.source_dir('fingertips')}"
+    )
+    try:
+        load = load_fingertips(paths)
+    except FileFault as fault:
+        fail_on_file_fault(fault)
+    context.log.info(
+        f"{load.input_rows} rows read: {len(load.staging)} staged, {len(load.quarantine)} "
+        f"quarantined, {load.duplicate_rows_merged} repeated across exports merged"
+    )
+    warehouse.warehouse.replace_tables(
+        {
+            ("staging", STAGING.path[1]): TableWrite(
+                load.staging,
+                "Fingertips export rows, typed and de-duplicated.",
+                STAGING_DESCRIPTIONS,
+            ),
+            ("quality", QUARANTINE.path[1]): TableWrite(
+                load.quarantine, "Rejected Fingertips rows.", QUARANTINE_DESCRIPTIONS
+            ),
+        }
+    )
+    target = warehouse.warehouse.display_name
+    yield MaterializeResult(
+        asset_key=STAGING,
+        metadata={
+            **table_metadata(
+                "staging", STAGING.path[1], load.staging, STAGING_DESCRIPTIONS, load.files, target
+            ),
+            "input_rows": load.input_rows,
+            "duplicate_rows_merged": load.duplicate_rows_merged,
+        },
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata=table_metadata(
+            "quality",
+            QUARANTINE.path[1],
+            load.quarantine,
+            QUARANTINE_DESCRIPTIONS,
+            load.files,
+            target,
+        ),
+    )
+    yield from quarantine_checks(
+        STAGING,
+        load.input_rows,
+        load.rows_accounted_for,
+        load.quarantine,
+        settings.quarantine_ceiling(),
+    )
+
+
+def quarantine_checks(
+    asset_key: AssetKey,
+    input_rows: int,
+    rows_accounted_for: int,
+    quarantine: pd.DataFrame,
+    ceiling: float,
+) -> Iterator[AssetCheckResult]:
+    """The two checks every source reports: rows add up, and the quarantine share is acceptable."""
+    yield AssetCheckResult(
+        check_name="rows_accounted_for",
+        asset_key=asset_key,
+        passed=rows_accounted_for == input_rows,
+        metadata={"input_rows": input_rows, "rows_accounted_for": rows_accounted_for},
+    )
+    share = len(quarantine) / input_rows if input_rows else 0.0
+    by_reason = (
+        quarantine["reasons"].str.split(" | ", regex=False).explode().str.split(":").str[0]
+        .value_counts().rename_axis("rule").reset_index(name="rows")
+    )  # fmt: skip
+    yield AssetCheckResult(
+        check_name="quarantine_share_within_ceiling",
+        asset_key=asset_key,
+        passed=share <= ceiling,
+        severity=AssetCheckSeverity.ERROR,
+        description=f"{len(quarantine)} of {input_rows} rows quarantined ({share:.1%}; ceiling {ceiling:.0%})",
+        metadata={
+            "failure_count": len(quarantine),
+            "quarantine_share": MetadataValue.float(share),
+            "ceiling": MetadataValue.float(ceiling),
+            "failures_by_rule": MetadataValue.md(markdown_table(by_reason, rows=50)),
+            "failure_sample": MetadataValue.md(
+                markdown_table(
+                    quarantine[["source_file", "line_number", "reasons"]], rows=SAMPLE_SIZE
+                )
+            ),
+        },
+    )
+
+
+@asset(
+    key=INDICATOR_VALUES,
+    deps=[STAGING, INDICATORS, NEIGHBOURS],
+    group_name="fingertips",
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Headline Fingertips values for England, the region, Coventry and its CIPFA "
+    "neighbours, with CIs and the comparison with England recomputed from count and denominator.",
+    check_specs=[
+        AssetCheckSpec(
+            "published_cis_agree_with_recomputation",
+            asset=INDICATOR_VALUES,
+            description="Published 95% CIs agree with a recomputation from count and denominator "
+            "within tolerance (WARN: Fingertips sometimes uses exact limits for large counts).",
+        )
+    ],
+)
+def indicator_values_mart(context: AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
+    wh = warehouse.warehouse
+    table = indicator_values(
+        wh.read_table("staging", STAGING.path[1]),
+        wh.read_table("staging", INDICATORS.path[1]),
+        wh.read_table("staging", NEIGHBOURS.path[1]),
+        settings.home_area_code(),
+    )
+    wh.replace_table(
+        "marts",
+        "indicator_values",
+        table,
+        "Headline Fingertips indicator values.",
+        INDICATOR_VALUE_DESCRIPTIONS,
+    )
+    yield MaterializeResult(
+        metadata=table_metadata(
+            "marts",
+            "indicator_values",
+            table,
+            INDICATOR_VALUE_DESCRIPTIONS,
+            warehouse=wh.display_name,
+        )
+    )
+    disagree = table[table["ci_agrees_with_file"].eq(False).fillna(False).astype(bool)]
+    checked = int(table["ci_agrees_with_file"].notna().sum())
+    yield AssetCheckResult(
+        check_name="published_cis_agree_with_recomputation",
+        passed=disagree.empty,
+        severity=AssetCheckSeverity.WARN,
+        description=f"{len(disagree)} of {checked} recomputable rows disagree with the published CI",
+        metadata={
+            "failure_count": len(disagree),
+            "rows_checked": checked,
+            "failure_sample": MetadataValue.md(
+                markdown_table(
+                    disagree[[
+                        "indicator_id", "area_code", "time_period", "ci95_lower", "ci95_upper",
+                        "recomputed_ci95_lower", "recomputed_ci95_upper",
+                    ]],
+                    rows=SAMPLE_SIZE,
+                )
+            ),
+        },
+    )  # fmt: skip
+
+
+@asset(
+    key=["marts", "infant_mortality_benchmark"],
+    deps=[INDICATOR_VALUES],
+    group_name="fingertips",
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="The business plan's infant mortality table for the latest period: England, "
+    "Coventry and its five CIPFA neighbours with rank, value, CI and comparison with England.",
+)
+def infant_mortality_benchmark_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    table = infant_mortality_benchmark(
+        wh.read_table("marts", "indicator_values"), settings.home_area_code()
+    )
+    wh.replace_table(
+        "marts",
+        "infant_mortality_benchmark",
+        table,
+        "Infant mortality benchmark table.",
+        BENCHMARK_DESCRIPTIONS,
+    )
+    return MaterializeResult(
+        metadata={
+            **table_metadata(
+                "marts",
+                "infant_mortality_benchmark",
+                table,
+                BENCHMARK_DESCRIPTIONS,
+                warehouse=wh.display_name,
+            ),
+            "time_period": str(table["time_period"].iloc[0]),
+        }
+    )

@@ -1,0 +1,88 @@
+"""Quality assets: every source's quarantine in one table, and a per-source summary of the run."""
+
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from assets.kinds import warehouse_kinds
+from assets.metadata import OWNERS, table_metadata
+from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, empty_quarantine
+from resources.warehouse import WarehouseResource
+
+# source -> (its quarantine table, its record-level staging tables); each source issue adds its own.
+SOURCES: dict[str, tuple[str, list[str]]] = {
+    "fingertips": ("fingertips_quarantine", ["fingertips_indicator_values"]),
+}
+
+SUMMARY_DESCRIPTIONS = {
+    "source": "Source of the rows.",
+    "staged_rows": "Rows in the source's staging tables.",
+    "quarantined_rows": "Rows of the source in quality.quarantine.",
+    "quarantine_share": "quarantined_rows / (staged_rows + quarantined_rows).",
+    "staging_tables": "The source's staging tables, comma separated.",
+}
+
+
+@asset(
+    key=["quality", "quarantine"],
+    deps=[AssetKey(["quality", table]) for table, _ in SOURCES.values()],
+    group_name="reporting",
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Every rejected row of every source: its source file, line number and reasons.",
+)
+def quarantine(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    wh = warehouse.warehouse
+    frames = [wh.read_table("quality", table) for table, _ in SOURCES.values()]
+    table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
+    table = table.sort_values(["source", "source_file", "line_number"], kind="stable")
+    table = table.reset_index(drop=True).astype({"line_number": "int64"})
+    wh.replace_table("quality", "quarantine", table, "Every rejected row.", QUARANTINE_DESCRIPTIONS)
+    return MaterializeResult(
+        metadata=table_metadata(
+            "quality", "quarantine", table, QUARANTINE_DESCRIPTIONS, warehouse=wh.display_name
+        )
+    )
+
+
+@asset(
+    key=["quality", "run_summary"],
+    deps=[AssetKey(["quality", "quarantine"])]
+    + [AssetKey(["staging", t]) for _, tables in SOURCES.values() for t in tables],
+    group_name="reporting",
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Per source: rows staged, rows quarantined and the quarantine share.",
+)
+def run_summary(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    wh = warehouse.warehouse
+    quarantined = wh.read_table("quality", "quarantine", ["source"])["source"].value_counts()
+    rows = []
+    for source, (_, tables) in SOURCES.items():
+        staged = sum(wh.row_count("staging", t) for t in tables)
+        bad = int(quarantined.get(source, 0))
+        total = staged + bad
+        rows.append(
+            {
+                "source": source,
+                "staged_rows": staged,
+                "quarantined_rows": bad,
+                "quarantine_share": bad / total if total else 0.0,
+                "staging_tables": ", ".join(f"staging.{t}" for t in tables),
+            }
+        )
+    table = pd.DataFrame(rows)
+    wh.replace_table(
+        "quality",
+        "run_summary",
+        table,
+        "Rows staged and quarantined per source.",
+        SUMMARY_DESCRIPTIONS,
+    )
+    return MaterializeResult(
+        metadata=table_metadata(
+            "quality", "run_summary", table, SUMMARY_DESCRIPTIONS, warehouse=wh.display_name
+        )
+    )

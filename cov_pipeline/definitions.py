@@ -1,0 +1,90 @@
+"""The Dagster code location: every asset, check, job, schedule and resource of the pipeline.
+
+Loaded by ``workspace.yaml`` (webserver, daemon) and by ``cov-pipeline refresh``. Resources read
+their settings from environment variables (``EnvVar`` where set) with working defaults.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    EnvVar,
+    ScheduleDefinition,
+    define_asset_job,
+)
+
+from assets import fingertips, quality, reference
+from assets.fingertips_download import fingertips_api_download, fingertips_download_job
+from cov_pipeline import settings
+from resources.fingertips_api import FingertipsApiResource
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+
+
+def env_or_default(name: str, default: str):
+    """An ``EnvVar`` (shown as such in the UI) where the variable is set, else the default."""
+    return EnvVar(name) if os.environ.get(name) else default
+
+
+ASSETS = [
+    reference.fingertips_indicators,
+    reference.cipfa_neighbours,
+    fingertips.fingertips_staging,
+    fingertips.indicator_values_mart,
+    fingertips.infant_mortality_benchmark_mart,
+    quality.quarantine,
+    quality.run_summary,
+    fingertips_api_download,
+]
+
+# Everything that reads the raw zone; the API download is a network step run on demand.
+WAREHOUSE_ASSETS = AssetSelection.all() - AssetSelection.assets(fingertips_api_download)
+
+refresh_all = define_asset_job(
+    "refresh_all",
+    selection=WAREHOUSE_ASSETS,
+    description="Materialise every warehouse table from the raw extracts (the nightly run).",
+)
+fingertips_job = define_asset_job(
+    "fingertips",
+    selection=(
+        AssetSelection.groups("fingertips", "reference")
+        - AssetSelection.assets(fingertips_api_download)
+    ).downstream(),
+    description="Fingertips exports to staging, marts and the quality tables.",
+)
+
+nightly_refresh = ScheduleDefinition(
+    name="nightly_refresh",
+    job=refresh_all,
+    cron_schedule="0 2 * * *",
+    execution_timezone="Europe/London",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Materialise everything at 02:00 UK time.",
+)
+
+
+def build_resources() -> dict:
+    return {
+        "warehouse": WarehouseResource(
+            url=env_or_default("COV_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
+        ),
+        "raw_files": RawFilesResource(
+            raw_dir=env_or_default("COV_RAW_DIR", settings.DEFAULT_RAW_DIR)
+        ),
+        "fingertips_api": FingertipsApiResource(
+            base_url=env_or_default("COV_FINGERTIPS_API_URL", settings.DEFAULT_FINGERTIPS_API_URL)
+        ),
+    }
+
+
+defs = Definitions(
+    assets=ASSETS,
+    jobs=[refresh_all, fingertips_job, fingertips_download_job],
+    schedules=[nightly_refresh],
+    resources=build_resources(),
+)

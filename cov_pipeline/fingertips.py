@@ -1,0 +1,477 @@
+"""OHID Fingertips "all data" CSV exports: read, parse, validate and de-duplicate.
+
+Reads every field as text with a real CSV parser (quoted fields may hold line breaks; records end
+in CRLF), then parses explicitly: blank values are missing, never zero; a blank value with a value
+note was suppressed or not published. File faults raise :class:`FileFault` before anything is
+written; row faults go to quarantine with file, line and reasons. Identical rows exported in
+several files are kept once; rows that disagree are quarantined, never silently resolved.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cov_pipeline.quality import (
+    FileFault,
+    SourceFile,
+    empty_quarantine,
+    join_reasons,
+    pandera_reasons,
+    quarantine_frame,
+    read_text_strict,
+    sha256_of,
+)
+from cov_pipeline.schemas.fingertips import FingertipsRow
+
+SOURCE = "fingertips"
+
+# The export's header, in order, and the snake_case name each column takes in the warehouse.
+# The 23rd column's name varies with the parent area type, so it is matched by pattern.
+PARENT_COMPARISON = "<Compared to parent>"
+HEADER = [
+    ("Indicator ID", "indicator_id"),
+    ("Indicator Name", "indicator_name"),
+    ("Parent Code", "parent_code"),
+    ("Parent Name", "parent_name"),
+    ("Area Code", "area_code"),
+    ("Area Name", "area_name"),
+    ("Area Type", "area_type"),
+    ("Sex", "sex"),
+    ("Age", "age"),
+    ("Category Type", "category_type"),
+    ("Category", "category"),
+    ("Time period", "time_period"),
+    ("Value", "value"),
+    ("Lower CI 95.0 limit", "ci95_lower"),
+    ("Upper CI 95.0 limit", "ci95_upper"),
+    ("Lower CI 99.8 limit", "ci99_8_lower"),
+    ("Upper CI 99.8 limit", "ci99_8_upper"),
+    ("Count", "count"),
+    ("Denominator", "denominator"),
+    ("Value note", "value_note"),
+    ("Recent Trend", "recent_trend"),
+    ("Compared to England value or percentiles", "compared_to_england"),
+    (PARENT_COMPARISON, "compared_to_parent"),
+    ("Time period Sortable", "time_period_sortable"),
+    ("New data", "new_data"),
+    ("Compared to goal", "compared_to_goal"),
+]
+OPTIONAL_TRAILING = ("Time period range", "time_period_range")
+PARENT_COMPARISON_PATTERN = re.compile(r"^Compared to (?!England\b)(?!goal$).*percentiles$")
+
+TEXT_COLUMNS = [name for _, name in HEADER] + [OPTIONAL_TRAILING[1]]
+NUMERIC_COLUMNS = [
+    "value",
+    "ci95_lower",
+    "ci95_upper",
+    "ci99_8_lower",
+    "ci99_8_upper",
+    "count",
+    "denominator",
+]
+KEY_COLUMNS = [
+    "indicator_id",
+    "area_code",
+    "sex",
+    "age",
+    "category_type",
+    "category",
+    "time_period",
+]
+# What a re-export may not change without it being a conflict between files.
+MEASURE_COLUMNS = [*NUMERIC_COLUMNS, "value_note"]
+
+STAGING_DESCRIPTIONS = {
+    "indicator_id": "Fingertips indicator ID.",
+    "indicator_name": "Indicator name as published.",
+    "parent_code": "Code of the parent area the export was made for (e.g. the region).",
+    "parent_name": "Name of that parent area.",
+    "area_code": "ONS area code (the key: area type text changes with boundary vintages).",
+    "area_name": "Area name as published.",
+    "area_type": "Area type text as published (e.g. 'Counties & UAs (from Apr 2023)').",
+    "sex": "Sex breakdown ('Persons', 'Male', 'Female').",
+    "age": "Age band as published.",
+    "category_type": "Category type of a breakdown row (e.g. deprivation deciles); null on headline rows.",
+    "category": "Category of a breakdown row; null on headline rows.",
+    "is_headline": "True for the area's headline row (no category breakdown).",
+    "time_period": "Time period as published ('2020 - 22', '2022/23', '2020/21 - 22/23').",
+    "period_type": "calendar_year, financial_year, calendar_quarter, financial_quarter or month.",
+    "period_start": "First day of the period (pooled periods: of the first year).",
+    "period_end": "Last day of the period.",
+    "period_years": "Years pooled in the period (1 for a single year; 3 for '2020 - 22').",
+    "time_period_sortable": "Fingertips' sortable period code.",
+    "time_period_range": "Fingertips' period range label where the export has it (e.g. '3y').",
+    "value": "Published value; null where missing or suppressed (never zero).",
+    "ci95_lower": "Published lower 95% confidence limit.",
+    "ci95_upper": "Published upper 95% confidence limit.",
+    "ci99_8_lower": "Published lower 99.8% confidence limit.",
+    "ci99_8_upper": "Published upper 99.8% confidence limit.",
+    "count": "Numerator (events) as published.",
+    "denominator": "Denominator as published.",
+    "value_note": "Fingertips value note (why a value is missing or qualified).",
+    "recent_trend": "Fingertips' recent trend text.",
+    "compared_to_england": "Fingertips' comparison with England.",
+    "compared_to_parent": "Fingertips' comparison with the parent area (the export's 23rd column).",
+    "compared_to_parent_basis": "Name of the export's 23rd column, which says what parent was compared.",
+    "new_data": "Fingertips' 'New data' flag.",
+    "compared_to_goal": "Fingertips' comparison with a goal, where set.",
+    "source_file": "Raw file the row was taken from (the first, by name, that held it).",
+    "line_number": "Line in that file where the record starts.",
+    "source_row_count": "How many identical copies of the row the raw files held (re-exports overlap).",
+}
+
+
+@dataclass
+class FingertipsLoad:
+    """The outcome of loading a folder of exports."""
+
+    staging: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: list[SourceFile] = field(default_factory=list)
+    input_rows: int = 0
+
+    @property
+    def duplicate_rows_merged(self) -> int:
+        return int(self.staging["source_row_count"].sum()) - len(self.staging)
+
+    @property
+    def rows_accounted_for(self) -> int:
+        return int(self.staging["source_row_count"].sum()) + len(self.quarantine)
+
+
+def check_header(path: Path, names: list[str]) -> tuple[list[str], str]:
+    """Map the export's header onto snake_case names, or raise a FileFault naming the fault."""
+    stripped = [n.strip() for n in names]
+    expected = [header for header, _ in HEADER]
+    parent_basis = ""
+    if len(stripped) > 22 and PARENT_COMPARISON_PATTERN.match(stripped[22]):
+        parent_basis = stripped[22]
+        expected[22] = stripped[22]
+    if len(stripped) == len(expected) + 1:
+        expected.append(OPTIONAL_TRAILING[0])
+
+    known = set(expected) | {OPTIONAL_TRAILING[0]}
+    missing = [h for h in expected if h not in stripped and h != OPTIONAL_TRAILING[0]]
+    if PARENT_COMPARISON in missing:
+        missing.remove(PARENT_COMPARISON)
+        if not any(PARENT_COMPARISON_PATTERN.match(n) for n in stripped):
+            missing.append("Compared to <parent> value or percentiles")
+    if missing:
+        raise FileFault(path, f"missing required column(s): {', '.join(repr(m) for m in missing)}")
+    unexpected = [n for n in stripped if n not in known]
+    if unexpected:
+        raise FileFault(path, f"unexpected column(s): {', '.join(repr(u) for u in unexpected)}")
+    duplicated = sorted({n for n in stripped if stripped.count(n) > 1})
+    if duplicated:
+        raise FileFault(path, f"duplicated column(s): {', '.join(repr(d) for d in duplicated)}")
+    for position, (found, wanted) in enumerate(zip(stripped, expected, strict=False), start=1):
+        if found != wanted:
+            raise FileFault(
+                path,
+                f"columns out of order: column {position} is {found!r} where the Fingertips "
+                f"export has {wanted!r}",
+            )
+    snake = [name for _, name in HEADER]
+    if len(stripped) == len(HEADER) + 1:
+        snake.append(OPTIONAL_TRAILING[1])
+    return snake, parent_basis
+
+
+def read_fingertips_file(
+    path: Path, source_name: str | None = None
+) -> tuple[pd.DataFrame, SourceFile]:
+    """One export as text columns plus ``source_file`` and ``line_number`` (physical lines)."""
+    text, data = read_text_strict(path)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            header=0,
+        )
+    except pd.errors.ParserError as exc:
+        raise FileFault(path, f"not a readable CSV: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise FileFault(path, "file is empty") from None
+    header_lines = 1 + sum(str(c).count("\n") for c in frame.columns)
+    snake, parent_basis = check_header(path, [str(c) for c in frame.columns])
+    frame.columns = snake
+    if OPTIONAL_TRAILING[1] not in frame.columns:
+        frame[OPTIONAL_TRAILING[1]] = ""
+
+    # Physical line of each record: records after a record with embedded line breaks start later.
+    breaks = np.zeros(len(frame), dtype=np.int64)
+    for column in snake:
+        breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+    starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
+    blank = (frame[snake] == "").all(axis=1).to_numpy()
+    frame = frame.loc[~blank].copy()
+    if frame.empty:
+        raise FileFault(path, "has a header but no data rows")
+    frame["line_number"] = starts[~blank]
+    frame["source_file"] = source_name or path.name
+    frame["compared_to_parent_basis"] = parent_basis or None
+    info = SourceFile(
+        name=source_name or path.name, sha256=sha256_of(data), size_bytes=len(data), rows=len(frame)
+    )
+    return frame.reset_index(drop=True), info
+
+
+# -- time periods ----------------------------------------------------------------------------
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        start=1,
+    )
+}
+_PERIOD_PATTERNS = {
+    # 2022
+    "calendar_year": r"^(?P<y1>\d{4})$",
+    # 2020 - 22 (pooled calendar years)
+    "calendar_pooled": r"^(?P<y1>\d{4})\s*-\s*(?P<y2>\d{2}|\d{4})$",
+    # 2022/23
+    "financial_year": r"^(?P<y1>\d{4})/(?P<y1b>\d{2})$",
+    # 2020/21 - 22/23 (pooled financial years)
+    "financial_pooled": r"^(?P<y1>\d{4})/(?P<y1b>\d{2})\s*-\s*(?P<y2>\d{2})/(?P<y2b>\d{2})$",
+    # 2022 Q1
+    "calendar_quarter": r"^(?P<y1>\d{4})\s+Q(?P<q>[1-4])$",
+    # 2022/23 Q1
+    "financial_quarter": r"^(?P<y1>\d{4})/(?P<y1b>\d{2})\s+Q(?P<q>[1-4])$",
+    # Jan 2022
+    "month": r"^(?P<mon>[A-Za-z]{3})[A-Za-z]*\s+(?P<y1>\d{4})$",
+}
+
+
+def _full_year(start_year: pd.Series, two_digits: pd.Series) -> pd.Series:
+    """'22' after 2020 is 2022; '01' after 1999 is 2001."""
+    yy = pd.to_numeric(two_digits, errors="coerce")
+    candidate = (start_year // 100) * 100 + yy
+    return candidate.where(candidate >= start_year, candidate + 100).where(yy < 100, yy)
+
+
+def parse_time_periods(periods: pd.Series) -> pd.DataFrame:
+    """Type, first day, last day and years pooled of each Fingertips period label (null if unknown).
+
+    Financial years run 1 April to 31 March; '2020/21 - 22/23' pools three financial years.
+    """
+    text = periods.fillna("").str.strip()
+    out = pd.DataFrame(
+        {
+            "period_type": pd.Series(None, index=periods.index, dtype=object),
+            "period_start": pd.Series(pd.NaT, index=periods.index, dtype="datetime64[ns]"),
+            "period_end": pd.Series(pd.NaT, index=periods.index, dtype="datetime64[ns]"),
+            "period_years": pd.Series(pd.NA, index=periods.index, dtype="Int64"),
+        }
+    )
+    for kind, pattern in _PERIOD_PATTERNS.items():
+        parts = text.str.extract(pattern)
+        hit = parts["y1"].notna() & out["period_type"].isna()
+        if not hit.any():
+            continue
+        parts = parts.loc[hit]
+        y1 = pd.to_numeric(parts["y1"]).astype("int64")
+        if "y1b" in parts:
+            # the second half of '2022/23' must be the following year
+            follows = _full_year(y1, parts["y1b"]) == y1 + 1
+            hit.loc[hit] = follows.to_numpy()
+            parts, y1 = parts.loc[follows], y1.loc[follows]
+        if kind == "calendar_year":
+            start, end, years, label = _dates(y1, 1, 1), _dates(y1, 12, 31), 1, "calendar_year"
+        elif kind == "calendar_pooled":
+            y2 = _full_year(y1, parts["y2"].str[-2:])
+            valid = y2 > y1
+            start, end = _dates(y1, 1, 1), _dates(y2, 12, 31)
+            years, label = (y2 - y1 + 1), "calendar_year"
+            hit.loc[hit] = valid.to_numpy()
+            start, end, years = start[valid], end[valid], years[valid]
+        elif kind == "financial_year":
+            start, end, years, label = _dates(y1, 4, 1), _dates(y1 + 1, 3, 31), 1, "financial_year"
+        elif kind == "financial_pooled":
+            y2 = _full_year(y1, parts["y2"])
+            valid = (y2 > y1) & (_full_year(y2, parts["y2b"]) == y2 + 1)
+            start, end = _dates(y1, 4, 1), _dates(y2 + 1, 3, 31)
+            years, label = (y2 - y1 + 1), "financial_year"
+            hit.loc[hit] = valid.to_numpy()
+            start, end, years = start[valid], end[valid], years[valid]
+        elif kind in ("calendar_quarter", "financial_quarter"):
+            q = pd.to_numeric(parts["q"]).astype("int64")
+            first_month = (
+                (q - 1) * 3 + 1 if kind == "calendar_quarter" else ((q - 1) * 3 + 3) % 12 + 1
+            )
+            year = y1 if kind == "calendar_quarter" else y1 + (q == 4).astype("int64")
+            start = pd.to_datetime(pd.DataFrame({"year": year, "month": first_month, "day": 1}))
+            end = start + pd.offsets.QuarterEnd(0)
+            years, label = 1, kind
+        else:  # month
+            month = parts["mon"].str.lower().map(_MONTHS)
+            valid = month.notna()
+            hit.loc[hit] = valid.to_numpy()
+            start = pd.to_datetime(
+                pd.DataFrame({"year": y1[valid], "month": month[valid].astype("int64"), "day": 1})
+            )
+            end = start + pd.offsets.MonthEnd(0)
+            years, label = 1, "month"
+        out.loc[hit, "period_type"] = label
+        out.loc[hit, "period_start"] = np.asarray(start, dtype="datetime64[ns]")
+        out.loc[hit, "period_end"] = np.asarray(end, dtype="datetime64[ns]")
+        out.loc[hit, "period_years"] = years if np.isscalar(years) else np.asarray(years)
+    return out
+
+
+def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
+    return pd.to_datetime(pd.DataFrame({"year": years, "month": month, "day": day}))
+
+
+# -- parsing and validation ------------------------------------------------------------------
+def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed, validated rows and quarantine rows from the text of one or more exports."""
+    raw = raw.reset_index(drop=True)
+    typed = raw[["source_file", "line_number", "compared_to_parent_basis"]].copy()
+    reasons: list[pd.Series] = []
+
+    for column in TEXT_COLUMNS:
+        if column in NUMERIC_COLUMNS:
+            continue
+        cleaned = raw[column].str.replace("\r\n", "\n", regex=False).str.strip()
+        typed[column] = cleaned.where(cleaned != "", None)
+
+    typed["indicator_id"] = pd.to_numeric(raw["indicator_id"].str.strip(), errors="coerce").astype(
+        "Float64"
+    )
+    whole = typed["indicator_id"].notna() & (typed["indicator_id"] % 1 == 0)
+    bad_id = raw["indicator_id"].str.strip().ne("") & ~whole
+    reasons.append(_reason(bad_id, "indicator_id: ", raw["indicator_id"], " is not a whole number"))
+    typed["indicator_id"] = typed["indicator_id"].where(whole).astype("Int64")
+
+    for column in NUMERIC_COLUMNS:
+        text = raw[column].str.strip().str.replace(",", "", regex=False)
+        number = pd.to_numeric(text, errors="coerce")
+        invalid = (text != "") & (number.isna() | ~np.isfinite(number))
+        reasons.append(_reason(invalid, f"{column}: ", raw[column], " is not a number"))
+        typed[column] = number.where(~invalid).astype("float64")
+
+    sortable = pd.to_numeric(raw["time_period_sortable"].str.strip(), errors="coerce")
+    typed["time_period_sortable"] = sortable.astype("Int64")
+
+    periods = parse_time_periods(typed["time_period"])
+    unknown_period = typed["time_period"].notna() & periods["period_type"].isna()
+    reasons.append(
+        _reason(unknown_period, "time_period: ", raw["time_period"], " is not a recognised period")
+    )
+    typed = pd.concat([typed, periods], axis=1)
+    typed["is_headline"] = typed["category_type"].isna() & typed["category"].isna()
+
+    contract = pandera_reasons(FingertipsRow, typed)
+    reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(typed.index))
+    all_reasons = join_reasons(reasons, typed.index)
+    quarantine = quarantine_frame(SOURCE, raw, all_reasons, TEXT_COLUMNS)
+    return typed.loc[all_reasons == ""].reset_index(drop=True), quarantine
+
+
+def _reason(mask: pd.Series, prefix: str, values: pd.Series, suffix: str) -> pd.Series:
+    return (prefix + "'" + values.astype(str) + "'" + suffix).where(mask)
+
+
+def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one of several identical rows; quarantine every row of a key whose copies disagree.
+
+    Copies in different files are re-exports and merge (``source_row_count`` counts them); a
+    second copy inside the same file is quarantined as a duplicate; copies that disagree on any
+    measure (value, CIs, count, denominator, value note) are all quarantined: no file wins.
+    """
+    if valid.empty:
+        return valid.assign(source_row_count=pd.Series(dtype="int64")), empty_quarantine()
+    ordered = valid.sort_values(["source_file", "line_number"], kind="stable").reset_index(
+        drop=True
+    )
+    key = _key(ordered)
+    measures = pd.util.hash_pandas_object(ordered[MEASURE_COLUMNS], index=False)
+    conflict = measures.groupby(key).transform("nunique") > 1
+
+    same_file_copy = ordered.assign(_key=key).duplicated(["_key", "source_file"], keep="first")
+    first_in_file = ordered.assign(_key=key).drop_duplicates(["_key", "source_file"])
+    where = first_in_file.set_index(["_key", "source_file"])["line_number"]
+    first_line = pd.Series(
+        where.reindex(pd.MultiIndex.from_arrays([key, ordered["source_file"]])).to_numpy(),
+        index=ordered.index,
+    )
+
+    locations = (ordered["source_file"] + ":" + ordered["line_number"].astype(str))[conflict]
+    conflict_with = (
+        locations.groupby(key[conflict]).transform(", ".join).reindex(ordered.index).astype(object)
+    )
+    reasons = join_reasons(
+        [
+            (
+                "conflicting rows for the same indicator, area, breakdown and period: "
+                + conflict_with
+            ).where(conflict),
+            (
+                "duplicate of line " + first_line.astype("Int64").astype(str) + " in the same file"
+            ).where(same_file_copy & ~conflict),
+        ],
+        ordered.index,
+    )
+    rejected = reasons != ""
+    quarantine_rows = ordered.loc[rejected]
+    kept = ordered.loc[~rejected]
+    copies = kept.groupby(key[~rejected]).size()
+    first = kept.loc[~key[~rejected].duplicated(keep="first")].copy()
+    first["source_row_count"] = copies.reindex(key[first.index]).to_numpy().astype("int64")
+    staged = first.sort_values(
+        ["indicator_id", "area_code", "sex", "age", "category_type", "category", "period_start"],
+        na_position="first",
+        kind="stable",
+    ).reset_index(drop=True)
+    return staged, quarantine_rows.assign(_reasons=reasons[rejected])
+
+
+def _key(frame: pd.DataFrame) -> pd.Series:
+    """One hashable key per row over KEY_COLUMNS (nulls compare equal to nulls)."""
+    return pd.Series(
+        pd.util.hash_pandas_object(frame[KEY_COLUMNS], index=False).to_numpy(), index=frame.index
+    )
+
+
+def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
+    """Read, validate and de-duplicate every export; a file fault in any file raises first."""
+    paths = sorted(paths, key=lambda p: p.name)
+    if not paths:
+        raise FileFault("fingertips/", "no Fingertips exports (*.csv) found")
+    frames, files = [], []
+    for path in paths:
+        frame, info = read_fingertips_file(path)
+        frames.append(frame)
+        files.append(info)
+    raw = pd.concat(frames, ignore_index=True)
+    valid, row_faults = parse_fingertips(raw)
+    staged, duplicates = deduplicate(valid)
+    dup_quarantine = _quarantine_typed(duplicates, raw)
+    quarantine = pd.concat([row_faults, dup_quarantine], ignore_index=True)
+    quarantine = quarantine.sort_values(["source_file", "line_number"], kind="stable")
+    columns = [c for c in STAGING_DESCRIPTIONS if c in staged.columns]
+    return FingertipsLoad(
+        staging=staged[columns],
+        quarantine=quarantine.reset_index(drop=True),
+        files=files,
+        input_rows=len(raw),
+    )
+
+
+def _quarantine_typed(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows for typed rows, recording the raw text they were parsed from."""
+    if rows.empty:
+        return empty_quarantine()
+    position = pd.MultiIndex.from_frame(raw[["source_file", "line_number"]])
+    wanted = pd.MultiIndex.from_frame(rows[["source_file", "line_number"]])
+    original = raw.iloc[position.get_indexer(wanted)].reset_index(drop=True)
+    return quarantine_frame(SOURCE, original, pd.Series(rows["_reasons"].to_numpy()), TEXT_COLUMNS)

@@ -1,0 +1,71 @@
+"""The code location loads, with the groups, jobs, schedule and resources the design names."""
+
+from __future__ import annotations
+
+from dagster import AssetKey, DefaultScheduleStatus
+
+from cov_pipeline.definitions import defs
+
+
+def test_definitions_load_and_validate():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {
+        "staging/fingertips_indicator_values",
+        "quality/fingertips_quarantine",
+        "marts/indicator_values",
+        "marts/infant_mortality_benchmark",
+        "quality/quarantine",
+        "quality/run_summary",
+    } <= keys
+    # asset keys are [layer, name]; the layer is the warehouse schema (or the raw zone)
+    assert {k.split("/")[0] for k in keys} <= {"staging", "marts", "quality", "raw"}
+
+
+def test_every_asset_has_a_group_description_owner_and_kinds():
+    graph = defs.resolve_asset_graph()
+    groups = set()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        groups.add(node.group_name)
+        assert node.description, key
+        assert node.owners, key
+        assert node.kinds, key
+    assert {"fingertips", "reference", "reporting"} <= groups
+    assert groups <= {
+        "fingertips",
+        "maternity",
+        "referrals",
+        "household_survey",
+        "reference",
+        "reporting",
+    }
+
+
+def test_warehouse_assets_share_the_pool_of_one():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        if key.path[0] in ("staging", "marts", "quality"):
+            assets_def = graph.get(key).assets_def
+            assert assets_def.op.pool == "warehouse", key
+
+
+def test_jobs_and_the_nightly_schedule():
+    refresh = defs.resolve_job_def("refresh_all")
+    assert refresh is not None and defs.resolve_job_def("fingertips") is not None
+    schedule = defs.resolve_schedule_def("nightly_refresh")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Europe/London"
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+    # the nightly run needs no network: the API download is not part of it
+    selected = defs.resolve_implicit_global_asset_job_def()
+    assert (
+        AssetKey(["raw", "fingertips_api_download"])
+        in selected.asset_layer.asset_graph.get_all_asset_keys()
+    )
+    nightly_keys = refresh.asset_layer.asset_graph.get_all_asset_keys()
+    assert AssetKey(["marts", "infant_mortality_benchmark"]) in nightly_keys
+
+
+def test_resources_are_bound():
+    assert {"warehouse", "raw_files", "fingertips_api"} <= set(defs.resources)
