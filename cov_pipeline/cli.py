@@ -1,4 +1,4 @@
-"""The ``cov-pipeline`` command: refresh the warehouse, summarise it, regenerate the sample data."""
+"""The ``cov-pipeline`` command: refresh the warehouse and summarise what it holds."""
 
 from __future__ import annotations
 
@@ -86,18 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--job", default="refresh_all", help="job to run (default: refresh_all)")
     commands.add_parser("summary", help="print the tables in the warehouse")
-    sample = commands.add_parser("generate-sample", help="regenerate the synthetic sample extracts")
-    sample.add_argument("--out", default=settings.raw_dir())
     args = parser.parse_args(argv)
     if args.command == "refresh":
         return refresh(args.job)
-    if args.command == "summary":
-        return summary()
-    from cov_pipeline.sample_data import generate_all
-
-    for path in generate_all(Path(args.out)):
-        print(path)
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":
