@@ -1,6 +1,5 @@
 """OHID Fingertips: the staged exports, their quarantine, and the analysts' indicator marts."""
 
-
 from collections.abc import Iterator
 
 import pandas as pd

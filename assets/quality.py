@@ -1,6 +1,5 @@
 """Quality assets: every source's quarantine in one table, and a per-source summary of the run."""
 
-
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 

@@ -1,6 +1,5 @@
 """Reference assets: the Fingertips indicator methods and the CIPFA statistical neighbours."""
 
-
 import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
