@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -16,6 +15,7 @@ from dagster import (
     multi_asset,
 )
 
+from assets.checks import SAMPLE_SIZE, quarantine_check_specs, quarantine_checks
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from cov_pipeline import settings
@@ -36,7 +36,6 @@ QUARANTINE = AssetKey(["quality", "fingertips_quarantine"])
 INDICATORS = AssetKey(["staging", "fingertips_indicators"])
 NEIGHBOURS = AssetKey(["staging", "cipfa_neighbours"])
 INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
-SAMPLE_SIZE = 20
 
 
 @multi_asset(
@@ -58,22 +57,7 @@ SAMPLE_SIZE = 20
             description="Fingertips rows rejected with their file, line and every reason.",
         ),
     ],
-    check_specs=[
-        AssetCheckSpec(
-            "rows_accounted_for",
-            asset=STAGING,
-            blocking=True,
-            description="Every input row is staged (once, however many exports repeat it) or "
-            "quarantined: nothing is silently dropped.",
-        ),
-        AssetCheckSpec(
-            "quarantine_share_within_ceiling",
-            asset=STAGING,
-            blocking=True,
-            description="The share of input rows quarantined is at most COV_QUARANTINE_CEILING "
-            "(default 5%); above it the marts are not refreshed.",
-        ),
-    ],
+    check_specs=quarantine_check_specs(STAGING, "Fingertips"),
     pool="warehouse",
 )
 def fingertips_staging(
@@ -131,45 +115,6 @@ def fingertips_staging(
         load.rows_accounted_for,
         load.quarantine,
         settings.quarantine_ceiling(),
-    )
-
-
-def quarantine_checks(
-    asset_key: AssetKey,
-    input_rows: int,
-    rows_accounted_for: int,
-    quarantine: pd.DataFrame,
-    ceiling: float,
-) -> Iterator[AssetCheckResult]:
-    """The two checks every source reports: rows add up, and the quarantine share is acceptable."""
-    yield AssetCheckResult(
-        check_name="rows_accounted_for",
-        asset_key=asset_key,
-        passed=rows_accounted_for == input_rows,
-        metadata={"input_rows": input_rows, "rows_accounted_for": rows_accounted_for},
-    )
-    share = len(quarantine) / input_rows if input_rows else 0.0
-    by_reason = (
-        quarantine["reasons"].str.split(" | ", regex=False).explode().str.split(":").str[0]
-        .value_counts().rename_axis("rule").reset_index(name="rows")
-    )  # fmt: skip
-    yield AssetCheckResult(
-        check_name="quarantine_share_within_ceiling",
-        asset_key=asset_key,
-        passed=share <= ceiling,
-        severity=AssetCheckSeverity.ERROR,
-        description=f"{len(quarantine)} of {input_rows} rows quarantined ({share:.1%}; ceiling {ceiling:.0%})",
-        metadata={
-            "failure_count": len(quarantine),
-            "quarantine_share": MetadataValue.float(share),
-            "ceiling": MetadataValue.float(ceiling),
-            "failures_by_rule": MetadataValue.md(markdown_table(by_reason, rows=50)),
-            "failure_sample": MetadataValue.md(
-                markdown_table(
-                    quarantine[["source_file", "line_number", "reasons"]], rows=SAMPLE_SIZE
-                )
-            ),
-        },
     )
 
 
