@@ -15,6 +15,7 @@ from dagster import (
     multi_asset,
 )
 
+from assets.automation import MARTS_FRESHNESS
 from assets.checks import SAMPLE_SIZE, quarantine_check_specs, quarantine_checks
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
@@ -121,6 +122,7 @@ def fingertips_staging(
 @asset(
     key=INDICATOR_VALUES,
     deps=[STAGING, INDICATORS, NEIGHBOURS],
+    freshness_policy=MARTS_FRESHNESS,
     group_name="fingertips",
     owners=OWNERS,
     kinds=warehouse_kinds(),
@@ -186,6 +188,7 @@ def indicator_values_mart(context: AssetExecutionContext, warehouse: WarehouseRe
 @asset(
     key=["marts", "infant_mortality_benchmark"],
     deps=[INDICATOR_VALUES],
+    freshness_policy=MARTS_FRESHNESS,
     group_name="fingertips",
     owners=OWNERS,
     kinds=warehouse_kinds(),

@@ -10,14 +10,13 @@ import os
 
 from dagster import (
     AssetSelection,
-    DefaultScheduleStatus,
     Definitions,
     EnvVar,
-    ScheduleDefinition,
     define_asset_job,
 )
 
 from assets import fingertips, quality, reference
+from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.fingertips_download import fingertips_api_download, fingertips_download_job
 from cov_pipeline import settings
 from resources.fingertips_api import FingertipsApiResource
@@ -58,14 +57,13 @@ fingertips_job = define_asset_job(
     description="Fingertips exports to staging, marts and the quality tables.",
 )
 
-nightly_refresh = ScheduleDefinition(
-    name="nightly_refresh",
-    job=refresh_all,
-    cron_schedule="0 2 * * *",
-    execution_timezone="Europe/London",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Materialise everything at 02:00 UK time.",
-)
+nightly_refresh = nightly_schedule(refresh_all.name)
+
+# A raw folder and the job its new files start.
+SENSORS = [
+    raw_folder_sensor("fingertips", fingertips_job.name),
+    raw_folder_sensor("reference", refresh_all.name),
+]
 
 
 def build_resources() -> dict:
@@ -86,5 +84,6 @@ defs = Definitions(
     assets=ASSETS,
     jobs=[refresh_all, fingertips_job, fingertips_download_job],
     schedules=[nightly_refresh],
+    sensors=SENSORS,
     resources=build_resources(),
 )

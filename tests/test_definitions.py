@@ -69,3 +69,14 @@ def test_jobs_and_the_nightly_schedule():
 
 def test_resources_are_bound():
     assert {"warehouse", "raw_files", "fingertips_api"} <= set(defs.resources)
+
+
+def test_marts_have_a_freshness_policy_and_only_network_steps_retry():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if key.path[0] == "marts":
+            assert node.freshness_policy is not None, key
+        retry = node.assets_def.op.retry_policy
+        is_network = key == AssetKey(["raw", "fingertips_api_download"])
+        assert (retry is not None) == is_network, key
