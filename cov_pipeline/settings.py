@@ -46,3 +46,11 @@ def home_area_code() -> str:
 
 def quarantine_ceiling() -> float:
     return float(os.environ.get("COV_QUARANTINE_CEILING", DEFAULT_QUARANTINE_CEILING))
+
+
+DEFAULT_ANALYST_ROLE = "analyst"
+
+
+def analyst_role() -> str:
+    """PostgreSQL role given read access to ``marts`` only (empty: grant nothing)."""
+    return os.environ.get("COV_ANALYST_ROLE", DEFAULT_ANALYST_ROLE)

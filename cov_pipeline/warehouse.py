@@ -71,8 +71,10 @@ def sql_type(series: pd.Series, backend: str) -> str:
 class Warehouse:
     """Write, read and swap tables in the warehouse named by a SQLAlchemy URL."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, analyst_role: str | None = None):
         self.url: URL = make_url(url)
+        self.analyst_role = analyst_role if analyst_role is not None else _default_analyst_role()
+        self._schemas_ready = False
         self.backend = self.url.get_backend_name()
         if self.backend not in ("duckdb", "postgresql"):
             raise WarehouseError(
@@ -123,6 +125,9 @@ class Warehouse:
 
     # -- writing -------------------------------------------------------------------------------
     def ensure_schemas(self) -> None:
+        """Create the schemas; on PostgreSQL also give the analyst role read access to marts only."""
+        if self._schemas_ready:
+            return
         statements = [f"CREATE SCHEMA IF NOT EXISTS {_quote(s)}" for s in SCHEMAS]
         if self.backend == "duckdb":
             with self._duckdb() as con:
@@ -132,6 +137,31 @@ class Warehouse:
             with self.engine.begin() as conn:
                 for statement in statements:
                     conn.exec_driver_sql(statement)
+                self._grant_analyst_access(conn)
+        self._schemas_ready = True
+
+    def _grant_analyst_access(self, conn) -> None:
+        """Analysts read ``marts`` (tables there now and every table created later) and nothing else.
+
+        The role itself is created by the database administrator (README, "PostgreSQL"); where it
+        does not exist there is nothing to grant.
+        """
+        role = self.analyst_role
+        if not role:
+            return
+        found = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).first()
+        if not found:
+            return
+        quoted = _quote(role)
+        for schema in SCHEMAS:
+            conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM PUBLIC")
+            if schema != "marts":
+                conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM {quoted}")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA marts TO {quoted}")
+        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA marts TO {quoted}")
+        conn.exec_driver_sql(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA marts GRANT SELECT ON TABLES TO {quoted}"
+        )
 
     def replace_table(
         self,
@@ -250,6 +280,12 @@ class Warehouse:
 
     def row_count(self, schema: str, name: str) -> int:
         return int(self.query(f"SELECT COUNT(*) AS n FROM {qualified(schema, name)}")["n"].iloc[0])
+
+
+def _default_analyst_role() -> str:
+    from cov_pipeline import settings
+
+    return settings.analyst_role()
 
 
 def _normalise_dtypes(frame: pd.DataFrame, sql_types: Mapping[str, str]) -> pd.DataFrame:

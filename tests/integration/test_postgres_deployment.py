@@ -1,0 +1,112 @@
+"""Production on PostgreSQL: the shipped instance configuration, and the analyst role's reach."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterInstance, DagsterRunStatus, materialize
+
+from cov_pipeline.settings import PROJECT_ROOT
+from cov_pipeline.warehouse import Warehouse
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+from tests.conftest import postgres_url, requires_postgres
+from tests.integration.test_fingertips_pipeline import PIPELINE
+
+pytestmark = [pytest.mark.postgres, requires_postgres]
+
+
+@pytest.fixture
+def instance_database():
+    """A fresh PostgreSQL database for Dagster's own storage, as libpq URL (dagster-postgres)."""
+    name = f"cov_dagster_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(
+        postgres_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(postgres_url()).set(drivername="postgresql+psycopg2", database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_a_job_runs_on_the_shipped_postgres_instance_config(
+    tmp_path, monkeypatch, instance_database, postgres_warehouse_url
+):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", instance_database)
+
+    with DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        result = materialize(
+            PIPELINE,
+            resources={
+                "warehouse": WarehouseResource(url=postgres_warehouse_url),
+                "raw_files": RawFilesResource(raw_dir=str(PROJECT_ROOT / "data" / "raw")),
+            },
+            instance=instance,
+        )
+        assert result.success
+        runs = instance.get_runs()
+        assert [r.status for r in runs] == [DagsterRunStatus.SUCCESS]
+
+    # the run history is in PostgreSQL, not in the home folder
+    with psycopg.connect(instance_database.replace("+psycopg2", "")) as conn:
+        count = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert count == 1
+
+
+def test_the_analyst_role_reads_marts_and_nothing_else(postgres_warehouse_url):
+    admin = sa.create_engine(
+        postgres_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with admin.connect() as conn:
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = 'analyst'").first()
+        if not exists:
+            conn.exec_driver_sql("CREATE ROLE analyst LOGIN")
+    admin.dispose()
+
+    result = materialize(
+        PIPELINE,
+        resources={
+            "warehouse": WarehouseResource(url=postgres_warehouse_url),
+            "raw_files": RawFilesResource(raw_dir=str(PROJECT_ROOT / "data" / "raw")),
+        },
+    )
+    assert result.success
+
+    as_analyst = (
+        sa.engine.make_url(postgres_warehouse_url)
+        .set(drivername="postgresql", username="analyst", password=None)
+        .render_as_string(hide_password=False)
+    )
+    with psycopg.connect(as_analyst, autocommit=True) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM marts.infant_mortality_benchmark").fetchone()[0]
+        assert rows == 7
+        for table in ("staging.fingertips_indicator_values", "quality.quarantine"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                conn.execute(f"SELECT * FROM {table} LIMIT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE marts.mine (x int)")
+
+    # a table replaced by a later run is readable too (default privileges, not one-off grants)
+    Warehouse(postgres_warehouse_url).replace_table("marts", "infant_mortality_benchmark", _tiny())
+    with psycopg.connect(as_analyst, autocommit=True) as conn:
+        assert conn.execute("SELECT x FROM marts.infant_mortality_benchmark").fetchone()[0] == 1
+
+
+def _tiny():
+    import pandas as pd
+
+    return pd.DataFrame({"x": [1]})
