@@ -18,6 +18,7 @@ from dagster import (
 from assets import fingertips, quality, reference
 from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.fingertips_download import fingertips_api_download, fingertips_download_job
+from assets.reporting import reporting_assets
 from cov_pipeline import settings
 from resources.fingertips_api import FingertipsApiResource
 from resources.raw_files import RawFilesResource
@@ -29,7 +30,7 @@ def env_or_default(name: str, default: str):
     return EnvVar(name) if os.environ.get(name) else default
 
 
-ASSETS = [
+SOURCE_ASSETS = [
     reference.fingertips_indicators,
     reference.cipfa_neighbours,
     fingertips.fingertips_staging,
@@ -37,8 +38,9 @@ ASSETS = [
     fingertips.infant_mortality_benchmark_mart,
     quality.quarantine,
     quality.run_summary,
-    fingertips_api_download,
 ]
+MART_KEYS = [key for a in SOURCE_ASSETS for key in a.keys if key.path[0] == "marts"]
+ASSETS = [*SOURCE_ASSETS, *reporting_assets(MART_KEYS), fingertips_api_download]
 
 # Everything that reads the raw zone; the API download is a network step run on demand.
 WAREHOUSE_ASSETS = AssetSelection.all() - AssetSelection.assets(fingertips_api_download)

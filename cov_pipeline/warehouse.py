@@ -278,6 +278,32 @@ class Warehouse:
         )
         return [str(n) for n in frame["table_name"] if not str(n).endswith("__new")]
 
+    def describe_columns(self, schema: str) -> pd.DataFrame:
+        """Every column of every table in a schema with its type and comment (description)."""
+        if self.backend == "duckdb":
+            sql = (
+                "SELECT c.table_name, c.column_name, c.column_index AS ordinal, c.data_type, "
+                "c.comment AS description, t.comment AS table_description "
+                "FROM duckdb_columns() c JOIN duckdb_tables() t "
+                "ON t.schema_name = c.schema_name AND t.table_name = c.table_name "
+                f"WHERE c.schema_name = '{schema}' AND c.database_name = current_database()"
+            )
+        else:
+            sql = (
+                "SELECT c.relname AS table_name, a.attname AS column_name, a.attnum AS ordinal, "
+                "format_type(a.atttypid, a.atttypmod) AS data_type, "
+                "col_description(c.oid, a.attnum) AS description, "
+                "obj_description(c.oid, 'pg_class') AS table_description "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = c.oid "
+                f"WHERE n.nspname = '{schema}' AND c.relkind = 'r' AND a.attnum > 0 "
+                "AND NOT a.attisdropped"
+            )
+        frame = self.query(sql)
+        frame = frame[~frame["table_name"].astype(str).str.endswith("__new")]
+        frame["data_type"] = frame["data_type"].astype(str).str.upper()
+        return frame.sort_values(["table_name", "ordinal"]).reset_index(drop=True)
+
     def row_count(self, schema: str, name: str) -> int:
         return int(self.query(f"SELECT COUNT(*) AS n FROM {qualified(schema, name)}")["n"].iloc[0])
 

@@ -32,9 +32,10 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("GX_ANALYTICS_ENABLED", "false")
-    monkeypatch.setenv(
-        "COV_WAREHOUSE_URL", f"duckdb:///{tmp_path_factory.mktemp('wh') / 'unused.duckdb'}"
-    )
+    scratch = tmp_path_factory.mktemp("checkout_outputs")
+    monkeypatch.setenv("COV_WAREHOUSE_URL", f"duckdb:///{scratch / 'unused.duckdb'}")
+    monkeypatch.setenv("COV_EXPORT_DIR", str(scratch / "exports"))
+    monkeypatch.setenv("COV_DOCS_DIR", str(scratch / "docs"))
 
 
 @pytest.fixture

@@ -1,0 +1,155 @@
+"""What analysts get after a refresh: a data dictionary of every mart column, and the marts
+published as Parquet files plus a read-only DuckDB snapshot they can open while the next run writes.
+
+Files are written beside their final name and renamed into place, so a reader never sees half a
+file, and one who has the old snapshot open keeps reading it (the rename leaves their file whole).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from cov_pipeline.warehouse import Warehouse, _literal, _quote
+
+DICTIONARY_TABLE = "data_dictionary"
+SNAPSHOT_NAME = "cov_pipeline_marts.duckdb"
+DICTIONARY_MARKDOWN = "data_dictionary.md"
+
+DICTIONARY_DESCRIPTIONS = {
+    "table_name": "Mart table (schema marts).",
+    "column_name": "Column name.",
+    "ordinal": "Position of the column in the table (1 = first).",
+    "data_type": "SQL type of the column in the warehouse.",
+    "unit": "Unit of the column's values where it has one (%, per 1,000, days, count).",
+    "description": "What the column holds (the column comment in the warehouse).",
+    "table_description": "What one row of the table is.",
+}
+
+# Units read from the naming conventions (CONVENTIONS.md: units in column names where they matter).
+_UNIT_RULES = [
+    (r"(?:_pct|_percent|_percentage)$", "%"),
+    (r"per_1000$|_per_1000_", "per 1,000"),
+    (r"per_100000$|_per_100000_", "per 100,000"),
+    (r"_days$", "days"),
+    (r"_weeks$", "weeks"),
+    (r"^(?:is|has)_", "true/false"),
+    (r"(?:^n_|_count$|^count$|_rows$|^denominator$|_n$)", "count"),
+    (r"(?:^|_)share$|_share_", "proportion (0-1)"),
+]
+
+
+def unit_of(columns: pd.Series) -> pd.Series:
+    """Unit by column-name convention; empty where the name says nothing."""
+    units = pd.Series("", index=columns.index, dtype=object)
+    for pattern, unit in _UNIT_RULES:
+        hit = columns.str.contains(pattern, regex=True) & (units == "")
+        units = units.mask(hit, unit)
+    return units
+
+
+def data_dictionary(warehouse: Warehouse) -> pd.DataFrame:
+    """One row per mart column: table, column, type, unit and description."""
+    columns = warehouse.describe_columns("marts")
+    columns = columns[columns["table_name"] != DICTIONARY_TABLE].copy()
+    columns["ordinal"] = columns.groupby("table_name").cumcount().astype("int64") + 1
+    columns["unit"] = unit_of(columns["column_name"].astype(str))
+    columns["description"] = columns["description"].fillna("").astype(str)
+    columns["table_description"] = columns["table_description"].fillna("").astype(str)
+    return columns[list(DICTIONARY_DESCRIPTIONS)].reset_index(drop=True)
+
+
+def dictionary_markdown(dictionary: pd.DataFrame) -> str:
+    """The data dictionary as Markdown: one section per mart, one table row per column."""
+    lines = [
+        "# cov-pipeline data dictionary",
+        "",
+        "Generated after each refresh from the column comments in the warehouse "
+        "(`marts.data_dictionary` holds the same). One section per table in the `marts` schema.",
+    ]
+    for table, columns in dictionary.groupby("table_name", sort=True):
+        lines += ["", f"## marts.{table}", ""]
+        described = columns["table_description"].iloc[0]
+        if described:
+            lines += [described, ""]
+        lines += ["| column | type | unit | description |", "| --- | --- | --- | --- |"]
+        cells = (
+            "| `" + columns["column_name"] + "` | " + columns["data_type"] + " | "
+            + columns["unit"] + " | " + columns["description"].str.replace("|", "\\|") + " |"
+        )  # fmt: skip
+        lines += cells.tolist()
+    return "\n".join(lines) + "\n"
+
+
+def _replace_file(path: Path, write) -> Path:
+    """Write through ``write(tmp_path)`` and rename into place atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def publish_marts(warehouse: Warehouse, export_dir: Path) -> list[Path]:
+    """Every mart as Parquet, a read-only DuckDB snapshot of them all, and the Markdown dictionary."""
+    export_dir = Path(export_dir)
+    dictionary = (
+        warehouse.read_table("marts", DICTIONARY_TABLE)
+        if warehouse.table_exists("marts", DICTIONARY_TABLE)
+        else data_dictionary(warehouse)
+    )
+    tables = {name: warehouse.read_table("marts", name) for name in warehouse.list_tables("marts")}
+    written = [
+        _replace_file(
+            export_dir / "parquet" / f"{name}.parquet",
+            lambda p, f=frame: f.to_parquet(p, index=False),
+        )
+        for name, frame in tables.items()
+    ]
+    written.append(
+        _replace_file(export_dir / SNAPSHOT_NAME, lambda p: _write_snapshot(p, tables, dictionary))
+    )
+    written.append(
+        _replace_file(
+            export_dir / DICTIONARY_MARKDOWN,
+            lambda p: p.write_text(dictionary_markdown(dictionary), encoding="utf-8"),
+        )
+    )
+    return written
+
+
+def _write_snapshot(path: Path, tables: dict[str, pd.DataFrame], dictionary: pd.DataFrame) -> None:
+    import duckdb
+
+    comments = dictionary.set_index(["table_name", "column_name"])["description"]
+    table_comments = dictionary.drop_duplicates("table_name").set_index("table_name")[
+        "table_description"
+    ]
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA marts")
+        for name, frame in tables.items():
+            con.register("frame", frame)
+            con.execute(f"CREATE TABLE marts.{_quote(name)} AS SELECT * FROM frame")
+            con.unregister("frame")
+            if table_comments.get(name):
+                con.execute(
+                    f"COMMENT ON TABLE marts.{_quote(name)} IS {_literal(table_comments[name])}"
+                )
+            for column in frame.columns:
+                text = comments.get((name, column))
+                if text:
+                    con.execute(
+                        f"COMMENT ON COLUMN marts.{_quote(name)}.{_quote(column)} IS {_literal(text)}"
+                    )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.chmod(path, 0o444)  # a snapshot: analysts open it, nobody writes to it

@@ -1,0 +1,80 @@
+"""What analysts get: a complete data dictionary, Parquet files and a snapshot they can keep open."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pandas as pd
+import pytest
+
+from cov_pipeline.exports import SNAPSHOT_NAME, publish_marts, unit_of
+from cov_pipeline.warehouse import Warehouse
+from tests.integration.test_fingertips_pipeline import raw_dir, run  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def refreshed(raw_dir, duckdb_url, tmp_path, monkeypatch):  # noqa: F811
+    export_dir = tmp_path / "exports"
+    monkeypatch.setenv("COV_EXPORT_DIR", str(export_dir))
+    result = run(raw_dir, duckdb_url)
+    assert result.success
+    return Warehouse(duckdb_url), export_dir
+
+
+def test_every_mart_column_is_described_in_the_dictionary(refreshed):
+    wh, _ = refreshed
+    dictionary = wh.read_table("marts", "data_dictionary")
+    marts = set(wh.list_tables("marts")) - {"data_dictionary"}
+    assert set(dictionary["table_name"]) == marts
+    undescribed = dictionary[dictionary["description"] == ""]
+    assert undescribed.empty, undescribed[["table_name", "column_name"]].to_string()
+    benchmark = dictionary[dictionary["table_name"] == "infant_mortality_benchmark"]
+    assert benchmark["column_name"].tolist()[:3] == ["display_order", "area_code", "area_name"]
+    assert (dictionary["data_type"] != "").all()
+
+
+def test_exports_hold_every_mart_as_parquet_and_in_the_snapshot(refreshed):
+    wh, export_dir = refreshed
+    marts = wh.list_tables("marts")
+    for name in marts:
+        published = pd.read_parquet(export_dir / "parquet" / f"{name}.parquet")
+        assert len(published) == wh.row_count("marts", name)
+    with duckdb.connect(str(export_dir / SNAPSHOT_NAME), read_only=True) as con:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
+        ).fetchall()}  # fmt: skip
+        assert tables == set(marts)
+        comment = con.execute(
+            "SELECT comment FROM duckdb_columns() WHERE table_name = 'infant_mortality_benchmark' "
+            "AND column_name = 'value_with_ci'"
+        ).fetchone()[0]
+        assert "one decimal" in comment
+    markdown = (export_dir / "data_dictionary.md").read_text(encoding="utf-8")
+    for name in set(marts) - {"data_dictionary"}:
+        assert f"## marts.{name}" in markdown
+    assert not [p for p in export_dir.rglob("*.tmp")]
+
+
+def test_an_open_snapshot_survives_the_next_publication(refreshed):
+    wh, export_dir = refreshed
+    reader = duckdb.connect(str(export_dir / SNAPSHOT_NAME), read_only=True)
+    before = reader.execute("SELECT COUNT(*) FROM marts.indicator_values").fetchone()[0]
+
+    wh.replace_table(
+        "marts", "indicator_values", wh.read_table("marts", "indicator_values").head(3)
+    )
+    publish_marts(wh, export_dir)  # the next refresh publishes while the analyst reads
+
+    assert reader.execute("SELECT COUNT(*) FROM marts.indicator_values").fetchone()[0] == before
+    reader.close()
+    with duckdb.connect(str(export_dir / SNAPSHOT_NAME), read_only=True) as fresh:
+        assert fresh.execute("SELECT COUNT(*) FROM marts.indicator_values").fetchone()[0] == 3
+    assert not os.access(export_dir / SNAPSHOT_NAME, os.W_OK) or os.geteuid() == 0
+
+
+def test_units_follow_the_column_naming_conventions():
+    names = pd.Series(
+        ["late_pct", "rate_per_1000", "median_wait_days", "is_suppressed", "count", "area_code"]
+    )
+    assert unit_of(names).tolist() == ["%", "per 1,000", "days", "true/false", "count", ""]
