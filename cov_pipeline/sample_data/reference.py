@@ -91,10 +91,43 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     return path
 
 
+# How each Fingertips indicator's CI is recomputed, as its Fingertips metadata gives it (value type,
+# multiplier, polarity, unit). Published facts about the indicators, not simulated.
+INDICATOR_METHODS = [
+    [
+        "92196",
+        "Infant mortality",
+        "crude_rate",
+        "1000",
+        "RAG - Low is good",
+        "per 1,000 live births",
+    ],
+    [
+        "92705",
+        "Neonatal mortality",
+        "crude_rate",
+        "1000",
+        "RAG - Low is good",
+        "per 1,000 live births",
+    ],
+    ["92530", "Stillbirths", "crude_rate", "1000", "RAG - Low is good", "per 1,000 births"],
+    [
+        "91743",
+        "Premature births (under 37 weeks)",
+        "crude_rate",
+        "1000",
+        "RAG - Low is good",
+        "per 1,000 births",
+    ],
+    ["20101", "Low birth weight of term babies", "proportion", "100", "RAG - Low is good", "%"],
+    ["93085", "Smoking at time of delivery", "proportion", "100", "RAG - Low is good", "%"],
+]
+
+
 def generate_reference(
     out_dir: Path, rng: np.random.Generator, scale: float = 1.0, profile: str = "sample"
 ) -> list[Path]:
-    """Write ``reference/cipfa_neighbours.csv`` and ``reference/areas.csv`` under ``out_dir``.
+    """Write ``reference/cipfa_neighbours.csv``, ``areas.csv`` and ``fingertips_indicators.csv``.
 
     ``rng`` is unused (nothing here is random) but keeps the signature every source shares. In the
     benchmark profile ``areas.csv`` also lists the synthetic areas the Fingertips generator adds.
@@ -127,5 +160,10 @@ def generate_reference(
             folder / "areas.csv",
             ["area_code", "area_name", "area_type", "parent_code"],
             [[a.code, a.name, a.area_type, a.parent_code] for a in areas],
+        ),
+        _write_csv(
+            folder / "fingertips_indicators.csv",
+            ["indicator_id", "short_name", "value_type", "multiplier", "polarity", "unit"],
+            INDICATOR_METHODS,
         ),
     ]
