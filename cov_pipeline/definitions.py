@@ -17,6 +17,7 @@ from dagster import (
 
 from assets import fingertips, quality, reference
 from assets.automation import nightly_schedule, raw_folder_sensor
+from assets.expectations import GX_CHECKS
 from assets.fingertips_download import fingertips_api_download, fingertips_download_job
 from assets.reporting import reporting_assets
 from cov_pipeline import settings
@@ -84,6 +85,7 @@ def build_resources() -> dict:
 
 defs = Definitions(
     assets=ASSETS,
+    asset_checks=GX_CHECKS,
     jobs=[refresh_all, fingertips_job, fingertips_download_job],
     schedules=[nightly_refresh],
     sensors=SENSORS,

@@ -54,3 +54,11 @@ DEFAULT_ANALYST_ROLE = "analyst"
 def analyst_role() -> str:
     """PostgreSQL role given read access to ``marts`` only (empty: grant nothing)."""
     return os.environ.get("COV_ANALYST_ROLE", DEFAULT_ANALYST_ROLE)
+
+
+DEFAULT_DOCS_DIR = "data/warehouse/docs"
+
+
+def docs_dir() -> str:
+    """Where Great Expectations builds its Data Docs site for analysts (``index.html``)."""
+    return os.environ.get("COV_DOCS_DIR", DEFAULT_DOCS_DIR)

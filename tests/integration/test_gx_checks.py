@@ -1,0 +1,104 @@
+"""The Great Expectations asset checks on the Fingertips marts, through dagster.materialize."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
+
+from assets.expectations import CHECK_NAME, GX_CHECKS, gx_asset_checks
+from cov_pipeline.settings import PROJECT_ROOT
+from cov_pipeline.warehouse import Warehouse
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+from tests.integration.test_fingertips_pipeline import PIPELINE
+
+SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
+VALUES_CHECK = AssetCheckKey(AssetKey(["marts", "indicator_values"]), CHECK_NAME)
+BENCHMARK_CHECK = AssetCheckKey(AssetKey(["marts", "infant_mortality_benchmark"]), CHECK_NAME)
+
+
+@pytest.fixture
+def raw_dir(tmp_path) -> Path:
+    target = tmp_path / "raw"
+    for source in ("fingertips", "reference"):
+        shutil.copytree(SAMPLE_RAW / source, target / source)
+    return target
+
+
+@pytest.fixture
+def docs_dir(tmp_path, monkeypatch) -> Path:
+    docs = tmp_path / "docs"
+    monkeypatch.setenv("COV_DOCS_DIR", str(docs))
+    return docs
+
+
+def run(raw_dir: Path, url: str, selection=None):
+    return materialize(
+        [*PIPELINE, *GX_CHECKS],
+        resources={
+            "warehouse": WarehouseResource(url=url),
+            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+        },
+        instance=DagsterInstance.ephemeral(),
+        selection=selection,
+        raise_on_error=False,
+    )
+
+
+def evaluations(result) -> dict:
+    return {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
+
+
+def test_the_checks_are_one_non_blocking_check_per_mart():
+    specs = {spec.key: spec for check in GX_CHECKS for spec in check.check_specs}
+    assert set(specs) == {VALUES_CHECK, BENCHMARK_CHECK}
+    assert not any(spec.blocking for spec in specs.values())
+    with pytest.raises(KeyError, match="marts.nowhere"):
+        gx_asset_checks({"marts.nowhere": AssetKey(["marts", "nowhere"])})
+
+
+def test_marts_pass_their_suites_and_a_broken_mart_fails(raw_dir, duckdb_url, docs_dir):
+    result = run(raw_dir, duckdb_url)
+    assert result.success
+
+    checks = evaluations(result)
+    for key in (VALUES_CHECK, BENCHMARK_CHECK):
+        check = checks[key]
+        assert check.passed, check.metadata["failed_expectations"].value
+        assert check.metadata["expectations_evaluated"].value >= 10
+        assert check.metadata["failure_count"].value == 0
+        assert check.metadata["failed_expectations"].value == "_no rows_"
+        assert check.metadata["data_docs"].value == str((docs_dir / "index.html").resolve())
+    assert (docs_dir / "index.html").is_file()
+    assert (docs_dir / "expectations" / "marts" / "indicator_values.html").is_file()
+
+    # Corrupt the mart in the warehouse: a recomputed value above its recomputed CI, and a
+    # neighbour's count of 3 shown.
+    wh = Warehouse(duckdb_url)
+    broken = wh.read_table("marts", "indicator_values")
+    row = broken.index[broken["recomputed_value"].notna()][0]
+    broken.loc[row, "recomputed_value"] = broken.loc[row, "recomputed_ci95_upper"] + 1
+    neighbour = broken.index[broken["area_role"] == "cipfa_neighbour"][0]
+    broken.loc[neighbour, "count"] = 3
+    wh.replace_table("marts", "indicator_values", broken)
+    wh.dispose()
+
+    rerun = run(raw_dir, duckdb_url, selection=AssetSelection.checks(VALUES_CHECK))
+
+    assert rerun.get_asset_materialization_events() == []  # the check alone ran
+    checks = evaluations(rerun)
+    assert set(checks) == {VALUES_CHECK}
+    check = checks[VALUES_CHECK]
+    assert check.passed is False
+    assert check.severity.value == "ERROR"
+    table = check.metadata["failed_expectations"].value
+    assert "expect_column_pair_values_a_to_be_greater_than_b" in table
+    assert "recomputed_ci95_upper, recomputed_value" in table
+    assert "expect_column_values_to_not_be_in_set" in table
+    assert check.metadata["failure_count"].value == 2
+    assert check.description.startswith("2 of ")
+    runs = list((docs_dir / "validations" / "marts" / "indicator_values").iterdir())
+    assert rerun.run_id in {p.name for p in runs}
