@@ -9,6 +9,8 @@ several files are kept once; rows that disagree are quarantined, never silently 
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
 import re
 from collections.abc import Iterable
@@ -31,6 +33,7 @@ from cov_pipeline.quality import (
 from cov_pipeline.schemas.fingertips import FingertipsRow
 
 SOURCE = "fingertips"
+ARROW_STRING = pd.StringDtype("pyarrow")
 
 # The export's header, in order, and the snake_case name each column takes in the warehouse.
 # The 23rd column's name varies with the parent area type, so it is matched by pattern.
@@ -187,42 +190,77 @@ def check_header(path: Path, names: list[str]) -> tuple[list[str], str]:
 def read_fingertips_file(
     path: Path, source_name: str | None = None
 ) -> tuple[pd.DataFrame, SourceFile]:
-    """One export as text columns plus ``source_file`` and ``line_number`` (physical lines)."""
-    text, data = read_text_strict(path)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            header=0,
-        )
-    except pd.errors.ParserError as exc:
-        raise FileFault(path, f"not a readable CSV: {exc}") from None
-    except pd.errors.EmptyDataError:
-        raise FileFault(path, "file is empty") from None
-    header_lines = 1 + sum(str(c).count("\n") for c in frame.columns)
-    snake, parent_basis = check_header(path, [str(c) for c in frame.columns])
-    frame.columns = snake
-    if OPTIONAL_TRAILING[1] not in frame.columns:
-        frame[OPTIONAL_TRAILING[1]] = ""
+    """One export as text columns plus ``source_file`` and ``line_number`` (physical lines).
 
-    # Physical line of each record: records after a record with embedded line breaks start later.
-    breaks = np.zeros(len(frame), dtype=np.int64)
-    for column in snake:
-        breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
-    starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
-    blank = (frame[snake] == "").all(axis=1).to_numpy()
-    frame = frame.loc[~blank].copy()
+    Text columns are Arrow-backed strings (``string[pyarrow]``): parsing and the string work that
+    follows run in Arrow's C++ kernels instead of on Python objects.
+    """
+    text, data = read_text_strict(path)
+    header = next(csv.reader(io.StringIO(text)), [])
+    header_lines = 1 + sum(name.count("\n") for name in header)
+    snake, parent_basis = check_header(path, header)
+    frame = _read_fast(data, text, snake, header_lines)
+    if frame is None:
+        frame = _read_exact(path, text, snake, header_lines)
     if frame.empty:
         raise FileFault(path, "has a header but no data rows")
-    frame["line_number"] = starts[~blank]
+    if OPTIONAL_TRAILING[1] not in frame.columns:
+        frame[OPTIONAL_TRAILING[1]] = pd.Series("", index=frame.index, dtype=ARROW_STRING)
     frame["source_file"] = source_name or path.name
     frame["compared_to_parent_basis"] = parent_basis or None
     info = SourceFile(
         name=source_name or path.name, sha256=sha256_of(data), size_bytes=len(data), rows=len(frame)
     )
-    return frame.reset_index(drop=True), info
+    return frame, info
+
+
+def _read_fast(data: bytes, text: str, names: list[str], header_lines: int) -> pd.DataFrame | None:
+    """Arrow's multithreaded CSV reader, when every record is one line (no quoted line breaks, no
+    blank lines), so that line numbers follow from record positions. None otherwise."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    if header_lines != 1:
+        return None
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(body),
+            read_options=pcsv.ReadOptions(use_threads=True, column_names=names, skip_rows=1),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # e.g. a record with the wrong number of fields: the exact reader says where
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if lines != header_lines + table.num_rows:
+        return None
+    frame = table.to_pandas(types_mapper={pa.string(): ARROW_STRING}.get)
+    frame["line_number"] = np.arange(header_lines + 1, header_lines + 1 + len(frame), dtype="int64")
+    return frame
+
+
+def _read_exact(path: Path, text: str, names: list[str], header_lines: int) -> pd.DataFrame:
+    """pandas' reader, counting the line breaks inside quoted fields to number physical lines."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False, header=0
+        )
+    except pd.errors.ParserError as exc:
+        raise FileFault(path, f"not a readable CSV: {exc}") from None
+    frame.columns = names
+    breaks = np.zeros(len(frame), dtype=np.int64)
+    for column in names:
+        breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+    starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
+    blank = (frame[names] == "").all(axis=1).to_numpy()
+    frame = frame.loc[~blank].astype(ARROW_STRING)
+    frame["line_number"] = starts[~blank]
+    return frame.reset_index(drop=True)
 
 
 # -- time periods ----------------------------------------------------------------------------
@@ -261,9 +299,19 @@ def _full_year(start_year: pd.Series, two_digits: pd.Series) -> pd.Series:
 def parse_time_periods(periods: pd.Series) -> pd.DataFrame:
     """Type, first day, last day and years pooled of each Fingertips period label (null if unknown).
 
-    Financial years run 1 April to 31 March; '2020/21 - 22/23' pools three financial years.
+    Financial years run 1 April to 31 March; '2020/21 - 22/23' pools three financial years. An
+    export holds a few dozen distinct labels however many rows it has: each is parsed once.
     """
-    text = periods.fillna("").str.strip()
+    codes, labels = pd.factorize(periods, use_na_sentinel=True)
+    parsed = _parse_period_labels(pd.Series(labels, dtype=object))
+    taken = parsed.iloc[np.where(codes >= 0, codes, 0)].reset_index(drop=True)
+    taken.loc[codes < 0] = None
+    taken.index = periods.index
+    return taken.astype(parsed.dtypes.to_dict())
+
+
+def _parse_period_labels(periods: pd.Series) -> pd.DataFrame:
+    text = periods.fillna("").astype(str).str.strip()
     out = pd.DataFrame(
         {
             "period_type": pd.Series(None, index=periods.index, dtype=object),
@@ -344,9 +392,9 @@ def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         cleaned = raw[column].str.replace("\r\n", "\n", regex=False).str.strip()
         typed[column] = cleaned.where(cleaned != "", None)
 
-    typed["indicator_id"] = pd.to_numeric(raw["indicator_id"].str.strip(), errors="coerce").astype(
-        "Float64"
-    )
+    typed["indicator_id"] = pd.Series(
+        _to_float(raw["indicator_id"].str.strip()), index=raw.index
+    ).astype("Float64")
     whole = typed["indicator_id"].notna() & (typed["indicator_id"] % 1 == 0)
     bad_id = raw["indicator_id"].str.strip().ne("") & ~whole
     reasons.append(_reason(bad_id, "indicator_id: ", raw["indicator_id"], " is not a whole number"))
@@ -354,13 +402,13 @@ def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     for column in NUMERIC_COLUMNS:
         text = raw[column].str.strip().str.replace(",", "", regex=False)
-        number = pd.to_numeric(text, errors="coerce")
-        invalid = (text != "") & (number.isna() | ~np.isfinite(number))
+        number = pd.Series(_to_float(text), index=raw.index)
+        invalid = (text != "") & ~np.isfinite(number)
         reasons.append(_reason(invalid, f"{column}: ", raw[column], " is not a number"))
         typed[column] = number.where(~invalid).astype("float64")
 
-    sortable = pd.to_numeric(raw["time_period_sortable"].str.strip(), errors="coerce")
-    typed["time_period_sortable"] = sortable.astype("Int64")
+    sortable = pd.Series(_to_float(raw["time_period_sortable"].str.strip()), index=raw.index)
+    typed["time_period_sortable"] = sortable.round().astype("Int64")
 
     periods = parse_time_periods(typed["time_period"])
     unknown_period = typed["time_period"].notna() & periods["period_type"].isna()
@@ -374,65 +422,73 @@ def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(typed.index))
     all_reasons = join_reasons(reasons, typed.index)
     quarantine = quarantine_frame(SOURCE, raw, all_reasons, TEXT_COLUMNS)
-    return typed.loc[all_reasons == ""].reset_index(drop=True), quarantine
+    valid = all_reasons == ""
+    if valid.all():
+        return typed, quarantine
+    return typed.loc[valid].reset_index(drop=True), quarantine
+
+
+def _to_float(text: pd.Series) -> np.ndarray:
+    """Text to float64; blank or unreadable text gives NaN."""
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _reason(mask: pd.Series, prefix: str, values: pd.Series, suffix: str) -> pd.Series:
-    return (prefix + "'" + values.astype(str) + "'" + suffix).where(mask)
+    """The reason text on the rows where ``mask`` holds, null elsewhere (built for those rows only)."""
+    out = pd.Series(None, index=values.index, dtype=object)
+    if mask.any():
+        out[mask] = prefix + "'" + values[mask].astype(str) + "'" + suffix
+    return out
 
 
 def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep one of several identical rows; quarantine every row of a key whose copies disagree.
 
-    Copies in different files are re-exports and merge (``source_row_count`` counts them); a
-    second copy inside the same file is quarantined as a duplicate; copies that disagree on any
-    measure (value, CIs, count, denominator, value note) are all quarantined: no file wins.
+    Copies in different files are re-exports and merge (``source_row_count`` counts them; the
+    copy kept is the first by file name and line); a second copy inside the same file is
+    quarantined as a duplicate; copies that disagree on any measure (value, CIs, count,
+    denominator, value note) are all quarantined: no file wins. The decisions are made on a
+    narrow frame of hashes and positions; the wide rows are taken once at the end.
     """
     if valid.empty:
         return valid.assign(source_row_count=pd.Series(dtype="int64")), empty_quarantine()
-    ordered = valid.sort_values(["source_file", "line_number"], kind="stable").reset_index(
-        drop=True
+    file_codes = pd.factorize(valid["source_file"], sort=True)[0]
+    order = np.lexsort((valid["line_number"].to_numpy(), file_codes))
+    small = pd.DataFrame(
+        {
+            "key": _key(valid).to_numpy()[order],
+            "measures": pd.util.hash_pandas_object(valid[MEASURE_COLUMNS], index=False).to_numpy()[
+                order
+            ],
+            "file": valid["source_file"].to_numpy(dtype=object)[order],
+            "line": valid["line_number"].to_numpy()[order],
+        }
     )
-    key = _key(ordered)
-    measures = pd.util.hash_pandas_object(ordered[MEASURE_COLUMNS], index=False)
-    conflict = measures.groupby(key).transform("nunique") > 1
+    conflict = (small.groupby("key")["measures"].transform("nunique") > 1).to_numpy()
+    same_file_copy = small.duplicated(["key", "file"], keep="first").to_numpy() & ~conflict
 
-    same_file_copy = ordered.assign(_key=key).duplicated(["_key", "source_file"], keep="first")
-    first_in_file = ordered.assign(_key=key).drop_duplicates(["_key", "source_file"])
-    where = first_in_file.set_index(["_key", "source_file"])["line_number"]
-    first_line = pd.Series(
-        where.reindex(pd.MultiIndex.from_arrays([key, ordered["source_file"]])).to_numpy(),
-        index=ordered.index,
+    reasons = pd.Series("", index=small.index, dtype=object)
+    if conflict.any():
+        places = small.loc[conflict, "file"] + ":" + small.loc[conflict, "line"].astype(str)
+        listed = places.groupby(small.loc[conflict, "key"]).transform(", ".join)
+        reasons[conflict] = (
+            "conflicting rows for the same indicator, area, breakdown and period: " + listed
+        )
+    if same_file_copy.any():
+        first_line = small.groupby(["key", "file"])["line"].transform("first")
+        reasons[same_file_copy] = (
+            "duplicate of line " + first_line[same_file_copy].astype(str) + " in the same file"
+        )
+    rejected = (reasons != "").to_numpy()
+    kept = ~rejected
+    first_of_key = kept & ~small["key"].where(kept).duplicated(keep="first").to_numpy()
+    copies = small.loc[kept].groupby("key").size()
+    staged = valid.take(order[first_of_key]).reset_index(drop=True)
+    staged["source_row_count"] = (
+        copies.reindex(small.loc[first_of_key, "key"]).to_numpy().astype("int64")
     )
-
-    locations = (ordered["source_file"] + ":" + ordered["line_number"].astype(str))[conflict]
-    conflict_with = (
-        locations.groupby(key[conflict]).transform(", ".join).reindex(ordered.index).astype(object)
-    )
-    reasons = join_reasons(
-        [
-            (
-                "conflicting rows for the same indicator, area, breakdown and period: "
-                + conflict_with
-            ).where(conflict),
-            (
-                "duplicate of line " + first_line.astype("Int64").astype(str) + " in the same file"
-            ).where(same_file_copy & ~conflict),
-        ],
-        ordered.index,
-    )
-    rejected = reasons != ""
-    quarantine_rows = ordered.loc[rejected]
-    kept = ordered.loc[~rejected]
-    copies = kept.groupby(key[~rejected]).size()
-    first = kept.loc[~key[~rejected].duplicated(keep="first")].copy()
-    first["source_row_count"] = copies.reindex(key[first.index]).to_numpy().astype("int64")
-    staged = first.sort_values(
-        ["indicator_id", "area_code", "sex", "age", "category_type", "category", "period_start"],
-        na_position="first",
-        kind="stable",
-    ).reset_index(drop=True)
-    return staged, quarantine_rows.assign(_reasons=reasons[rejected])
+    quarantined = valid.take(order[rejected]).reset_index(drop=True)
+    return staged, quarantined.assign(_reasons=reasons[rejected].to_numpy())
 
 
 def _key(frame: pd.DataFrame) -> pd.Series:

@@ -292,3 +292,39 @@ def test_read_reports_sha256_and_rows(tmp_path):
     _, info = read_fingertips_file(path)
     assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert info.rows == 1 and info.name == "a.csv"
+
+
+def test_fast_and_exact_readers_agree(tmp_path):
+    from cov_pipeline.fingertips import HEADER as COLUMNS
+    from cov_pipeline.fingertips import _read_exact, _read_fast
+
+    path = write_export(
+        tmp_path / "a.csv",
+        [row(), row(**{"Area Code": "E92000001", "Indicator Name": "rate, per 1,000"})],
+    )
+    text = path.read_bytes().decode("utf-8")
+    names = [name for _, name in COLUMNS]
+    fast = _read_fast(path.read_bytes(), text, names, 1)
+    exact = _read_exact(path, text, names, 1)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, exact)
+
+
+def test_blank_lines_do_not_shift_line_numbers(tmp_path):
+    path = write_export(
+        tmp_path / "a.csv", [row(), row(**{"Time period": "2019 - 21", "Value": "x"})]
+    )
+    data = path.read_bytes()
+    first_break = data.index(b"\r\n", data.index(b"\r\n") + 2)
+    path.write_bytes(data[:first_break] + b"\r\n\r\n" + data[first_break + 2 :])  # blank line 3
+    load = load_fingertips([path])
+    assert load.staging["line_number"].tolist() == [2]
+    assert load.quarantine["line_number"].tolist() == [4]
+
+
+def test_a_record_with_too_many_fields_fails_the_file_with_its_line(tmp_path):
+    path = write_export(tmp_path / "a.csv", [row(), row()])
+    data = path.read_bytes().rstrip(b"\r\n") + b",extra\r\n"
+    path.write_bytes(data)
+    with pytest.raises(FileFault, match=r"^a.csv: not a readable CSV: .*line 3"):
+        load_fingertips([path])
