@@ -83,5 +83,7 @@ GX_CHECKS = gx_asset_checks(
     {
         "marts.indicator_values": AssetKey(["marts", "indicator_values"]),
         "marts.infant_mortality_benchmark": AssetKey(["marts", "infant_mortality_benchmark"]),
+        "marts.household_survey_indicators": AssetKey(["marts", "household_survey_indicators"]),
+        "marts.household_survey_change": AssetKey(["marts", "household_survey_change"]),
     }
 )

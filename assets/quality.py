@@ -11,6 +11,7 @@ from resources.warehouse import WarehouseResource
 # source -> (its quarantine table, its record-level staging tables); each source issue adds its own.
 SOURCES: dict[str, tuple[str, list[str]]] = {
     "fingertips": ("fingertips_quarantine", ["fingertips_indicator_values"]),
+    "household_survey": ("household_survey_quarantine", ["household_survey_responses"]),
 }
 
 SUMMARY_DESCRIPTIONS = {

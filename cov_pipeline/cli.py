@@ -43,6 +43,12 @@ def refresh(job_name: str = "refresh_all") -> int:
         message = error.message.strip() if error else "failed"
         print(f"FAILED {event.step_key}: {message}", file=sys.stderr)
     summary()
+    checks = result.get_asset_check_evaluations()
+    failed = [c for c in checks if not c.passed]
+    print(f"\nAsset checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
+    for check in failed:
+        key = check.asset_check_key
+        print(f"  FAILED {key.asset_key.to_user_string()} {key.name} ({check.severity.value})")
     if not result.success:
         print(f"run {result.run_id} did not succeed: see the messages above", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ from dagster import (
     define_asset_job,
 )
 
-from assets import fingertips, quality, reference
+from assets import fingertips, household_survey, quality, reference
 from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.expectations import GX_CHECKS
 from assets.fingertips_download import fingertips_api_download, fingertips_download_job
@@ -37,6 +37,7 @@ SOURCE_ASSETS = [
     fingertips.fingertips_staging,
     fingertips.indicator_values_mart,
     fingertips.infant_mortality_benchmark_mart,
+    *household_survey.HOUSEHOLD_SURVEY_ASSETS,
     quality.quarantine,
     quality.run_summary,
 ]
@@ -60,12 +61,19 @@ fingertips_job = define_asset_job(
     description="Fingertips exports to staging, marts and the quality tables.",
 )
 
+household_survey_job = define_asset_job(
+    "household_survey",
+    selection=AssetSelection.groups("household_survey").downstream(),
+    description="Household survey waves to staging, marts and the quality tables.",
+)
+
 nightly_refresh = nightly_schedule(refresh_all.name)
 
 # A raw folder and the job its new files start.
 SENSORS = [
     raw_folder_sensor("fingertips", fingertips_job.name),
     raw_folder_sensor("reference", refresh_all.name),
+    raw_folder_sensor("household_survey", household_survey_job.name),
 ]
 
 
@@ -86,7 +94,7 @@ def build_resources() -> dict:
 defs = Definitions(
     assets=ASSETS,
     asset_checks=GX_CHECKS,
-    jobs=[refresh_all, fingertips_job, fingertips_download_job],
+    jobs=[refresh_all, fingertips_job, household_survey_job, fingertips_download_job],
     schedules=[nightly_refresh],
     sensors=SENSORS,
     resources=build_resources(),

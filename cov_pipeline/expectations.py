@@ -411,3 +411,49 @@ def _plain(value: Any) -> Any:
         except (TypeError, ValueError):
             return value
     return value
+
+
+@suite("marts.household_survey_indicators")
+def _household_survey_indicators() -> list[Any]:
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *not_null("wave_year", "breakdown", "category", "indicator", "measure"),
+        gxe.ExpectColumnValuesToBeInSet(column="measure", value_set=["proportion", "mean"]),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="value", min_value=0, max_value=100, row_condition=Column("measure") == "proportion",
+            notes="A weighted prevalence is a percentage.",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="value", min_value=7, max_value=35, row_condition=Column("measure") == "mean",
+            notes="SWEMWBS metric scores run from 7 to 35.",
+        ),
+        *ci_around("value", "ci95_lower", "ci95_upper"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="unweighted_n", column_B="effective_n", or_equal=True, mostly=1.0,
+            ignore_row_if="either_value_is_missing",
+            notes="Kish's effective sample size never exceeds the respondents.",
+        ),
+        gxe.ExpectColumnValuesToBeNull(
+            column="value", row_condition=Column("is_withheld") == True,  # noqa: E712
+            notes="A value on fewer than 50 respondents is withheld.",
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["wave_year", "breakdown", "category", "indicator"]),
+    ]  # fmt: skip
+
+
+@suite("marts.household_survey_change")
+def _household_survey_change() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *not_null("breakdown", "category", "indicator", "comparison", "from_wave", "to_wave"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="to_wave", column_B="from_wave", notes="A change runs forward in time.",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(column="p_value", min_value=0, max_value=1),
+        *ci_around("change", "change_ci95_lower", "change_ci95_upper"),
+    ]  # fmt: skip

@@ -62,3 +62,23 @@ DEFAULT_DOCS_DIR = "data/warehouse/docs"
 def docs_dir() -> str:
     """Where Great Expectations builds its Data Docs site for analysts (``index.html``)."""
     return os.environ.get("COV_DOCS_DIR", DEFAULT_DOCS_DIR)
+
+
+DEFAULT_IMD_VINTAGE = "IMD2019"
+
+
+def imd_vintage() -> str:
+    """Deprivation release for the LSOA lookup: IMD2019 (2011 LSOAs) or IoD2025 (2021 LSOAs)."""
+    return os.environ.get("COV_IMD_VINTAGE", DEFAULT_IMD_VINTAGE)
+
+
+# Referrals: people on the waiting list longer than this many days count as "over the threshold"
+# in marts.referral_waiting (6 weeks by default; commissioners may set another standard).
+DEFAULT_REFERRAL_WAIT_THRESHOLD_DAYS = 42
+
+
+def referral_wait_threshold_days() -> int:
+    """Days of waiting beyond which a young person counts as waiting over the threshold."""
+    return int(
+        os.environ.get("COV_REFERRAL_WAIT_THRESHOLD_DAYS", DEFAULT_REFERRAL_WAIT_THRESHOLD_DAYS)
+    )

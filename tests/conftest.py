@@ -39,6 +39,18 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture
+def raw_dir(tmp_path):
+    """A copy of the shipped sample extracts (every source), safe to add bad files to."""
+    import shutil
+
+    from cov_pipeline.settings import PROJECT_ROOT
+
+    target = tmp_path / "raw"
+    shutil.copytree(PROJECT_ROOT / "data" / "raw", target)
+    return target
+
+
+@pytest.fixture
 def duckdb_url(tmp_path) -> str:
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
 

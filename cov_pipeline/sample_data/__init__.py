@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cov_pipeline.sample_data.fingertips import generate_fingertips
+from cov_pipeline.sample_data.household_survey import generate_household_survey
 from cov_pipeline.sample_data.reference import generate_reference
 
 DEFAULT_SEED = 20251
@@ -28,6 +29,7 @@ SourceGenerator = Callable[[Path, np.random.Generator, float, str], list[Path]]
 SOURCES: dict[str, SourceGenerator] = {
     "reference": generate_reference,
     "fingertips": generate_fingertips,
+    "household_survey": generate_household_survey,
 }
 
 

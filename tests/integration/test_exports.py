@@ -10,11 +10,11 @@ import pytest
 
 from cov_pipeline.exports import SNAPSHOT_NAME, publish_marts, unit_of
 from cov_pipeline.warehouse import Warehouse
-from tests.integration.test_fingertips_pipeline import raw_dir, run  # noqa: F401  (fixture)
+from tests.integration.test_fingertips_pipeline import run
 
 
 @pytest.fixture
-def refreshed(raw_dir, duckdb_url, tmp_path, monkeypatch):  # noqa: F811
+def refreshed(raw_dir, duckdb_url, tmp_path, monkeypatch):
     export_dir = tmp_path / "exports"
     monkeypatch.setenv("COV_EXPORT_DIR", str(export_dir))
     result = run(raw_dir, duckdb_url)

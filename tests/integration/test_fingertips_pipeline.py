@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from cov_pipeline.definitions import ASSETS
@@ -29,14 +27,6 @@ PUBLISHED = {
     "Leeds": ("4.9 (4.1-5.9)", 4),
     "Sheffield": ("4.2 (3.3-5.3)", 5),
 }
-
-
-@pytest.fixture
-def raw_dir(tmp_path) -> Path:
-    target = tmp_path / "raw"
-    for source in ("fingertips", "reference"):
-        shutil.copytree(SAMPLE_RAW / source, target / source)
-    return target
 
 
 def run(raw_dir: Path, url: str, instance: DagsterInstance | None = None):

@@ -1,0 +1,227 @@
+"""Household survey: harmonised responses, their quarantine, and the weighted indicator marts."""
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from assets.automation import MARTS_FRESHNESS
+from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.kinds import warehouse_kinds
+from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from cov_pipeline import settings
+from cov_pipeline.household_survey import (
+    CHANGE_DESCRIPTIONS,
+    CODEBOOK_NAME,
+    INDICATOR_DESCRIPTIONS,
+    MIN_UNWEIGHTED_N,
+    SOURCE,
+    STAGING_DESCRIPTIONS,
+    WAVE_PATTERN,
+    load_household_survey,
+    wave_changes,
+    weighted_indicators,
+)
+from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.warehouse import TableWrite
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+
+GROUP = "household_survey"
+STAGING = AssetKey(["staging", "household_survey_responses"])
+QUARANTINE = AssetKey(["quality", "household_survey_quarantine"])
+INDICATORS = AssetKey(["marts", "household_survey_indicators"])
+CHANGE = AssetKey(["marts", "household_survey_change"])
+
+
+@multi_asset(
+    name="household_survey_staging",
+    specs=[
+        AssetSpec(
+            STAGING,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="Every respondent of every household survey wave in "
+            "data/raw/household_survey/, harmonised through codebook.yaml, validated (pandera) "
+            "and scored (AUDIT-C, SWEMWBS metric score). Respondent level: staging schema only.",
+        ),
+        AssetSpec(
+            QUARANTINE,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="Household survey rows rejected with their file, line and every reason "
+            "(unmapped code, answer off its scale, missing or non-positive weight, respondent "
+            "twice in a wave).",
+        ),
+    ],
+    check_specs=quarantine_check_specs(STAGING, "household survey"),
+    pool="warehouse",
+)
+def household_survey_staging(
+    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+) -> Iterator:
+    folder = raw_files.source_dir(SOURCE)
+    paths = raw_files.files(SOURCE, WAVE_PATTERN)
+    context.log.info(f"reading {len(paths)} survey wave file(s) and {CODEBOOK_NAME} from {folder}")
+    try:
+        load = load_household_survey(folder / CODEBOOK_NAME, paths)
+    except FileFault as fault:
+        fail_on_file_fault(fault)
+    staged = load.staging
+    not_scored = int(
+        ((staged["swemwbs_items_answered"] > 0) & (staged["swemwbs_items_answered"] < 7)).sum()
+    )
+    context.log.info(
+        f"{load.input_rows} rows read: {len(staged)} staged, {len(load.quarantine)} quarantined; "
+        f"{not_scored} SWEMWBS block(s) with an item missing kept but not scored"
+    )
+    warehouse.warehouse.replace_tables(
+        {
+            ("staging", STAGING.path[1]): TableWrite(
+                staged,
+                "Household survey responses, harmonised and scored (respondent level).",
+                STAGING_DESCRIPTIONS,
+            ),
+            ("quality", QUARANTINE.path[1]): TableWrite(
+                load.quarantine, "Rejected household survey rows.", QUARANTINE_DESCRIPTIONS
+            ),
+        }
+    )
+    target = warehouse.warehouse.display_name
+    by_wave = staged.groupby("wave_year").size()
+    yield MaterializeResult(
+        asset_key=STAGING,
+        metadata={
+            **table_metadata(
+                "staging", STAGING.path[1], staged, STAGING_DESCRIPTIONS, load.files, target
+            ),
+            "input_rows": load.input_rows,
+            "respondents_by_wave": MetadataValue.json({str(k): int(v) for k, v in by_wave.items()}),
+            "swemwbs_blocks_incomplete_not_scored": not_scored,
+        },
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata=table_metadata(
+            "quality",
+            QUARANTINE.path[1],
+            load.quarantine,
+            QUARANTINE_DESCRIPTIONS,
+            load.files,
+            target,
+        ),
+    )
+    yield from quarantine_checks(
+        STAGING,
+        load.input_rows,
+        load.rows_accounted_for,
+        load.quarantine,
+        settings.quarantine_ceiling(),
+    )
+
+
+def _headline(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """All adults, one row per indicator, one column per wave (or comparison)."""
+    everyone = table[table["breakdown"] == "All"]
+    return everyone.pivot_table(
+        index="indicator_name", columns=column, values="value", sort=False
+    ).reset_index()
+
+
+@asset(
+    key=INDICATORS,
+    freshness_policy=MARTS_FRESHNESS,
+    deps=[STAGING],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Household survey indicators by wave, for all adults and by sex, age band, IMD "
+    "quintile and ethnic group: good or very good health, bad or very bad health, current "
+    "smoking, AUDIT-C 5 or more, mean SWEMWBS metric score, low wellbeing. Weighted estimates "
+    f"with 95% CIs on Kish's effective n; withheld where fewer than {MIN_UNWEIGHTED_N} answered.",
+)
+def household_survey_indicators(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    table = weighted_indicators(wh.read_table("staging", STAGING.path[1]))
+    wh.replace_table(
+        "marts",
+        INDICATORS.path[1],
+        table,
+        "Household survey weighted indicators by wave and breakdown.",
+        INDICATOR_DESCRIPTIONS,
+    )
+    headline = table[table["breakdown"] == "All"].assign(value=lambda t: t["value"].round(1))
+    return MaterializeResult(
+        metadata={
+            **table_metadata(
+                "marts",
+                INDICATORS.path[1],
+                table,
+                INDICATOR_DESCRIPTIONS,
+                warehouse=wh.display_name,
+            ),
+            "all_adults_by_wave": MetadataValue.md(
+                markdown_table(_headline(headline, "wave_year"), rows=20)
+            ),
+            "withheld_rows": int(table["is_withheld"].sum()),
+        }
+    )
+
+
+@asset(
+    key=CHANGE,
+    freshness_policy=MARTS_FRESHNESS,
+    deps=[INDICATORS],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Change in each household survey indicator between consecutive waves and the "
+    "latest wave against the first, with a 95% CI and a two-sample z-test on the effective "
+    "sample sizes; Better / Worse by the indicator's polarity where significant.",
+)
+def household_survey_change(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    table = wave_changes(wh.read_table("marts", INDICATORS.path[1]))
+    wh.replace_table(
+        "marts",
+        CHANGE.path[1],
+        table,
+        "Household survey: change between waves with significance tests.",
+        CHANGE_DESCRIPTIONS,
+    )
+    everyone = table[table["breakdown"] == "All"]
+    summary = everyone.assign(
+        waves=everyone["from_wave"].astype(str) + "-" + everyone["to_wave"].astype(str),
+        change=everyone["change"].round(1),
+    )[["indicator_name", "waves", "change", "assessment"]]
+    return MaterializeResult(
+        metadata={
+            **table_metadata(
+                "marts", CHANGE.path[1], table, CHANGE_DESCRIPTIONS, warehouse=wh.display_name
+            ),
+            "all_adults": MetadataValue.md(markdown_table(summary, rows=30)),
+        }
+    )
+
+
+HOUSEHOLD_SURVEY_ASSETS = [
+    household_survey_staging,
+    household_survey_indicators,
+    household_survey_change,
+]
