@@ -85,5 +85,6 @@ GX_CHECKS = gx_asset_checks(
         "marts.infant_mortality_benchmark": AssetKey(["marts", "infant_mortality_benchmark"]),
         "marts.household_survey_indicators": AssetKey(["marts", "household_survey_indicators"]),
         "marts.household_survey_change": AssetKey(["marts", "household_survey_change"]),
+        "marts.maternity_vs_england": AssetKey(["marts", "maternity_vs_england"]),
     }
 )

@@ -12,6 +12,7 @@ from resources.warehouse import WarehouseResource
 SOURCES: dict[str, tuple[str, list[str]]] = {
     "fingertips": ("fingertips_quarantine", ["fingertips_indicator_values"]),
     "household_survey": ("household_survey_quarantine", ["household_survey_responses"]),
+    "msds": ("msds_quarantine", ["msds_measures"]),
 }
 
 SUMMARY_DESCRIPTIONS = {

@@ -15,7 +15,7 @@ from dagster import (
     define_asset_job,
 )
 
-from assets import fingertips, household_survey, quality, reference
+from assets import deprivation, fingertips, household_survey, msds, quality, reference
 from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.expectations import GX_CHECKS
 from assets.fingertips_download import fingertips_api_download, fingertips_download_job
@@ -34,10 +34,12 @@ def env_or_default(name: str, default: str):
 SOURCE_ASSETS = [
     reference.fingertips_indicators,
     reference.cipfa_neighbours,
+    *deprivation.DEPRIVATION_ASSETS,
     fingertips.fingertips_staging,
     fingertips.indicator_values_mart,
     fingertips.infant_mortality_benchmark_mart,
     *household_survey.HOUSEHOLD_SURVEY_ASSETS,
+    *msds.MSDS_ASSETS,
     quality.quarantine,
     quality.run_summary,
 ]
@@ -67,6 +69,12 @@ household_survey_job = define_asset_job(
     description="Household survey waves to staging, marts and the quality tables.",
 )
 
+maternity_job = define_asset_job(
+    "maternity",
+    selection=AssetSelection.groups("maternity").downstream(),
+    description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
+)
+
 nightly_refresh = nightly_schedule(refresh_all.name)
 
 # A raw folder and the job its new files start.
@@ -74,6 +82,7 @@ SENSORS = [
     raw_folder_sensor("fingertips", fingertips_job.name),
     raw_folder_sensor("reference", refresh_all.name),
     raw_folder_sensor("household_survey", household_survey_job.name),
+    raw_folder_sensor("maternity", maternity_job.name),
 ]
 
 
@@ -94,7 +103,13 @@ def build_resources() -> dict:
 defs = Definitions(
     assets=ASSETS,
     asset_checks=GX_CHECKS,
-    jobs=[refresh_all, fingertips_job, household_survey_job, fingertips_download_job],
+    jobs=[
+        refresh_all,
+        fingertips_job,
+        maternity_job,
+        household_survey_job,
+        fingertips_download_job,
+    ],
     schedules=[nightly_refresh],
     sensors=SENSORS,
     resources=build_resources(),

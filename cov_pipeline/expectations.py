@@ -457,3 +457,27 @@ def _household_survey_change() -> list[Any]:
         gxe.ExpectColumnValuesToBeBetween(column="p_value", min_value=0, max_value=1),
         *ci_around("change", "change_ci95_lower", "change_ci95_upper"),
     ]  # fmt: skip
+
+
+@suite("marts.maternity_vs_england")
+def _maternity_vs_england() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *not_null("period_type", "period", "org_code", "measure_id", "is_rounded_input"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="measure_id",
+            value_set=["late_booking", "preterm", "extremely_preterm", "most_deprived_30pct"],
+        ),
+        gxe.ExpectColumnValuesToBeBetween(column="value_pct", min_value=0, max_value=100),
+        *ci_around("value_pct", "ci95_lower", "ci95_upper"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="denominator", column_B="numerator", or_equal=True, mostly=1.0,
+            ignore_row_if="either_value_is_missing", notes="A numerator is part of its denominator.",
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["period_type", "period", "org_code", "measure_id"],
+            notes="One row per period, organisation and measure.",
+        ),
+    ]  # fmt: skip

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.sample_data.fingertips import generate_fingertips
 from cov_pipeline.sample_data.household_survey import generate_household_survey
+from cov_pipeline.sample_data.msds import generate_msds
 from cov_pipeline.sample_data.reference import generate_reference
 
 DEFAULT_SEED = 20251
@@ -30,6 +32,8 @@ SOURCES: dict[str, SourceGenerator] = {
     "reference": generate_reference,
     "fingertips": generate_fingertips,
     "household_survey": generate_household_survey,
+    "deprivation": generate_deprivation,
+    "msds": generate_msds,
 }
 
 

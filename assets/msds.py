@@ -1,0 +1,164 @@
+"""MSDS publications: the normalised long table, its quarantine, and the provider-vs-England mart."""
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from assets.automation import MARTS_FRESHNESS
+from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.kinds import warehouse_kinds
+from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
+from cov_pipeline import settings
+from cov_pipeline.msds import (
+    FILE_PATTERN,
+    MART_DESCRIPTIONS,
+    STAGING_DESCRIPTIONS,
+    load_msds,
+    maternity_vs_england,
+)
+from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.warehouse import TableWrite
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+
+GROUP = "maternity"
+RAW_FOLDER = "maternity"
+STAGING = AssetKey(["staging", "msds_measures"])
+QUARANTINE = AssetKey(["quality", "msds_quarantine"])
+MART = AssetKey(["marts", "maternity_vs_england"])
+
+
+@multi_asset(
+    name="msds_staging",
+    specs=[
+        AssetSpec(
+            STAGING,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="Every count of every MSDS publication in data/raw/maternity/msds-*.csv "
+            "(monthly and annual layouts) as one long table: labels normalised across releases, "
+            "counts flagged as arriving rounded to 5, blank values kept missing, and the zero "
+            "rows MSDS omits restored for dimensions whose categories are known.",
+        ),
+        AssetSpec(
+            QUARANTINE,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="MSDS rows rejected with their file, line and every reason (unreadable "
+            "date or period, non-numeric value, unknown category of a known dimension, "
+            "conflicting copies).",
+        ),
+    ],
+    check_specs=quarantine_check_specs(STAGING, "MSDS"),
+    pool="warehouse",
+)
+def msds_staging(
+    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+) -> Iterator:
+    paths = raw_files.files(RAW_FOLDER, FILE_PATTERN)
+    context.log.info(f"reading {len(paths)} MSDS file(s) from {raw_files.source_dir(RAW_FOLDER)}")
+    try:
+        load = load_msds(paths)
+    except FileFault as fault:
+        fail_on_file_fault(fault)
+    context.log.info(
+        f"{load.input_rows} rows read: {len(load.staging) - load.restored_zero_rows} staged, "
+        f"{len(load.quarantine)} quarantined, {load.restored_zero_rows} omitted zero rows restored"
+    )
+    warehouse.warehouse.replace_tables(
+        {
+            ("staging", STAGING.path[1]): TableWrite(
+                load.staging, "MSDS counts, normalised across releases.", STAGING_DESCRIPTIONS
+            ),
+            ("quality", QUARANTINE.path[1]): TableWrite(
+                load.quarantine, "Rejected MSDS rows.", QUARANTINE_DESCRIPTIONS
+            ),
+        }
+    )
+    target = warehouse.warehouse.display_name
+    yield MaterializeResult(
+        asset_key=STAGING,
+        metadata={
+            **table_metadata(
+                "staging", STAGING.path[1], load.staging, STAGING_DESCRIPTIONS, load.files, target
+            ),
+            "input_rows": load.input_rows,
+            "restored_zero_rows": load.restored_zero_rows,
+        },
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata=table_metadata(
+            "quality",
+            QUARANTINE.path[1],
+            load.quarantine,
+            QUARANTINE_DESCRIPTIONS,
+            load.files,
+            target,
+        ),
+    )
+    yield from quarantine_checks(
+        STAGING,
+        load.input_rows,
+        load.rows_accounted_for,
+        load.quarantine,
+        settings.quarantine_ceiling(),
+    )
+
+
+@asset(
+    key=MART,
+    deps=[STAGING],
+    freshness_policy=MARTS_FRESHNESS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Per MSDS period, each provider's and England's late booking %, preterm %, "
+    "extremely preterm % and share of deliveries in IMD deciles 1-3, with Wilson 95% CIs and the "
+    "comparison with England. Inputs arrive rounded to 5 (flagged, not rounded again); counts of "
+    "1-7 below England level are suppressed.",
+)
+def maternity_vs_england_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    table = maternity_vs_england(wh.read_table("staging", STAGING.path[1]))
+    wh.replace_table(
+        "marts",
+        MART.path[1],
+        table,
+        "Maternity provider measures compared with England (MSDS).",
+        MART_DESCRIPTIONS,
+    )
+    latest = table[table["period_type"] == "financial_year"]
+    latest = latest[latest["period_start"] == latest["period_start"].max()]
+    return MaterializeResult(
+        metadata={
+            **table_metadata(
+                "marts", MART.path[1], table, MART_DESCRIPTIONS, warehouse=wh.display_name
+            ),
+            "latest_financial_year": MetadataValue.json(
+                {
+                    f"{row.org_code} {row.measure_id}": (
+                        None if pd.isna(row.value_pct) else round(float(row.value_pct), 1)
+                    )
+                    for row in latest.itertuples()  # a dozen summary rows, not input rows
+                }
+            ),
+        }
+    )
+
+
+MSDS_ASSETS = [msds_staging, maternity_vs_england_mart]
