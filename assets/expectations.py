@@ -86,5 +86,7 @@ GX_CHECKS = gx_asset_checks(
         "marts.household_survey_indicators": AssetKey(["marts", "household_survey_indicators"]),
         "marts.household_survey_change": AssetKey(["marts", "household_survey_change"]),
         "marts.maternity_vs_england": AssetKey(["marts", "maternity_vs_england"]),
+        "marts.referral_trends": AssetKey(["marts", "referral_trends"]),
+        "marts.referral_waiting": AssetKey(["marts", "referral_waiting"]),
     }
 )

@@ -15,7 +15,7 @@ from dagster import (
     define_asset_job,
 )
 
-from assets import deprivation, fingertips, household_survey, msds, quality, reference
+from assets import deprivation, fingertips, household_survey, msds, quality, reference, referrals
 from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.expectations import GX_CHECKS
 from assets.fingertips_download import fingertips_api_download, fingertips_download_job
@@ -40,6 +40,7 @@ SOURCE_ASSETS = [
     fingertips.infant_mortality_benchmark_mart,
     *household_survey.HOUSEHOLD_SURVEY_ASSETS,
     *msds.MSDS_ASSETS,
+    *referrals.REFERRALS_ASSETS,
     quality.quarantine,
     quality.run_summary,
 ]
@@ -75,6 +76,12 @@ maternity_job = define_asset_job(
     description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
 )
 
+referrals_job = define_asset_job(
+    "referrals",
+    selection=AssetSelection.groups("referrals").downstream(),
+    description="Referral extracts of the young people's service to staging, marts and quality.",
+)
+
 nightly_refresh = nightly_schedule(refresh_all.name)
 
 # A raw folder and the job its new files start.
@@ -83,6 +90,7 @@ SENSORS = [
     raw_folder_sensor("reference", refresh_all.name),
     raw_folder_sensor("household_survey", household_survey_job.name),
     raw_folder_sensor("maternity", maternity_job.name),
+    raw_folder_sensor("referrals", referrals_job.name),
 ]
 
 
@@ -107,6 +115,7 @@ defs = Definitions(
         refresh_all,
         fingertips_job,
         maternity_job,
+        referrals_job,
         household_survey_job,
         fingertips_download_job,
     ],

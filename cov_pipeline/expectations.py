@@ -481,3 +481,45 @@ def _maternity_vs_england() -> list[Any]:
             notes="One row per period, organisation and measure.",
         ),
     ]  # fmt: skip
+
+
+@suite("marts.referral_trends")
+def _referral_trends() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *not_null("month", "breakdown", "category", "is_suppressed"),
+        gxe.ExpectColumnValuesToBeBetween(column="referrals", min_value=0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="referrals_rolling_12m", column_B="referrals", or_equal=True, mostly=1.0,
+            ignore_row_if="either_value_is_missing",
+            notes="A 12-month total includes its own month.",
+        ),
+        *no_unsuppressed_small_counts("referrals", "is_suppressed", exempt_england=False),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["month", "breakdown", "category"]),
+    ]  # fmt: skip
+
+
+@suite("marts.referral_waiting")
+def _referral_waiting() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *not_null("month", "month_end", "breakdown", "category", "is_suppressed"),
+        gxe.ExpectColumnValuesToBeBetween(column="waiting_list", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="waiting_median_days", min_value=0),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="waiting_p90_days", column_B="waiting_median_days", or_equal=True,
+            mostly=1.0, ignore_row_if="either_value_is_missing",
+            notes="The 90th percentile wait is at least the median.",
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="waiting_list", column_B="waiting_over_threshold", or_equal=True,
+            mostly=1.0, ignore_row_if="either_value_is_missing",
+            notes="Those waiting over the threshold are part of the list.",
+        ),
+        *no_unsuppressed_small_counts("waiting_list", "is_suppressed", exempt_england=False),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["month", "breakdown", "category"]),
+    ]  # fmt: skip

@@ -23,6 +23,7 @@ from cov_pipeline.sample_data.fingertips import generate_fingertips
 from cov_pipeline.sample_data.household_survey import generate_household_survey
 from cov_pipeline.sample_data.msds import generate_msds
 from cov_pipeline.sample_data.reference import generate_reference
+from cov_pipeline.sample_data.referrals import generate_referrals
 
 DEFAULT_SEED = 20251
 PROFILES = ("sample", "benchmark")
@@ -33,6 +34,7 @@ SOURCES: dict[str, SourceGenerator] = {
     "fingertips": generate_fingertips,
     "household_survey": generate_household_survey,
     "deprivation": generate_deprivation,
+    "referrals": generate_referrals,
     "msds": generate_msds,
 }
 

@@ -1,0 +1,273 @@
+"""Young people's risky-behaviour service: staged referrals, their quarantine, and the demand and
+waiting-list marts with their SPC charts."""
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from assets.automation import MARTS_FRESHNESS
+from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.deprivation import IMD_LSOA
+from assets.kinds import warehouse_kinds
+from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from cov_pipeline import settings
+from cov_pipeline.charts import png_markdown, spc_chart_png
+from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.referrals import (
+    ALL,
+    FILE_PATTERN,
+    SOURCE,
+    STAGING_DESCRIPTIONS,
+    TRENDS_DESCRIPTIONS,
+    WAITING_DESCRIPTIONS,
+    load_referrals,
+    referral_trends,
+    referral_waiting,
+)
+from cov_pipeline.spc import SPC_COLUMNS, load_spc_settings
+from cov_pipeline.warehouse import TableWrite
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+
+GROUP = "referrals"
+STAGING = AssetKey(["staging", "referrals"])
+QUARANTINE = AssetKey(["quality", "referrals_quarantine"])
+TRENDS = AssetKey(["marts", "referral_trends"])
+WAITING = AssetKey(["marts", "referral_waiting"])
+IMD_COLUMNS = ["lsoa_code", "imd_decile", "imd_quintile", "is_most_deprived_30pct"]
+
+
+@multi_asset(
+    name="referrals_staging",
+    specs=[
+        AssetSpec(
+            STAGING,
+            deps=[IMD_LSOA],
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="One row per referral to the young people's risky-behaviour service, "
+            "from the extracts in data/raw/referrals/ (referrals_YYYY-MM-DD.csv): typed, "
+            "validated (pandera), the latest extract's version of each referral (the later "
+            "extract wins), LSOA joined to IMD deprivation. Record level: staging schema only.",
+        ),
+        AssetSpec(
+            QUARANTINE,
+            deps=[IMD_LSOA],
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description="Referral rows rejected with their file, line and every reason (dates "
+            "out of order or in the future, age outside 10-24, unknown codes, an id repeated "
+            "within an extract, an earlier version of a referral quarantined in a later extract).",
+        ),
+    ],
+    check_specs=quarantine_check_specs(STAGING, "referrals"),
+    pool="warehouse",
+)
+def referrals_staging(
+    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+) -> Iterator:
+    wh = warehouse.warehouse
+    paths = raw_files.files(SOURCE, FILE_PATTERN)
+    context.log.info(f"reading {len(paths)} extract(s) from {raw_files.source_dir(SOURCE)}")
+    imd = wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS)
+    try:
+        load = load_referrals(paths, imd)
+    except FileFault as fault:
+        fail_on_file_fault(fault)
+    staged = load.staging
+    context.log.info(
+        f"{load.input_rows} rows read: {len(staged)} referrals staged, {load.superseded_rows} "
+        f"earlier versions superseded by a later extract, {len(load.quarantine)} quarantined"
+    )
+    wh.replace_tables(
+        {
+            ("staging", STAGING.path[1]): TableWrite(
+                staged, "Referrals, one row per referral (record level).", STAGING_DESCRIPTIONS
+            ),
+            ("quality", QUARANTINE.path[1]): TableWrite(
+                load.quarantine, "Rejected referral rows.", QUARANTINE_DESCRIPTIONS
+            ),
+        }
+    )
+    by_year = staged.groupby(staged["referral_date"].dt.year).size()
+    not_in_lookup = int((staged["lsoa_code"].notna() & staged["imd_decile"].isna()).sum())
+    yield MaterializeResult(
+        asset_key=STAGING,
+        metadata={
+            **table_metadata(
+                "staging",
+                STAGING.path[1],
+                staged,
+                STAGING_DESCRIPTIONS,
+                load.files,
+                wh.display_name,
+            ),
+            "input_rows": load.input_rows,
+            "superseded_rows": load.superseded_rows,
+            "referrals_changed_in_later_extract": int(
+                staged["changed_in_later_extract"].notna().sum()
+            ),
+            "lsoas_not_in_lookup": not_in_lookup,
+            "lsoas_blank": int(staged["lsoa_code"].isna().sum()),
+            "referrals_by_year": MetadataValue.json({str(k): int(v) for k, v in by_year.items()}),
+            "status": MetadataValue.json(
+                {str(k): int(v) for k, v in staged["status"].value_counts().items()}
+            ),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata=table_metadata(
+            "quality",
+            QUARANTINE.path[1],
+            load.quarantine,
+            QUARANTINE_DESCRIPTIONS,
+            load.files,
+            wh.display_name,
+        ),
+    )
+    yield from quarantine_checks(
+        STAGING,
+        load.input_rows,
+        load.rows_accounted_for,
+        load.quarantine,
+        settings.quarantine_ceiling(),
+    )
+
+
+def spc_chart(rows: pd.DataFrame, value: str, measure: str, prefix: str = "") -> str:
+    """The XmR chart of one series of a mart (its SPC columns named ``prefix + spc_...``) as
+    Markdown with the PNG inline."""
+    spc = load_spc_settings()[measure]
+    frame = rows.rename(columns={prefix + c: c for c in SPC_COLUMNS})
+    title = spc.label or measure
+    png = spc_chart_png(frame, title, spc.value_label or value, "month", value, target=spc.target)
+    return png_markdown(png, f"{title}, Coventry, by month, with SPC limits")
+
+
+def _latest(rows: pd.DataFrame, columns: list[str]) -> MetadataValue:
+    """The figures of the latest month, JSON-ready (a handful of columns, not rows)."""
+    latest = rows.sort_values("month").tail(1)[columns].iloc[0]
+    figures = {}
+    for name, value in latest.items():
+        if pd.isna(value):
+            figures[name] = None
+        elif isinstance(value, pd.Timestamp):
+            figures[name] = value.date().isoformat()
+        else:
+            figures[name] = value.item() if hasattr(value, "item") else value
+    return MetadataValue.json(figures)
+
+
+@asset(
+    key=TRENDS,
+    deps=[STAGING],
+    freshness_policy=MARTS_FRESHNESS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Referrals received by month, for all referrals and by presenting need, referral "
+    "source, age band, sex, ethnic group and deprivation group: monthly count, rolling 12-month "
+    "total, change on the same month a year earlier, and XmR (SPC) columns with demand treated "
+    "as neutral. Counts of 1-7 withheld.",
+)
+def referral_trends_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    table = referral_trends(wh.read_table("staging", STAGING.path[1]))
+    wh.replace_table(
+        "marts",
+        TRENDS.path[1],
+        table,
+        "Referrals to the young people's risky-behaviour service by month, with SPC.",
+        TRENDS_DESCRIPTIONS,
+    )
+    everyone = table[table["breakdown"] == ALL]
+    columns = ["month", "referrals", "referrals_rolling_12m", "change_on_last_year"]
+    return MaterializeResult(
+        metadata={
+            **table_metadata(
+                "marts", TRENDS.path[1], table, TRENDS_DESCRIPTIONS, warehouse=wh.display_name
+            ),
+            "chart": MetadataValue.md(spc_chart(everyone, "referrals", "referrals")),
+            "latest_month": _latest(everyone, [*columns, "spc_variation", "spc_rule"]),
+            "suppressed_rows": int(table["is_suppressed"].sum()),
+        }
+    )
+
+
+@asset(
+    key=WAITING,
+    deps=[STAGING],
+    freshness_policy=MARTS_FRESHNESS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="The waiting list at each month end (referred, no first contact, not "
+    "discharged) with the median, 90th percentile and number over the threshold "
+    "(COV_REFERRAL_WAIT_THRESHOLD_DAYS, default 42 days) of days waited so far; median and 90th "
+    "percentile wait to first contact of those first seen in the month; discharges; XmR (SPC) "
+    "on the waiting list and the median wait (lower is better). For all and by each "
+    "breakdown; counts of 1-7 withheld.",
+)
+def referral_waiting_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    threshold = settings.referral_wait_threshold_days()
+    table = referral_waiting(wh.read_table("staging", STAGING.path[1]), threshold)
+    wh.replace_table(
+        "marts",
+        WAITING.path[1],
+        table,
+        "Waiting list and waiting times of the young people's risky-behaviour service by month.",
+        WAITING_DESCRIPTIONS,
+    )
+    everyone = table[table["breakdown"] == ALL]
+    columns = [
+        "month",
+        "waiting_list",
+        "waiting_median_days",
+        "waiting_over_threshold",
+        "first_seen_median_wait_days",
+        "waiting_list_spc_variation",
+        "median_wait_spc_variation",
+    ]
+    return MaterializeResult(
+        metadata={
+            **table_metadata(
+                "marts", WAITING.path[1], table, WAITING_DESCRIPTIONS, warehouse=wh.display_name
+            ),
+            "chart": MetadataValue.md(
+                spc_chart(everyone, "waiting_list", "waiting_list", "waiting_list_")
+            ),
+            "chart_median_wait": MetadataValue.md(
+                spc_chart(
+                    everyone, "first_seen_median_wait_days", "median_wait_days", "median_wait_"
+                )
+            ),
+            "latest_month": _latest(everyone, columns),
+            "wait_threshold_days": threshold,
+            "recent_months": MetadataValue.md(
+                markdown_table(everyone.sort_values("month", ascending=False)[columns[:5]], rows=12)
+            ),
+            "suppressed_rows": int(table["is_suppressed"].sum()),
+        }
+    )
+
+
+REFERRALS_ASSETS = [referrals_staging, referral_trends_mart, referral_waiting_mart]

@@ -1,0 +1,521 @@
+"""Referrals: every bad-input case with the reason it must produce, the later-extract-wins rule,
+and the waiting-time and demand figures against arithmetic written out here.
+
+Percentiles are linear interpolation between closest ranks (Hyndman and Fan type 7, Excel
+PERCENTILE.INC): for n sorted values x[0..n-1], the p-th percentile lies at h = (n - 1)p and is
+x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cov_pipeline.quality import FileFault
+from cov_pipeline.referrals import (
+    TRENDS_DESCRIPTIONS,
+    WAITING_DESCRIPTIONS,
+    age_bands,
+    load_referrals,
+    monthly_referrals,
+    referral_trends,
+    referral_waiting,
+    waiting_figures,
+    waiting_snapshots,
+)
+from cov_pipeline.spc import load_spc_settings
+
+HEADER = (
+    "referral_id,referral_date,age,sex,ethnic_category,lsoa_code,referral_source,"
+    "presenting_need,first_contact_date,discharge_date"
+)
+TODAY = dt.date(2026, 11, 22)
+# A two-LSOA deprivation lookup: decile 2 (most deprived 30%) and decile 8.
+IMD = pd.DataFrame(
+    {
+        "lsoa_code": ["E01000001", "E01000002"],
+        "imd_decile": [2, 8],
+        "imd_quintile": [1, 4],
+        "is_most_deprived_30pct": [True, False],
+    }
+)
+
+
+def row(
+    rid: str = "R1",
+    referred: str = "2024-01-10",
+    age: str = "15",
+    sex: str = "2",
+    ethnic: str = "A",
+    lsoa: str = "E01000001",
+    source: str = "EDU",
+    need: str = "SM",
+    contact: str = "",
+    discharge: str = "",
+) -> str:
+    return ",".join([rid, referred, age, sex, ethnic, lsoa, source, need, contact, discharge])
+
+
+def write(folder: Path, name: str, rows: list[str], header: str = HEADER) -> Path:
+    path = folder / name
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def load(paths: list[Path], today: dt.date = TODAY):
+    return load_referrals(paths, IMD, today=today)
+
+
+def one(tmp_path: Path, *rows: str, name: str = "referrals_2024-04-01.csv"):
+    """Load one extract; return the staged rows and the quarantine reasons by line."""
+    result = load([write(tmp_path, name, list(rows))])
+    assert result.rows_accounted_for == result.input_rows == len(rows)
+    quarantine = result.quarantine
+    return result.staging, dict(zip(quarantine["line_number"], quarantine["reasons"], strict=True))
+
+
+# -- bad input, one case per test -----------------------------------------------------------
+def test_first_contact_before_referral_is_quarantined(tmp_path):
+    staged, reasons = one(tmp_path, row(contact="2024-01-05"), row("R2"))
+    assert reasons == {2: "first_contact_date: 2024-01-05 is before the referral date 2024-01-10"}
+    assert staged["referral_id"].tolist() == ["R2"]
+
+
+def test_discharge_before_first_contact_is_quarantined(tmp_path):
+    staged, reasons = one(tmp_path, row(contact="2024-01-20", discharge="2024-01-15"), row("R2"))
+    assert reasons == {2: "discharge_date: 2024-01-15 is before the first contact date 2024-01-20"}
+
+
+def test_discharge_before_referral_without_first_contact_is_quarantined(tmp_path):
+    _, reasons = one(tmp_path, row(discharge="2024-01-02"))
+    assert reasons == {2: "discharge_date: 2024-01-02 is before the referral date 2024-01-10"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        (
+            {"referred": "2024-04-02"},
+            "referral_date: 2024-04-02 is after the extract date 2024-04-01 (a date in the future)",
+        ),
+        (
+            {"contact": "2024-05-01"},
+            "first_contact_date: 2024-05-01 is after the extract date 2024-04-01 (a date in the "
+            "future)",
+        ),
+        (
+            {"contact": "2024-01-11", "discharge": "2025-01-11"},
+            "discharge_date: 2025-01-11 is after the extract date 2024-04-01 (a date in the future)",
+        ),
+    ],
+)
+def test_a_date_in_the_future_is_quarantined(tmp_path, fields, reason):
+    _, reasons = one(tmp_path, row(**fields))
+    assert reasons == {2: reason}
+
+
+def test_a_date_on_the_extract_date_is_not_in_the_future(tmp_path):
+    staged, reasons = one(tmp_path, row(referred="2024-04-01"))
+    assert reasons == {} and len(staged) == 1
+
+
+@pytest.mark.parametrize("age", ["9", "25", "-3"])
+def test_an_age_outside_the_service_range_is_quarantined(tmp_path, age):
+    _, reasons = one(tmp_path, row(age=age))
+    assert reasons == {2: f"age: {age} is outside the service's age range 10-24"}
+
+
+def test_ages_10_and_24_are_in_range_and_banded(tmp_path):
+    staged, reasons = one(tmp_path, row("A", age="10"), row("B", age="24"))
+    assert reasons == {}
+    assert staged.set_index("referral_id")["age_band"].to_dict() == {"A": "10-13", "B": "18-24"}
+    bands = age_bands(pd.Series([10, 13, 14, 15, 16, 17, 18, 24, 25], dtype="Int64"))
+    assert bands.tolist() == [
+        "10-13", "10-13", "14-15", "14-15", "16-17", "16-17", "18-24", "18-24", None,
+    ]  # fmt: skip
+
+
+def test_an_unknown_presenting_need_is_quarantined(tmp_path):
+    _, reasons = one(tmp_path, row(need="GAM"))
+    assert reasons == {
+        2: "presenting_need: 'GAM' is not a known presenting need (SM, RSH, HH, EXP, YJ)"
+    }
+
+
+def test_an_unknown_referral_source_is_quarantined(tmp_path):
+    _, reasons = one(tmp_path, row(source="CAMHS"))
+    assert reasons == {
+        2: "referral_source: 'CAMHS' is not a known referral source "
+        "(EDU, CSC, EH, YJS, POL, GP, HLT, VCS, SELF, OTH)"
+    }
+
+
+def test_unknown_sex_and_ethnic_codes_and_a_malformed_lsoa_give_every_reason(tmp_path):
+    _, reasons = one(tmp_path, row(sex="M", ethnic="Q", lsoa="E0100001"))
+    assert reasons == {
+        2: "sex: 'M' is not a Person Stated Gender Code (1, 2, 9, X) | "
+        "ethnic_category: 'Q' is not an NHS ethnic category code "
+        "(A, B, C, D, E, F, G, H, J, K, L, M, N, P, R, S, Z) | "
+        "lsoa_code: 'E0100001' is not an LSOA code (E01 or W01 and six digits)"
+    }
+
+
+def test_text_that_is_not_a_date_or_whole_age_is_quarantined_not_called_missing(tmp_path):
+    _, reasons = one(tmp_path, row(referred="2024-02-30", age="15.5", contact="10/01/2024"))
+    assert reasons == {
+        2: "referral_date: '2024-02-30' is not a date (YYYY-MM-DD) | "
+        "first_contact_date: '10/01/2024' is not a date (YYYY-MM-DD) | "
+        "age: '15.5' is not a whole number"
+    }
+
+
+def test_missing_required_fields_are_quarantined(tmp_path):
+    _, reasons = one(tmp_path, row(rid="", referred="", age="", source="", need=""))
+    assert reasons == {
+        2: "referral_id: missing | referral_date: missing | age: missing | "
+        "referral_source: missing | presenting_need: missing"
+    }
+
+
+def test_a_referral_before_the_service_opened_is_quarantined(tmp_path):
+    _, reasons = one(tmp_path, row(referred="2017-12-31"))
+    assert reasons == {2: "referral_date: 2017-12-31 is before the service opened (2018-01-01)"}
+
+
+def test_blank_sex_ethnicity_and_lsoa_are_kept_as_not_known(tmp_path):
+    staged, reasons = one(tmp_path, row(sex="", ethnic="", lsoa=""), row("R2", lsoa="E01099999"))
+    assert reasons == {}
+    first, outside = staged.iloc[0], staged.iloc[1]
+    assert pd.isna(first["sex_code"]) and first["sex"] == "Not known"
+    assert pd.isna(first["ethnic_category"]) and first["ethnic_group"] == "Not stated"
+    assert pd.isna(first["lsoa_code"]) and first["deprivation_group"] == "Not known"
+    # a valid LSOA outside the lookup (over the border) is kept, its deprivation unknown
+    assert outside["lsoa_code"] == "E01099999" and pd.isna(outside["imd_decile"])
+    assert outside["deprivation_group"] == "Not known"
+
+
+def test_lsoa_is_joined_to_deprivation(tmp_path):
+    staged, _ = one(tmp_path, row("A", lsoa="E01000001"), row("B", lsoa="E01000002"))
+    by_id = staged.set_index("referral_id")
+    assert by_id.loc["A", ["imd_decile", "imd_quintile", "is_most_deprived_30pct"]].tolist() == [
+        2, 1, True,
+    ]  # fmt: skip
+    assert by_id.loc["A", "deprivation_group"] == "Most deprived 30% (deciles 1-3)"
+    assert by_id.loc["B", "deprivation_group"] == "Other 70% (deciles 4-10)"
+
+
+def test_a_duplicated_referral_id_within_an_extract_keeps_the_first_identical_copy(tmp_path):
+    staged, reasons = one(tmp_path, row("R1"), row("R2"), row("R1"))
+    assert reasons == {
+        4: "referral_id: 'R1' is repeated in referrals_2024-04-01.csv, identical to line 2"
+    }
+    assert sorted(staged["referral_id"]) == ["R1", "R2"]
+    assert staged.set_index("referral_id").loc["R1", "line_number"] == 2
+
+
+def test_a_duplicated_referral_id_with_different_fields_quarantines_every_copy(tmp_path):
+    staged, reasons = one(tmp_path, row("R1", need="SM"), row("R2"), row("R1", need="HH"))
+    conflict = (
+        "referral_id: 'R1' appears 2 times in referrals_2024-04-01.csv with different fields "
+        "(lines 2, 4)"
+    )
+    assert reasons == {2: conflict, 4: conflict}
+    assert staged["referral_id"].tolist() == ["R2"]
+
+
+# -- several extracts: the later extract wins -------------------------------------------------
+def test_a_referral_in_a_later_extract_with_changed_fields_is_staged_from_the_later(tmp_path):
+    first = write(tmp_path, "referrals_2024-04-01.csv", [row("R1"), row("R2", need="HH")])
+    second = write(
+        tmp_path,
+        "referrals_2024-10-01.csv",
+        [row("R1", contact="2024-05-02", discharge="2024-09-01"), row("R3", referred="2024-06-01")],
+    )
+    result = load([second, first])  # the file order given does not matter
+    assert result.quarantine.empty
+    assert result.input_rows == 4 and result.rows_accounted_for == 4
+    assert result.superseded_rows == 1
+    staged = result.staging.set_index("referral_id")
+    assert sorted(staged.index) == ["R1", "R2", "R3"]
+    r1 = staged.loc["R1"]
+    assert r1["source_file"] == "referrals_2024-10-01.csv" and r1["line_number"] == 2
+    assert r1["first_contact_date"] == pd.Timestamp("2024-05-02")
+    assert r1["extract_date"] == pd.Timestamp("2024-10-01")
+    assert r1["extract_rows"] == 2
+    assert r1["changed_in_later_extract"] == "first_contact_date, discharge_date"
+    assert r1["status"] == "discharged" and r1["wait_days"] == 113
+    assert staged.loc["R2", "extract_rows"] == 1
+    assert pd.isna(staged.loc["R2", "changed_in_later_extract"])
+
+
+def test_an_unchanged_repeat_in_a_later_extract_is_merged_without_changes(tmp_path):
+    first = write(tmp_path, "referrals_2024-04-01.csv", [row("R1")])
+    second = write(tmp_path, "referrals_2024-10-01.csv", [row("R1")])
+    result = load([first, second])
+    r1 = result.staging.iloc[0]
+    assert (r1["source_file"], r1["extract_rows"]) == ("referrals_2024-10-01.csv", 2)
+    assert pd.isna(r1["changed_in_later_extract"])
+
+
+def test_extracts_are_ordered_by_the_date_in_their_name_not_by_name_alone(tmp_path):
+    # "referrals_2024-04-01_b.csv" sorts after "..._a" but "referrals_2023..." is earlier
+    older = write(tmp_path, "referrals_2023-12-01.csv", [row("R1", referred="2023-11-01")])
+    newer = write(
+        tmp_path, "referrals_2024-04-01.csv", [row("R1", referred="2023-11-01", need="YJ")]
+    )
+    staged = load([newer, older]).staging
+    assert staged.loc[0, "presenting_need_code"] == "YJ"
+    assert staged.loc[0, "changed_in_later_extract"] == "presenting_need"
+
+
+def test_when_the_later_version_is_quarantined_the_earlier_is_not_used(tmp_path):
+    first = write(tmp_path, "referrals_2024-04-01.csv", [row("R1"), row("R2")])
+    second = write(tmp_path, "referrals_2024-10-01.csv", [row("R1", contact="2024-01-01")])
+    result = load([first, second])
+    assert result.staging["referral_id"].tolist() == ["R2"]
+    reasons = {
+        (f, n): r
+        for f, n, r in result.quarantine[["source_file", "line_number", "reasons"]].to_numpy()
+    }
+    assert reasons == {
+        ("referrals_2024-04-01.csv", 2): "referral_id: 'R1' is quarantined in the later extract "
+        "referrals_2024-10-01.csv; the later extract wins, so this earlier version is not used",
+        ("referrals_2024-10-01.csv", 2): "first_contact_date: 2024-01-01 is before the referral "
+        "date 2024-01-10",
+    }
+    assert result.rows_accounted_for == result.input_rows == 3
+
+
+def test_an_invalid_earlier_version_is_quarantined_and_the_later_one_staged(tmp_path):
+    first = write(tmp_path, "referrals_2024-04-01.csv", [row("R1", age="9")])
+    second = write(tmp_path, "referrals_2024-10-01.csv", [row("R1", age="11")])
+    result = load([first, second])
+    assert result.staging["age"].tolist() == [11]
+    assert result.staging.loc[0, "extract_rows"] == 1  # the bad row is counted in quarantine
+    assert result.quarantine["reasons"].tolist() == [
+        "age: 9 is outside the service's age range 10-24"
+    ]
+    assert result.rows_accounted_for == result.input_rows == 2
+
+
+def test_every_input_row_is_staged_superseded_or_quarantined(tmp_path):
+    first = write(
+        tmp_path,
+        "referrals_2024-04-01.csv",
+        [row("R1"), row("R2"), row("R2"), row("R3", age="30"), row("R4")],
+    )
+    second = write(
+        tmp_path, "referrals_2024-10-01.csv", [row("R1", contact="2024-02-01"), row("R5")]
+    )
+    result = load([first, second])
+    assert len(result.staging) == 4  # R1 (from the later extract), R2, R4, R5
+    assert len(result.quarantine) == 2  # the second R2, R3
+    assert result.superseded_rows == 1  # R1's earlier version
+    assert result.input_rows == 7 == result.rows_accounted_for
+
+
+# -- file faults ------------------------------------------------------------------------------
+def test_a_file_not_named_by_its_extract_date_fails(tmp_path):
+    path = write(tmp_path, "referrals_latest.csv", [row()])
+    with pytest.raises(FileFault, match=r"referrals_latest.csv: file name must be referrals_"):
+        load([path])
+
+
+def test_an_extract_dated_after_today_fails(tmp_path):
+    path = write(tmp_path, "referrals_2030-01-01.csv", [row()])
+    with pytest.raises(FileFault, match="extract date 2030-01-01 in the file name is after today"):
+        load([path])
+
+
+def test_a_wrong_header_fails_naming_the_columns(tmp_path):
+    header = HEADER.replace("presenting_need", "need")
+    path = write(tmp_path, "referrals_2024-04-01.csv", [row()], header=header)
+    with pytest.raises(FileFault) as fault:
+        load([path])
+    assert str(fault.value) == (
+        "referrals_2024-04-01.csv: wrong header: missing required column(s) 'presenting_need'; "
+        "unexpected column(s) 'need'"
+    )
+
+
+def test_a_header_without_rows_fails(tmp_path):
+    path = write(tmp_path, "referrals_2024-04-01.csv", [])
+    with pytest.raises(FileFault, match="has a header but no referrals"):
+        load([path])
+
+
+def test_no_extracts_fails():
+    with pytest.raises(FileFault, match="no referral extracts"):
+        load([])
+
+
+# -- waiting list and waiting times, by hand ---------------------------------------------------
+# Six referrals; the extract taken on 2024-04-01 makes January to March 2024 the complete months.
+#   R1 referred 2024-01-03, first contact 2024-01-10 (wait 7), discharged 2024-03-15
+#   R2 referred 2024-01-10, first contact 2024-02-20 (wait 41), open
+#   R3 referred 2024-01-20, no contact, closed 2024-02-05
+#   R4 referred 2024-01-31, first contact 2024-03-31 (wait 60), open
+#   R5 referred 2024-02-15, waiting
+#   R6 referred 2024-03-02, waiting
+# On the list at a month end E: referred on or before E, neither seen nor closed on or before E.
+#   31 Jan: R2 (21 days), R3 (11), R4 (0)           -> 3 waiting, waits 0, 11, 21
+#   29 Feb: R4 (29), R5 (14)                         -> 2 waiting, waits 14, 29
+#   31 Mar: R5 (45), R6 (29); R4 was seen on 31 Mar  -> 2 waiting, waits 29, 45
+WAITING_FIXTURE = [
+    row("R1", "2024-01-03", contact="2024-01-10", discharge="2024-03-15", need="SM"),
+    row("R2", "2024-01-10", contact="2024-02-20", need="SM"),
+    row("R3", "2024-01-20", discharge="2024-02-05", need="HH"),
+    row("R4", "2024-01-31", contact="2024-03-31", need="HH"),
+    row("R5", "2024-02-15", need="SM"),
+    row("R6", "2024-03-02", need="HH"),
+]
+
+
+@pytest.fixture
+def six(tmp_path) -> pd.DataFrame:
+    result = load([write(tmp_path, "referrals_2024-04-01.csv", WAITING_FIXTURE)])
+    assert result.quarantine.empty
+    return result.staging
+
+
+def test_waiting_list_snapshots_match_the_hand_list(six):
+    months = pd.date_range("2024-01-01", "2024-03-01", freq="MS")
+    rows, position, waited = waiting_snapshots(
+        six["referral_date"], six["first_contact_date"], six["discharge_date"], months
+    )
+    ids = six["referral_id"].to_numpy()[rows]
+    got = sorted(zip(position.tolist(), ids.tolist(), waited.tolist(), strict=True))
+    assert got == [
+        (0, "R2", 21), (0, "R3", 11), (0, "R4", 0),
+        (1, "R4", 29), (1, "R5", 14),
+        (2, "R5", 45), (2, "R6", 29),
+    ]  # fmt: skip
+
+
+def test_waiting_figures_match_the_hand_calculation(six):
+    figures = waiting_figures(six, threshold_days=42)
+    everyone = figures[figures["breakdown"] == "All"].set_index("month")
+    assert everyone.index.tolist() == list(pd.date_range("2024-01-01", periods=3, freq="MS"))
+    assert everyone["month_end"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-01-31", "2024-02-29", "2024-03-31",
+    ]  # fmt: skip
+    assert everyone["waiting_list"].tolist() == [3, 2, 2]
+    # medians: Jan 0, 11, 21 -> 11; Feb 14, 29 -> (14 + 29) / 2 = 21.5; Mar 29, 45 -> 37
+    assert everyone["waiting_median_days"].tolist() == [11.0, 21.5, 37.0]
+    # P90: Jan h = 2 × 0.9 = 1.8 -> 11 + 0.8 × (21 - 11) = 19
+    #      Feb h = 1 × 0.9 = 0.9 -> 14 + 0.9 × (29 - 14) = 27.5
+    #      Mar h = 0.9           -> 29 + 0.9 × (45 - 29) = 43.4
+    assert everyone["waiting_p90_days"].tolist() == pytest.approx([19.0, 27.5, 43.4])
+    # over 42 days: only R5 at 31 March (45 days)
+    assert everyone["waiting_over_threshold"].tolist() == [0, 0, 1]
+    assert everyone["wait_threshold_days"].tolist() == [42, 42, 42]
+    # first seen: Jan R1 (7), Feb R2 (41), Mar R4 (60); one each, so median = P90 = the wait
+    assert everyone["first_seen"].tolist() == [1, 1, 1]
+    assert everyone["first_seen_median_wait_days"].tolist() == [7.0, 41.0, 60.0]
+    assert everyone["first_seen_p90_wait_days"].tolist() == [7.0, 41.0, 60.0]
+    # discharges: Feb R3 (closed before contact), Mar R1
+    assert everyone["discharges"].tolist() == [0, 1, 1]
+
+    # by presenting need: hidden harm is R3, R4, R6
+    hidden = figures[figures["category"] == "Hidden harm"].set_index("month")
+    # Jan: R3 (11), R4 (0) -> median 5.5, P90 0 + 0.9 × 11 = 9.9; Feb: R4 (29); Mar: R6 (29)
+    assert hidden["waiting_list"].tolist() == [2, 1, 1]
+    assert hidden["waiting_median_days"].tolist() == pytest.approx([5.5, 29.0, 29.0])
+    assert hidden["waiting_p90_days"].tolist() == pytest.approx([9.9, 29.0, 29.0])
+    nobody = figures[figures["category"] == "Youth justice"]
+    assert (nobody["waiting_list"] == 0).all() and nobody["waiting_median_days"].isna().all()
+
+
+def test_a_threshold_from_configuration_changes_the_count_over_it(six):
+    figures = waiting_figures(six, threshold_days=28)
+    everyone = figures[figures["breakdown"] == "All"]
+    # over 28 days: Feb R4 (29); Mar R5 (45), R6 (29)
+    assert everyone["waiting_over_threshold"].tolist() == [0, 1, 2]
+
+
+def test_the_waiting_mart_withholds_small_counts_and_their_medians(six):
+    mart = referral_waiting(six)
+    everyone = mart[mart["breakdown"] == "All"]
+    assert everyone["waiting_list"].isna().all()  # 3, 2, 2: all 1-7
+    assert everyone["waiting_median_days"].isna().all()
+    assert everyone["first_seen_median_wait_days"].isna().all()
+    assert everyone["is_suppressed"].all()
+    assert everyone["waiting_list_spc_variation"].isna().all()
+    youth_justice = mart[mart["category"] == "Youth justice"]
+    assert (youth_justice["waiting_list"] == 0).all()  # zero is not disclosive and is shown
+    assert list(mart.columns) == list(WAITING_DESCRIPTIONS)
+
+
+# -- demand, by hand ------------------------------------------------------------------------
+def referrals_by_month(counts: list[int], start: str = "2022-01-01") -> list[str]:
+    """counts[m] referrals in month m, all on the 5th, need SM (rows for an extract)."""
+    months = pd.date_range(start, periods=len(counts), freq="MS")
+    rows, n = [], 0
+    for month, count in zip(months, counts, strict=True):  # a fixture of a few hundred rows
+        for _ in range(count):
+            n += 1
+            day = (month + pd.Timedelta(days=4)).strftime("%Y-%m-%d")
+            rows.append(row(f"R{n}", day, contact=day, discharge=day))
+    return rows
+
+
+def test_rolling_total_and_change_on_last_year_by_hand(tmp_path):
+    # 14 months, January 2022 to February 2023: 10, 11, ..., 23 referrals
+    counts = list(range(10, 24))
+    path = write(tmp_path, "referrals_2023-03-01.csv", referrals_by_month(counts))
+    staged = load([path]).staging
+    everyone = monthly_referrals(staged).query("breakdown == 'All'").set_index("month")
+    assert everyone["referrals"].tolist() == counts
+    rolling = everyone["referrals_rolling_12m"]
+    assert rolling.iloc[:11].isna().all()
+    # Dec 2022: 10 + 11 + ... + 21 = 12 × (10 + 21) / 2 = 186; Jan 2023: 186 - 10 + 22 = 198;
+    # Feb 2023: 198 - 11 + 23 = 210
+    assert rolling.iloc[11:].tolist() == [186, 198, 210]
+    # Jan 2023 (22) against Jan 2022 (10): +12, +120.0%; Feb 2023 (23) against 11: +12, +109.1%
+    assert everyone["referrals_same_month_last_year"].iloc[12:].tolist() == [10, 11]
+    assert everyone["change_on_last_year"].iloc[12:].tolist() == [12, 12]
+    assert everyone["change_on_last_year_pct"].iloc[12:].tolist() == [120.0, 109.1]
+    assert everyone["change_on_last_year"].iloc[:12].isna().all()
+
+
+def test_the_trend_mart_is_neutral_on_demand_and_withholds_small_counts(tmp_path):
+    # 20 quiet months of 10 then 10 busy months of 40: a rise, neither good nor bad
+    counts = [10] * 20 + [40] * 10
+    path = write(tmp_path, "referrals_2024-07-01.csv", referrals_by_month(counts))
+    mart = referral_trends(load([path]).staging)
+    assert list(mart.columns) == list(TRENDS_DESCRIPTIONS)
+    everyone = mart[mart["breakdown"] == "All"]
+    assert set(everyone["spc_variation"].iloc[20:]) == {"special_cause_high"}
+    assert not {"improvement", "concern"} & set(mart["spc_variation"].dropna())
+    # every referral is female: the male, indeterminate and not known rows are true zeros
+    male = mart[(mart["breakdown"] == "Sex") & (mart["category"] == "Male")]
+    assert (male["referrals"] == 0).all() and not male["is_suppressed"].any()
+    assert set(mart["breakdown"]) == {
+        "All", "Presenting need", "Referral source", "Age band", "Sex", "Ethnic group",
+        "Deprivation group", "IMD quintile",
+    }  # fmt: skip
+
+
+def test_small_counts_are_withheld_with_the_change_derived_from_them(tmp_path):
+    counts = [5] * 12 + [20, 6]
+    path = write(tmp_path, "referrals_2023-03-01.csv", referrals_by_month(counts))
+    everyone = referral_trends(load([path]).staging).query("breakdown == 'All'")
+    # Jan 2023: 20 against 5 a year earlier: last year's count is withheld, and so the change
+    jan, feb = everyone.iloc[12], everyone.iloc[13]
+    assert jan["referrals"] == 20 and pd.isna(jan["referrals_same_month_last_year"])
+    assert pd.isna(jan["change_on_last_year"]) and jan["is_suppressed"]
+    # Feb 2023: 6 withheld with its SPC point label, but not its chart's limits
+    assert pd.isna(feb["referrals"]) and pd.isna(feb["spc_variation"])
+    assert np.isfinite(feb["spc_upper_limit"])
+    assert everyone.iloc[11]["referrals_rolling_12m"] == 60
+
+
+def test_spc_settings_for_the_three_measures_are_configured():
+    settings = load_spc_settings()
+    assert settings["referrals"].improvement == "neutral"
+    assert settings["waiting_list"].improvement == "down"
+    assert settings["median_wait_days"].improvement == "down"
