@@ -28,6 +28,7 @@ from cov_pipeline.indicators import (
     infant_mortality_benchmark,
 )
 from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.settings import ENGLAND_AREA_CODE
 from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
@@ -119,6 +120,23 @@ def fingertips_staging(
     )
 
 
+def headline_rows_of_interest(home: str) -> str:
+    """SQL condition: headline rows of England, the home area, its parents and its neighbours.
+
+    The mart needs only these; filtering in the database keeps the national export (every area
+    of England) out of Python.
+    """
+    code = home.replace("'", "''")
+    staging = f"staging.{STAGING.path[1]}"
+    return (
+        "is_headline AND ("
+        f"area_code IN ('{ENGLAND_AREA_CODE}', '{code}') "
+        f"OR area_code IN (SELECT parent_code FROM {staging} WHERE area_code = '{code}') "
+        "OR area_code IN (SELECT neighbour_code FROM staging.cipfa_neighbours "
+        f"WHERE area_code = '{code}'))"
+    )
+
+
 @asset(
     key=INDICATOR_VALUES,
     deps=[STAGING, INDICATORS, NEIGHBOURS],
@@ -140,11 +158,13 @@ def fingertips_staging(
 )
 def indicator_values_mart(context: AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     wh = warehouse.warehouse
+    home = settings.home_area_code()
+    neighbours = wh.read_table("staging", NEIGHBOURS.path[1])
     table = indicator_values(
-        wh.read_table("staging", STAGING.path[1]),
+        wh.read_table("staging", STAGING.path[1], where=headline_rows_of_interest(home)),
         wh.read_table("staging", INDICATORS.path[1]),
-        wh.read_table("staging", NEIGHBOURS.path[1]),
-        settings.home_area_code(),
+        neighbours,
+        home,
     )
     wh.replace_table(
         "marts",

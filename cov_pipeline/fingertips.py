@@ -429,7 +429,21 @@ def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _to_float(text: pd.Series) -> np.ndarray:
-    """Text to float64; blank or unreadable text gives NaN."""
+    """Text to float64; blank or unreadable text gives NaN.
+
+    Arrow's cast parses a clean column in C++; a column with any unreadable value (rare) falls
+    back to pandas, which marks just those values missing.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        array = pa.array(text.array)
+        try:
+            cleaned = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+            return pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 

@@ -249,10 +249,17 @@ class Warehouse:
             raw.close()
 
     # -- reading -------------------------------------------------------------------------------
-    def read_table(self, schema: str, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """A table as a DataFrame with the same dtypes whichever backend holds it."""
+    def read_table(
+        self, schema: str, name: str, columns: list[str] | None = None, where: str | None = None
+    ) -> pd.DataFrame:
+        """A table as a DataFrame with the same dtypes whichever backend holds it.
+
+        ``where`` is a SQL condition evaluated by the database, so a consumer that needs a slice
+        of a large table does not pull the whole table into Python.
+        """
         select = ", ".join(_quote(c) for c in columns) if columns else "*"
-        frame = self.query(f"SELECT {select} FROM {qualified(schema, name)}")
+        condition = f" WHERE {where}" if where else ""
+        frame = self.query(f"SELECT {select} FROM {qualified(schema, name)}{condition}")
         types = self.query(
             "SELECT column_name, data_type FROM information_schema.columns "
             f"WHERE table_schema = '{schema}' AND table_name = '{name}'"
