@@ -12,8 +12,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,16 +198,17 @@ def read_fingertips_file(
     follows run in Arrow's C++ kernels instead of on Python objects.
     """
     text, data = read_text_strict(path)
-    header = next(csv.reader(io.StringIO(text)), [])
+    header = next(csv.reader(_lines(text)), [])
     header_lines = 1 + sum(name.count("\n") for name in header)
     snake, parent_basis = check_header(path, header)
-    frame = _read_fast(data, text, snake, header_lines)
+    del text  # the decoded copy was for the UTF-8 check and the header; the readers take bytes
+    frame = _read_fast(data, None, snake, header_lines)
     if frame is None:
-        frame = _read_exact(path, text, snake, header_lines)
+        frame = _read_exact(path, data.decode("utf-8-sig"), snake, header_lines)
     if frame.empty:
         raise FileFault(path, "has a header but no data rows")
     if OPTIONAL_TRAILING[1] not in frame.columns:
-        frame[OPTIONAL_TRAILING[1]] = pd.Series("", index=frame.index, dtype=ARROW_STRING)
+        frame[OPTIONAL_TRAILING[1]] = _constant_text("", len(frame), frame.index)
     frame["source_file"] = source_name or path.name
     frame["compared_to_parent_basis"] = parent_basis or None
     info = SourceFile(
@@ -214,9 +217,34 @@ def read_fingertips_file(
     return frame, info
 
 
-def _read_fast(data: bytes, text: str, names: list[str], header_lines: int) -> pd.DataFrame | None:
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, ends kept, produced on demand: the header needs only the first few."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _constant_text(value: str, length: int, index: pd.Index) -> pd.Series:
+    """A string[pyarrow] column holding one value, built by Arrow rather than from Python objects."""
+    import pyarrow as pa
+
+    array = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(length, dtype=np.int32)), pa.array([value], pa.string())
+    ).cast(pa.string())
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=index)
+
+
+def _read_fast(
+    data: bytes, text: str | None, names: list[str], header_lines: int
+) -> pd.DataFrame | None:
     """Arrow's multithreaded CSV reader, when every record is one line (no quoted line breaks, no
-    blank lines), so that line numbers follow from record positions. None otherwise."""
+    blank lines), so that line numbers follow from record positions. None otherwise.
+
+    ``text`` is not needed (lines are counted on the bytes); it is accepted for the callers that
+    hold it."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -225,21 +253,23 @@ def _read_fast(data: bytes, text: str, names: list[str], header_lines: int) -> p
     body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
     try:
         table = pcsv.read_csv(
-            io.BytesIO(body),
+            pa.py_buffer(body),
             read_options=pcsv.ReadOptions(use_threads=True, column_names=names, skip_rows=1),
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
+                column_types={name: pa.large_string() for name in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
     except pa.ArrowInvalid:
         return None  # e.g. a record with the wrong number of fields: the exact reader says where
-    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    # b"\n" is one byte in UTF-8 and occurs in no other character's encoding
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if lines != header_lines + table.num_rows:
         return None
-    frame = table.to_pandas(types_mapper={pa.string(): ARROW_STRING}.get)
+    # large_string is what string[pyarrow] holds: read as such, the columns need no cast
+    frame = table.to_pandas(types_mapper={pa.large_string(): ARROW_STRING}.get)
     frame["line_number"] = np.arange(header_lines + 1, header_lines + 1 + len(frame), dtype="int64")
     return frame
 
@@ -381,55 +411,134 @@ def _dates(years: pd.Series, month: int, day: int) -> pd.Series:
 
 # -- parsing and validation ------------------------------------------------------------------
 def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed, validated rows and quarantine rows from the text of one or more exports."""
-    raw = raw.reset_index(drop=True)
-    typed = raw[["source_file", "line_number", "compared_to_parent_basis"]].copy()
+    """Typed, validated rows and quarantine rows from the text of one or more exports.
+
+    The text work (trimming, line breaks, blanks to null, numbers) runs on the Arrow arrays
+    behind the columns; pandas sees only the finished columns.
+    """
+    import pyarrow.compute as pc
+
+    if not raw.index.equals(pd.RangeIndex(len(raw))):
+        raw = raw.reset_index(drop=True)
+    index = raw.index
+    typed: dict[str, pd.Series] = {
+        name: raw[name] for name in ("source_file", "line_number", "compared_to_parent_basis")
+    }
     reasons: list[pd.Series] = []
+    # One task per column: Arrow's kernels release the GIL, so columns are worked side by side.
+    coded = ["indicator_id", "time_period_sortable"]
+    text_columns = [c for c in TEXT_COLUMNS if c not in NUMERIC_COLUMNS and c not in coded]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        cleaned = pool.map(lambda c: _clean_text(_arrow_text(raw[c])), text_columns)
+        measures = pool.map(lambda c: _parse_number(_arrow_text(raw[c])), NUMERIC_COLUMNS)
+        trimmed = pool.map(lambda c: _trim(_arrow_text(raw[c])), coded)
+        for column, array in zip(text_columns, cleaned, strict=True):
+            typed[column] = pd.Series(pd.arrays.ArrowStringArray(array), index=index)
+        numbers = dict(zip(NUMERIC_COLUMNS, measures, strict=True))
+        stripped = dict(zip(coded, trimmed, strict=True))
 
-    for column in TEXT_COLUMNS:
-        if column in NUMERIC_COLUMNS:
-            continue
-        cleaned = raw[column].str.replace("\r\n", "\n", regex=False).str.strip()
-        typed[column] = cleaned.where(cleaned != "", None)
-
-    typed["indicator_id"] = pd.Series(
-        _to_float(raw["indicator_id"].str.strip()), index=raw.index
-    ).astype("Float64")
-    whole = typed["indicator_id"].notna() & (typed["indicator_id"] % 1 == 0)
-    bad_id = raw["indicator_id"].str.strip().ne("") & ~whole
+    number = _arrow_to_float(stripped["indicator_id"])
+    with np.errstate(invalid="ignore"):
+        whole = ~np.isnan(number) & (np.mod(number, 1) == 0)
+    bad_id = _bool(pc.not_equal(stripped["indicator_id"], "")) & ~whole
     reasons.append(_reason(bad_id, "indicator_id: ", raw["indicator_id"], " is not a whole number"))
-    typed["indicator_id"] = typed["indicator_id"].where(whole).astype("Int64")
+    typed["indicator_id"] = pd.Series(np.where(whole, number, np.nan), index=index).astype("Int64")
 
     for column in NUMERIC_COLUMNS:
-        text = raw[column].str.strip().str.replace(",", "", regex=False)
-        number = pd.Series(_to_float(text), index=raw.index)
-        invalid = (text != "") & ~np.isfinite(number)
+        number, invalid = numbers[column]
         reasons.append(_reason(invalid, f"{column}: ", raw[column], " is not a number"))
-        typed[column] = number.where(~invalid).astype("float64")
+        typed[column] = pd.Series(number, index=index)
 
-    sortable = pd.Series(_to_float(raw["time_period_sortable"].str.strip()), index=raw.index)
+    sortable = pd.Series(_arrow_to_float(stripped["time_period_sortable"]), index=index)
     typed["time_period_sortable"] = sortable.round().astype("Int64")
+    del stripped
 
     periods = parse_time_periods(typed["time_period"])
     unknown_period = typed["time_period"].notna() & periods["period_type"].isna()
     reasons.append(
         _reason(unknown_period, "time_period: ", raw["time_period"], " is not a recognised period")
     )
-    typed = pd.concat([typed, periods], axis=1)
+    typed.update({name: periods[name] for name in periods.columns})
     typed["is_headline"] = typed["category_type"].isna() & typed["category"].isna()
+    # The contract's failure texts list a failing row's columns in the frame's order: keep it.
+    order = [
+        *("source_file", "line_number", "compared_to_parent_basis"),
+        *(c for c in TEXT_COLUMNS if c not in NUMERIC_COLUMNS),
+        *NUMERIC_COLUMNS,
+        *periods.columns,
+        "is_headline",
+    ]
+    frame = pd.DataFrame({c: typed[c] for c in order}, index=index)
 
-    contract = pandera_reasons(FingertipsRow, typed)
-    reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(typed.index))
-    all_reasons = join_reasons(reasons, typed.index)
+    contract = pandera_reasons(FingertipsRow, frame, inplace=True)  # the model coerces nothing
+    if not contract.empty:
+        reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(index))
+    all_reasons = join_reasons(reasons, index)
     quarantine = quarantine_frame(SOURCE, raw, all_reasons, TEXT_COLUMNS)
     valid = all_reasons == ""
     if valid.all():
-        return typed, quarantine
-    return typed.loc[valid].reset_index(drop=True), quarantine
+        return frame, quarantine
+    return _take_rows(frame, np.flatnonzero(valid.to_numpy())), quarantine
 
 
-def _to_float(text: pd.Series) -> np.ndarray:
-    """Text to float64; blank or unreadable text gives NaN.
+def _arrow_text(text: pd.Series):
+    """The Arrow array behind a text column (converted once if the column is not Arrow-backed)."""
+    import pyarrow as pa
+
+    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        return text.array._pa_array
+    return pa.chunked_array([pa.array(text.astype(ARROW_STRING).array)])
+
+
+def _clean_text(text):
+    """Line breaks as LF, outer whitespace trimmed, blank as null."""
+    import pyarrow.compute as pc
+
+    if pc.any(pc.match_substring(text, "\r\n")).as_py():
+        text = pc.replace_substring(text, "\r\n", "\n")
+    text = _trim(text)
+    blank = pc.equal(text, "")
+    if not pc.any(blank).as_py():
+        return text
+    return pc.if_else(blank, None, text)
+
+
+def _parse_number(text) -> tuple[np.ndarray, np.ndarray]:
+    """A measure column's numbers (thousands separators dropped, blank as NaN) and where its text
+    is not a number."""
+    import pyarrow.compute as pc
+
+    text = _trim(text)
+    if pc.any(pc.match_substring(text, ",")).as_py():
+        text = pc.replace_substring(text, ",", "")
+    number = _arrow_to_float(text)
+    invalid = _bool(pc.not_equal(text, "")) & ~np.isfinite(number)
+    return np.where(invalid, np.nan, number), invalid
+
+
+def _trim(text):
+    """``utf8_trim_whitespace``, skipped (no copy) where no value starts or ends with whitespace:
+    Arrow's ``utf8_is_space`` and its trim agree on every code point (as does ``str.strip``)."""
+    import pyarrow.compute as pc
+
+    edges = pc.or_(
+        pc.utf8_is_space(pc.utf8_slice_codeunits(text, 0, 1)),
+        pc.utf8_is_space(pc.utf8_slice_codeunits(text, -1)),
+    )
+    if not pc.any(edges).as_py():
+        return text
+    return pc.utf8_trim_whitespace(text)
+
+
+def _bool(array) -> np.ndarray:
+    """An Arrow boolean array as numpy, null as False."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+def _arrow_to_float(array) -> np.ndarray:
+    """Arrow text to float64; blank or unreadable text gives NaN.
 
     Arrow's cast parses a clean column in C++; a column with any unreadable value (rare) falls
     back to pandas, which marks just those values missing.
@@ -437,14 +546,12 @@ def _to_float(text: pd.Series) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
-        array = pa.array(text.array)
-        try:
-            cleaned = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
-            return pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    try:
+        cleaned = pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+        return pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        text = pd.Series(pd.arrays.ArrowStringArray(array))
+        return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _reason(mask: pd.Series, prefix: str, values: pd.Series, suffix: str) -> pd.Series:
@@ -471,9 +578,7 @@ def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     small = pd.DataFrame(
         {
             "key": _key(valid).to_numpy()[order],
-            "measures": pd.util.hash_pandas_object(valid[MEASURE_COLUMNS], index=False).to_numpy()[
-                order
-            ],
+            "measures": _row_hash(valid, MEASURE_COLUMNS)[order],
             "file": valid["source_file"].to_numpy(dtype=object)[order],
             "line": valid["line_number"].to_numpy()[order],
         }
@@ -497,19 +602,57 @@ def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     kept = ~rejected
     first_of_key = kept & ~small["key"].where(kept).duplicated(keep="first").to_numpy()
     copies = small.loc[kept].groupby("key").size()
-    staged = valid.take(order[first_of_key]).reset_index(drop=True)
+    # in the staging table's column order, so that no second copy is needed to reorder them
+    staging_order = [c for c in STAGING_DESCRIPTIONS if c in valid.columns]
+    staged = _take_rows(
+        valid, order[first_of_key], staging_order + [c for c in valid if c not in staging_order]
+    )
     staged["source_row_count"] = (
         copies.reindex(small.loc[first_of_key, "key"]).to_numpy().astype("int64")
     )
-    quarantined = valid.take(order[rejected]).reset_index(drop=True)
+    quarantined = _take_rows(valid, order[rejected])
     return staged, quarantined.assign(_reasons=reasons[rejected].to_numpy())
+
+
+def _take_rows(
+    frame: pd.DataFrame, positions: np.ndarray, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The rows at ``positions``, renumbered from 0: one take per column, side by side on threads
+    (Arrow's and numpy's takes release the GIL), and no second copy to reset the index. Positions
+    in ascending order are a filter, which Arrow runs chunk by chunk without concatenating."""
+    columns = list(frame.columns) if columns is None else columns
+    if positions.size and np.all(positions[1:] > positions[:-1]):
+        keep = np.zeros(len(frame), dtype=bool)
+        keep[positions] = True
+        positions = keep
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        taken = pool.map(lambda c: frame[c].array[positions], columns)
+        return pd.DataFrame(dict(zip(columns, taken, strict=True)), copy=False)
 
 
 def _key(frame: pd.DataFrame) -> pd.Series:
     """One hashable key per row over KEY_COLUMNS (nulls compare equal to nulls)."""
-    return pd.Series(
-        pd.util.hash_pandas_object(frame[KEY_COLUMNS], index=False).to_numpy(), index=frame.index
-    )
+    return pd.Series(_row_hash(frame, KEY_COLUMNS), index=frame.index)
+
+
+def _row_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A 64-bit hash per row over ``columns``: equal rows (nulls equal to nulls) hash equal.
+
+    Text columns are hashed through their factorize codes (Arrow's dictionary encoding for
+    Arrow-backed text), which are equal exactly where the texts are, instead of through a million
+    Python strings; other columns are hashed as they are.
+    """
+    parts = {
+        column: (
+            pd.factorize(frame[column], use_na_sentinel=True)[0]
+            if isinstance(frame[column].dtype, pd.StringDtype) or frame[column].dtype == object
+            else frame[column]
+        )
+        for column in columns
+    }
+    return pd.util.hash_pandas_object(
+        pd.DataFrame(parts, index=frame.index), index=False
+    ).to_numpy()
 
 
 def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
@@ -530,7 +673,7 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
     quarantine = quarantine.sort_values(["source_file", "line_number"], kind="stable")
     columns = [c for c in STAGING_DESCRIPTIONS if c in staged.columns]
     return FingertipsLoad(
-        staging=staged[columns],
+        staging=staged if list(staged.columns) == columns else staged[columns],
         quarantine=quarantine.reset_index(drop=True),
         files=files,
         input_rows=len(raw),

@@ -51,7 +51,7 @@ def sha256_of(data: bytes) -> str:
 def read_text_strict(path: Path) -> tuple[str, bytes]:
     """The file's text as UTF-8 (a BOM is allowed), or a FileFault that says where it is not."""
     data = path.read_bytes()
-    if not data.strip():
+    if not data or data.isspace():  # as `not data.strip()`, without copying the file
         raise FileFault(path, "file is empty")
     try:
         return data.decode("utf-8-sig"), data
@@ -100,6 +100,21 @@ def join_reasons(parts: Iterable[pd.Series], index: pd.Index) -> pd.Series:
     """
     result = pd.Series("", index=index, dtype=object)
     for text in parts:
+        if text.index.equals(index) and index.is_unique:
+            # Strings are made for the rows that have a reason only: most rules pass on most rows.
+            at = np.flatnonzero(text.notna().to_numpy())
+            if at.size == 0:
+                continue
+            words = text.iloc[at].astype(str).to_numpy(dtype=object)
+            at, words = at[words != ""], words[words != ""]
+            if at.size == 0:
+                continue
+            before = result.to_numpy(dtype=object)[at]
+            joined = np.where(before != "", before + " | " + words, words)
+            values = result.to_numpy(dtype=object, copy=True)
+            values[at] = joined
+            result = pd.Series(values, index=index, dtype=object)
+            continue
         present = text.notna() & (text.astype(str) != "")
         if not present.any():
             continue
@@ -140,17 +155,18 @@ def empty_quarantine() -> pd.DataFrame:
     )
 
 
-def pandera_reasons(schema, frame: pd.DataFrame) -> pd.Series:
+def pandera_reasons(schema, frame: pd.DataFrame, inplace: bool = False) -> pd.Series:
     """Validate ``frame`` lazily against a pandera model and return one reason per failing check.
 
     The result is indexed by the frame's row labels (a row may appear more than once). Failures
     that belong to no row (a wrong dtype, a missing column) are contract breaks in our own parsing,
-    not bad input, so they raise.
+    not bad input, so they raise. ``inplace`` skips pandera's copy of the frame: safe only for a
+    schema that coerces nothing.
     """
     import pandera.errors as pa_errors
 
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=inplace)
     except pa_errors.SchemaErrors as err:
         cases = err.failure_cases
         row_level = cases["index"].notna()

@@ -7,6 +7,9 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 AREA_CODE_PATTERN = r"^[A-Za-z0-9]{3,12}$"
+# Text columns are Arrow-backed strings: pandera checks that dtype once per column, where a plain
+# ``str`` annotation makes it test every value's Python type.
+ARROW_TEXT = {"storage": "pyarrow"}
 
 
 class FingertipsRow(pa.DataFrameModel):
@@ -17,12 +20,24 @@ class FingertipsRow(pa.DataFrameModel):
     """
 
     indicator_id: Series[pd.Int64Dtype] = pa.Field(gt=0, nullable=False)
-    indicator_name: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    area_code: Series[str] = pa.Field(nullable=False, str_matches=AREA_CODE_PATTERN)
-    area_name: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    sex: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    age: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    time_period: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    indicator_name: Series[pd.StringDtype] = pa.Field(
+        nullable=False, str_length={"min_value": 1}, dtype_kwargs=ARROW_TEXT
+    )
+    area_code: Series[pd.StringDtype] = pa.Field(
+        nullable=False, str_matches=AREA_CODE_PATTERN, dtype_kwargs=ARROW_TEXT
+    )
+    area_name: Series[pd.StringDtype] = pa.Field(
+        nullable=False, str_length={"min_value": 1}, dtype_kwargs=ARROW_TEXT
+    )
+    sex: Series[pd.StringDtype] = pa.Field(
+        nullable=False, str_length={"min_value": 1}, dtype_kwargs=ARROW_TEXT
+    )
+    age: Series[pd.StringDtype] = pa.Field(
+        nullable=False, str_length={"min_value": 1}, dtype_kwargs=ARROW_TEXT
+    )
+    time_period: Series[pd.StringDtype] = pa.Field(
+        nullable=False, str_length={"min_value": 1}, dtype_kwargs=ARROW_TEXT
+    )
     value: Series[float] = pa.Field(nullable=True)
     ci95_lower: Series[float] = pa.Field(nullable=True)
     ci95_upper: Series[float] = pa.Field(nullable=True)

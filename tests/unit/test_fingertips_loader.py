@@ -328,3 +328,140 @@ def test_a_record_with_too_many_fields_fails_the_file_with_its_line(tmp_path):
     path.write_bytes(data)
     with pytest.raises(FileFault, match=r"^a.csv: not a readable CSV: .*line 3"):
         load_fingertips([path])
+
+
+# -- the optimised loader against a straightforward reference -------------------------------------
+def _plain_text(array) -> pd.Series:
+    return array.to_pandas().astype(object)
+
+
+def _as_arrow(series: pd.Series):
+    import pyarrow as pa
+
+    return pa.chunked_array([pa.array(series.to_numpy(dtype=object), pa.large_string())])
+
+
+def _plain_trim(array):
+    return _as_arrow(_plain_text(array).str.strip())
+
+
+def _plain_clean_text(array):
+    cleaned = _plain_text(array).str.replace("\r\n", "\n", regex=False).str.strip()
+    return _as_arrow(cleaned.where(cleaned != "", None))
+
+
+def _plain_parse_number(array):
+    text = _plain_text(array).str.strip().str.replace(",", "", regex=False)
+    number = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    invalid = (text != "").to_numpy() & ~np.isfinite(number)
+    return np.where(invalid, np.nan, number), invalid
+
+
+def _plain_row_hash(frame, columns):
+    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
+
+
+def _plain_take_rows(frame, positions, columns=None):
+    taken = frame.take(positions).reset_index(drop=True)
+    return taken if columns is None else taken[columns]
+
+
+def _plain_join_reasons(parts, index):
+    result = pd.Series("", index=index, dtype=object)
+    for text in parts:
+        present = text.notna() & (text.astype(str) != "")
+        if present.any():
+            separator = pd.Series(np.where(result != "", " | ", ""), index=index)
+            result = result.where(~present, result + separator + text.astype(str))
+    return result
+
+
+def test_optimised_loader_matches_a_straightforward_reference(tmp_path, monkeypatch):
+    """Arrow kernels, hashed codes, filters and the fast reader give exactly what pandas' reader
+    and plain ``.str`` / ``to_numeric`` / ``hash_pandas_object`` / ``take`` give, on every quirk."""
+    import cov_pipeline.fingertips as ft
+
+    nbsp, ideographic = "\u00a0", "\u3000"
+    one_line = [
+        row(),  # kept; re-exported identically in c.csv
+        row(**{"Area Code": f" E08000025{nbsp}", "Area Name": "  Birmingham\t",
+               "Value": " 1,234.5 ", "Lower CI 95.0 limit": "1,000", "Upper CI 95.0 limit": "1,500",
+               "Lower CI 99.8 limit": "", "Upper CI 99.8 limit": "", "Count": "1,234",
+               "Denominator": "100,000", "New data": f"New data{ideographic}"}),
+        row(**{"Area Code": "E08000027", "Value": "", "Lower CI 95.0 limit": "",
+               "Upper CI 95.0 limit": "", "Lower CI 99.8 limit": "", "Upper CI 99.8 limit": "",
+               "Count": "", "Value note": "Value suppressed for disclosure control"}),
+        row(**{"Area Code": "E08000028", "Category Type": "Ethnic groups", "Category": " Asian ",
+               "Value": "6.1", "Lower CI 95.0 limit": "4.0", "Upper CI 95.0 limit": "8.9",
+               "Lower CI 99.8 limit": "3.5", "Upper CI 99.8 limit": "9.9"}),
+        row(**{"Area Code": "E08000029", "Value": "n/a"}),  # not a number
+        row(**{"Area Code": "E08000030", "Indicator ID": "92196.5"}),  # not whole
+        row(**{"Area Code": "E08000031", "Time period": "sometime", "Count": "-3"}),
+        row(**{"Area Code": "", "Sex": "  ", "Value": "9.9"}),  # missing, blank, outside its CI
+        row(**{"Area Code": "E0800003!", "Value": "inf"}),  # bad code, not finite
+        row(**{"Area Code": "E08000032", "Time period": "2022/23", "Time period Sortable": "20220000"}),
+        row(**{"Area Code": "E08000032", "Time period": "2022/23", "Time period Sortable": "20220000"}),
+        row(**{"Area Code": "E08000033", "Time period": "Mar 2024"}),  # disagrees with b.csv
+    ]  # fmt: skip
+    header = HEADER.copy()
+    header[22] = "Compared to percentiles"
+    a = write_export(tmp_path / "a.csv", one_line, header)
+    a.write_bytes(b"\xef\xbb\xbf" + a.read_bytes())  # BOM
+    multi_line = [
+        row(**{"Indicator Name": "Infant mortality\r\nrate, per 1,000", "Area Code": "E08000034"}),
+        row(**{"Area Code": "E08000033", "Time period": "Mar 2024", "Value": "6.0"}),
+    ]
+    b = write_export(tmp_path / "b.csv", multi_line)
+    data = b.read_bytes()
+    b.write_bytes(data.replace(b"\r\n", b"\r\n\r\n", 1))  # a blank line after the header
+    with_range = HEADER + ["Time period range"]
+    c = write_export(tmp_path / "c.csv", [{**row(), "Time period range": "3y"}], with_range)
+
+    fast_reads = []
+    read_fast = ft._read_fast
+
+    def spy(*args):
+        frame = read_fast(*args)
+        fast_reads.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(ft, "_read_fast", spy)
+    optimised = load_fingertips([c, b, a])
+    assert fast_reads == [True, False, True]  # a.csv and c.csv took the fast reader
+
+    monkeypatch.setattr(ft, "_read_fast", lambda *args: None)  # pandas' reader for every file
+    monkeypatch.setattr(ft, "_trim", _plain_trim)
+    monkeypatch.setattr(ft, "_clean_text", _plain_clean_text)
+    monkeypatch.setattr(ft, "_parse_number", _plain_parse_number)
+    monkeypatch.setattr(ft, "_row_hash", _plain_row_hash)
+    monkeypatch.setattr(ft, "_take_rows", _plain_take_rows)
+    monkeypatch.setattr(ft, "join_reasons", _plain_join_reasons)
+    reference = load_fingertips([c, b, a])
+
+    pd.testing.assert_frame_equal(optimised.staging, reference.staging)
+    pd.testing.assert_frame_equal(optimised.quarantine, reference.quarantine)
+    assert optimised.input_rows == reference.input_rows == 15
+    # every quirk reached the frames being compared
+    staged = optimised.staging.set_index("area_code")
+    assert staged.loc["E08000025", "value"] == 1234.5
+    assert staged.loc["E08000025", "area_name"] == "Birmingham"
+    assert staged.loc["E08000025", "new_data"] == "New data"
+    assert staged.loc["E08000026", "source_row_count"] == 2
+    assert pd.isna(staged.loc["E08000027", "value"])
+    assert staged.loc["E08000028", "category"] == "Asian"
+    assert staged.loc["E08000034", "indicator_name"] == "Infant mortality\nrate, per 1,000"
+    assert staged.loc["E08000034", "line_number"] == 3  # after the blank line 2
+    reasons = optimised.quarantine.set_index(["source_file", "line_number"])["reasons"]
+    assert reasons[("a.csv", 6)] == "value: 'n/a' is not a number"
+    assert reasons[("a.csv", 7)] == (
+        "indicator_id: '92196.5' is not a whole number | indicator_id: missing"
+    )
+    assert reasons[("a.csv", 12)] == "duplicate of line 11 in the same file"
+    conflict = (
+        "conflicting rows for the same indicator, area, breakdown and period: a.csv:13, b.csv:5"
+    )
+    assert reasons[("a.csv", 13)] == reasons[("b.csv", 5)] == conflict
+    assert "area_code: missing" in reasons[("a.csv", 9)]
+    assert "sex: missing" in reasons[("a.csv", 9)]
+    assert "value: 'inf' is not a number" in reasons[("a.csv", 10)]
+    assert "area_code: str_matches" in reasons[("a.csv", 10)]
