@@ -36,7 +36,11 @@ SUMMARY_DESCRIPTIONS = {
 )
 def quarantine(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.warehouse
-    frames = [wh.read_table("quality", table) for table, _ in SOURCES.values()]
+    present = set(wh.list_tables("quality"))
+    missing = [table for table, _ in SOURCES.values() if table not in present]
+    if missing:  # a source's job has not run yet on this warehouse: nothing of it to list
+        context.log.warning(f"no quarantine table yet for: {', '.join(missing)}")
+    frames = [wh.read_table("quality", t) for t, _ in SOURCES.values() if t in present]
     table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
     table = table.sort_values(["source", "source_file", "line_number"], kind="stable")
     table = table.reset_index(drop=True).astype({"line_number": "int64"})
@@ -61,8 +65,12 @@ def quarantine(context: AssetExecutionContext, warehouse: WarehouseResource) -> 
 def run_summary(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     wh = warehouse.warehouse
     quarantined = wh.read_table("quality", "quarantine", ["source"])["source"].value_counts()
+    present = set(wh.list_tables("staging"))
     rows = []
     for source, (_, tables) in SOURCES.items():
+        if not set(tables) <= present:
+            context.log.warning(f"{source}: not staged yet on this warehouse")
+            continue
         staged = sum(wh.row_count("staging", t) for t in tables)
         bad = int(quarantined.get(source, 0))
         total = staged + bad
@@ -75,7 +83,7 @@ def run_summary(context: AssetExecutionContext, warehouse: WarehouseResource) ->
                 "staging_tables": ", ".join(f"staging.{t}" for t in tables),
             }
         )
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=list(SUMMARY_DESCRIPTIONS))
     wh.replace_table(
         "quality",
         "run_summary",

@@ -162,3 +162,22 @@ def test_quarantine_above_the_ceiling_blocks_the_marts(raw_dir, duckdb_url, monk
     }
     assert "marts/indicator_values" not in materialized
     pd.testing.assert_frame_equal(marts_before, snapshot(duckdb_url)["marts.indicator_values"])
+
+
+def test_one_source_job_runs_alone_on_a_fresh_warehouse(raw_dir, duckdb_url):
+    """A sensor may start one source's job before any other source has been loaded."""
+    from dagster import AssetSelection
+
+    result = materialize(
+        PIPELINE,
+        selection=AssetSelection.groups("household_survey").downstream(),
+        resources={
+            "warehouse": WarehouseResource(url=duckdb_url),
+            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+        },
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert result.success
+    summary = Warehouse(duckdb_url).read_table("quality", "run_summary")
+    assert summary["source"].tolist() == ["household_survey"]
