@@ -55,12 +55,16 @@ refresh_all = define_asset_job(
     selection=WAREHOUSE_ASSETS,
     description="Materialise every warehouse table from the raw extracts (the nightly run).",
 )
+# Each source's job carries the reference tables it reads, so it runs on a fresh warehouse too.
+DEPRIVATION = AssetSelection.assets(*deprivation.DEPRIVATION_ASSETS)
+
 fingertips_job = define_asset_job(
     "fingertips",
     selection=(
-        AssetSelection.groups("fingertips", "reference")
-        - AssetSelection.assets(fingertips_api_download)
-    ).downstream(),
+        AssetSelection.groups("fingertips")
+        | AssetSelection.assets(reference.fingertips_indicators, reference.cipfa_neighbours)
+    ).downstream()
+    - AssetSelection.assets(fingertips_api_download),
     description="Fingertips exports to staging, marts and the quality tables.",
 )
 
@@ -72,13 +76,13 @@ household_survey_job = define_asset_job(
 
 maternity_job = define_asset_job(
     "maternity",
-    selection=AssetSelection.groups("maternity").downstream(),
+    selection=(AssetSelection.groups("maternity") | DEPRIVATION).downstream(),
     description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
 )
 
 referrals_job = define_asset_job(
     "referrals",
-    selection=AssetSelection.groups("referrals").downstream(),
+    selection=(AssetSelection.groups("referrals") | DEPRIVATION).downstream(),
     description="Referral extracts of the young people's service to staging, marts and quality.",
 )
 

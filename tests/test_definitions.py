@@ -80,3 +80,22 @@ def test_marts_have_a_freshness_policy_and_only_network_steps_retry():
         retry = node.assets_def.op.retry_policy
         is_network = key == AssetKey(["raw", "fingertips_api_download"])
         assert (retry is not None) == is_network, key
+
+
+def test_each_source_job_holds_its_source_and_the_reference_it_reads_only():
+    def keys(job_name):
+        job = defs.resolve_job_def(job_name)
+        return {k.to_user_string() for k in job.asset_layer.asset_graph.get_all_asset_keys()}
+
+    def selected(job_name):
+        job = defs.resolve_job_def(job_name)
+        return {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+
+    fingertips = selected("fingertips")
+    assert "staging/cipfa_neighbours" in fingertips
+    assert "staging/referrals" not in fingertips and "staging/imd_lsoa" not in fingertips
+    assert "raw/fingertips_api_download" not in fingertips
+    for job in ("maternity", "referrals"):
+        assert "staging/imd_lsoa" in selected(job)
+        assert "staging/fingertips_indicator_values" not in selected(job)
+    assert keys("refresh_all")
