@@ -18,6 +18,7 @@ from assets.checks import quarantine_check_specs, quarantine_checks
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from cov_pipeline import settings
+from cov_pipeline.charts import estimates_chart_png, png_markdown
 from cov_pipeline.household_survey import (
     CHANGE_DESCRIPTIONS,
     CODEBOOK_NAME,
@@ -177,8 +178,19 @@ def household_survey_indicators(
                 markdown_table(_headline(headline, "wave_year"), rows=20)
             ),
             "withheld_rows": int(table["is_withheld"].sum()),
+            "chart": MetadataValue.md(_prevalence_chart(table)),
         }
     )
+
+
+def _prevalence_chart(table) -> str:
+    """All adults' weighted prevalences by wave, with their 95% CIs."""
+    prevalences = table[(table["breakdown"] == "All") & (table["measure"] == "proportion")]
+    png = estimates_chart_png(
+        prevalences, "wave_year", "indicator_name",
+        title="Household survey: all adults (weighted, 95% CI)", value_label="%",
+    )  # fmt: skip
+    return png_markdown(png, "Household survey prevalences by wave")
 
 
 @asset(

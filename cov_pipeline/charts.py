@@ -140,3 +140,49 @@ def png_markdown(png_bytes: bytes, alt: str) -> str:
     safe_alt = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
     encoded = base64.b64encode(png_bytes).decode("ascii")
     return f"![{safe_alt}](data:image/png;base64,{encoded})"
+
+
+def estimates_chart_png(
+    frame: pd.DataFrame,
+    x_col: str,
+    series_col: str,
+    value_col: str = "value",
+    lower_col: str = "ci95_lower",
+    upper_col: str = "ci95_upper",
+    title: str = "",
+    value_label: str = "",
+    width: float = 8.0,
+    height: float = 3.5,
+    dpi: int = 100,
+) -> bytes:
+    """Estimates with their 95% confidence intervals over time, one line per series (PNG bytes).
+
+    For measures observed at a few points (survey waves), where a process chart does not apply.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height))
+    try:
+        for name, series in frame.sort_values(x_col).groupby(series_col, sort=True):
+            x = series[x_col].to_numpy()
+            y = series[value_col].to_numpy(dtype=float)
+            errors = np.vstack(
+                [
+                    y - series[lower_col].to_numpy(dtype=float),
+                    series[upper_col].to_numpy(dtype=float) - y,
+                ]
+            )
+            ax.errorbar(x, y, yerr=errors, marker="o", capsize=3, label=str(name))
+        ax.set_title(title)
+        ax.set_ylabel(value_label)
+        ax.legend(fontsize=7, loc="best")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()

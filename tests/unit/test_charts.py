@@ -51,3 +51,25 @@ def test_markdown_embeds_the_png():
     assert "data:image/png;base64," in md
     encoded = md.split("base64,", 1)[1].rstrip(")")
     assert base64.b64decode(encoded) == png
+
+
+def test_estimates_chart_is_a_png_of_the_requested_size():
+    import io
+
+    import matplotlib.image as mpimg
+    import pandas as pd
+
+    from cov_pipeline.charts import estimates_chart_png
+
+    frame = pd.DataFrame(
+        {
+            "wave_year": [2018, 2021, 2024, 2018, 2021, 2024],
+            "indicator_name": ["Good health"] * 3 + ["Smoking"] * 3,
+            "value": [78.0, 73.0, 74.0, 16.5, 13.8, 12.0],
+            "ci95_lower": [76.0, 71.0, 72.0, 15.0, 12.0, 10.5],
+            "ci95_upper": [80.0, 75.0, 76.0, 18.0, 15.5, 13.6],
+        }
+    )
+    png = estimates_chart_png(frame, "wave_year", "indicator_name", width=6, height=3, dpi=50)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert mpimg.imread(io.BytesIO(png)).shape[:2] == (150, 300)
