@@ -20,10 +20,12 @@ from assets.checks import SAMPLE_SIZE, quarantine_check_specs, quarantine_checks
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from cov_pipeline import settings
+from cov_pipeline.charts import estimates_chart_png, png_markdown
 from cov_pipeline.fingertips import STAGING_DESCRIPTIONS, load_fingertips
 from cov_pipeline.indicators import (
     BENCHMARK_DESCRIPTIONS,
     INDICATOR_VALUE_DESCRIPTIONS,
+    INFANT_MORTALITY_ID,
     indicator_values,
     infant_mortality_benchmark,
 )
@@ -174,13 +176,16 @@ def indicator_values_mart(context: AssetExecutionContext, warehouse: WarehouseRe
         INDICATOR_VALUE_DESCRIPTIONS,
     )
     yield MaterializeResult(
-        metadata=table_metadata(
-            "marts",
-            "indicator_values",
-            table,
-            INDICATOR_VALUE_DESCRIPTIONS,
-            warehouse=wh.display_name,
-        )
+        metadata={
+            **table_metadata(
+                "marts",
+                "indicator_values",
+                table,
+                INDICATOR_VALUE_DESCRIPTIONS,
+                warehouse=wh.display_name,
+            ),
+            "chart": MetadataValue.md(_infant_mortality_chart(table)),
+        }
     )
     disagree = table[table["ci_agrees_with_file"].eq(False).fillna(False).astype(bool)]
     checked = int(table["ci_agrees_with_file"].notna().sum())
@@ -203,6 +208,21 @@ def indicator_values_mart(context: AssetExecutionContext, warehouse: WarehouseRe
             ),
         },
     )  # fmt: skip
+
+
+def _infant_mortality_chart(table) -> str:
+    """Infant mortality over the pooled periods: the home area against England, with 95% CIs."""
+    rows = table[
+        (table["indicator_id"] == INFANT_MORTALITY_ID)
+        & (table["sex"] == "Persons")
+        & table["area_role"].isin(["home", "england"])
+        & table["value"].notna()
+    ]
+    png = estimates_chart_png(
+        rows.assign(period=rows["period_start"].dt.year), "period", "area_name",
+        title="Infant mortality, 3-year pooled (start year)", value_label="per 1,000 live births",
+    )  # fmt: skip
+    return png_markdown(png, "Infant mortality, home area and England")
 
 
 @asset(

@@ -181,3 +181,34 @@ def test_one_source_job_runs_alone_on_a_fresh_warehouse(raw_dir, duckdb_url):
     assert result.success
     summary = Warehouse(duckdb_url).read_table("quality", "run_summary")
     assert summary["source"].tolist() == ["household_survey"]
+
+
+TREND_MARTS = {
+    "marts/indicator_values",
+    "marts/household_survey_indicators",
+    "marts/referral_trends",
+    "marts/referral_waiting",
+}
+
+
+def test_trend_marts_show_a_chart_and_every_asset_its_metadata(raw_dir, duckdb_url):
+    result = run(raw_dir, duckdb_url)
+    assert result.success
+    charts, tables = set(), set()
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.to_user_string()
+        metadata = event.materialization.metadata
+        if any("data:image/png;base64," in str(v.value) for v in metadata.values()):
+            charts.add(key)
+        if key.split("/")[0] in ("staging", "marts", "quality"):
+            assert {
+                "dagster/row_count",
+                "dagster/column_schema",
+                "dagster/table_name",
+                "preview",
+            } <= set(metadata), key
+            tables.add(key)
+        if key.startswith("staging/"):
+            files = metadata.get("source_files")
+            assert files is not None and all(len(f["sha256"]) == 64 for f in files.value), key
+    assert charts >= TREND_MARTS
