@@ -1,14 +1,15 @@
 """The Dagster UI as a person uses it: the code location loads, every group shows in the asset
 lineage, and a materialisation launched from a job page runs to success.
 
-Starts ``dagster-webserver`` on loopback with a temporary Dagster home, raw zone and warehouse,
-and drives Debian's Chromium with Playwright. Screenshots land in ``test-artifacts/``.
+One ``dagster-webserver`` for the module, on loopback, with a temporary Dagster home, raw zone and
+warehouse; Debian's Chromium driven by Playwright. Screenshots land in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cov_pipeline.settings import PROJECT_ROOT
 
@@ -36,41 +38,82 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-INSTANCE_YAML = """\
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-# no daemon in this test: launch runs at once instead of queueing them
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: DefaultRunCoordinator
-"""
+LOCATION = "cov_pipeline"
+JOB = "fingertips"  # the source whose job the browser test launches
+STARTUP_TIMEOUT_S = 120
+RUN_TIMEOUT_S = 180
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
-def _browser_available() -> str | None:
-    """Why the browser tests cannot run here, or None. On CI they must run, never skip."""
+def _instance_yaml() -> str:
+    """Telemetry off, the project instance's pool limits, and runs launched at once.
+
+    No daemon runs in this test, and the default QueuedRunCoordinator would leave a run launched
+    from the UI queued for ever; the DefaultRunCoordinator hands it straight to the run launcher.
+    """
+    project = yaml.safe_load((PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text())
+    return yaml.safe_dump(
+        {
+            "telemetry": {"enabled": False},
+            "concurrency": {"pools": project["concurrency"]["pools"]},
+            "run_coordinator": {
+                "module": "dagster.core.run_coordinator",
+                "class": "DefaultRunCoordinator",
+            },
+        },
+        sort_keys=False,
+    )
+
+
+def _why_not_runnable() -> str | None:
+    """Why the browser cannot be driven here, or None."""
     try:
-        import playwright  # noqa: F401
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the playwright package is not installed (pip install -e '.[dev]')"
     if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
+        return f"{CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)"
     return None
+
+
+def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        url + "/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.load(response)
+    assert "errors" not in answer, answer["errors"]
+    return answer["data"]
+
+
+LOCATIONS_QUERY = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the webserver's process group (it and its code server), SIGKILL if it lingers."""
+    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory):
-    missing = _browser_available()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"UI tests must run in CI: {missing}")
-        pytest.skip(missing)
     base = tmp_path_factory.mktemp("ui")
     home = base / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    (home / "dagster.yaml").write_text(_instance_yaml())
     shutil.copytree(PROJECT_ROOT / "data" / "raw", base / "raw")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -85,124 +128,163 @@ def webserver(tmp_path_factory):
         "DAGSTER_DISABLE_TELEMETRY": "1",
         "GX_ANALYTICS_ENABLED": "false",
     }
-    webserver_bin = Path(sys.executable).parent / "dagster-webserver"
-    log = (base / "webserver.log").open("w")
-    process = subprocess.Popen(
-        [str(webserver_bin), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log_path = base / "webserver.log"
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                _graphql(url, "{ version }")
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "dagster-webserver did not start:\n" + (base / "webserver.log").read_text()
-                    ) from None
-                time.sleep(1)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "dagster-webserver"),
+                *("-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+            # Ready when GraphQL answers and the location has finished loading (or failing).
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while True:
+                try:
+                    entries = _graphql(url, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
+                    if entries and all(e["loadStatus"] != "LOADING" for e in entries):
+                        break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"dagster-webserver not ready within {STARTUP_TIMEOUT_S} s "
+                        f"(exit code {process.poll()}):\n{log_path.read_text()}"
+                    )
+                time.sleep(0.5)
+            yield url
+        finally:
+            _stop(process)
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(log_path, ARTIFACTS / "ui_webserver.log")
 
 
-def _graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        url + "/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
-@pytest.fixture(scope="module")
-def page(webserver):
+@pytest.fixture
+def page():
+    missing = _why_not_runnable()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the browser tests must run in CI, not skip: {missing}")
+        pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        yield page
-        browser.close()
+        context.set_default_timeout(30_000)
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
 
 
-def _dismiss_welcome(page) -> None:
-    """The first visit shows a "Join the Dagster community" dialog over the page."""
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.wait_for(timeout=5_000)
-    except Exception:  # no dialog this time
-        return
-    skip.click()
+def _open(page, url: str, path: str) -> None:
+    """Open a page as a first-time visitor would, dismissing the community dialog if it shows.
+
+    The dialog shows until someone dismisses it once per Dagster instance (``shouldShowNux``).
+    """
+    shows_dialog = _graphql(url, "{ shouldShowNux }")["shouldShowNux"]
+    page.goto(url + path)
+    if shows_dialog:
+        dialog = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
+        dialog.get_by_role("button", name="Skip").click()
+        dialog.wait_for(state="detached")
+
+
+def _screenshot(page, name: str) -> Path:
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
 
 
 def test_the_code_location_is_loaded(webserver):
-    # /server_info answers even when the code failed to load: ask for the location's status
-    answer = _graphql(
-        webserver,
-        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-        "locationOrLoadError { __typename } } } } }",
-    )
-    entries = answer["data"]["workspaceOrError"]["locationEntries"]
-    assert [(e["name"], e["loadStatus"]) for e in entries] == [("cov_pipeline", "LOADED")]
-    assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+    # /server_info answers 200 even when the code failed to load: ask for the location's status.
+    workspace = _graphql(webserver, LOCATIONS_QUERY)["workspaceOrError"]
+    assert workspace["__typename"] == "Workspace", workspace
+    entries = {e["name"]: e for e in workspace["locationEntries"]}
+    assert set(entries) == {LOCATION}
+    location = entries[LOCATION]
+    assert location["loadStatus"] == "LOADED"
+    assert location["locationOrLoadError"]["__typename"] == "RepositoryLocation", location
 
 
 def test_every_group_appears_in_the_asset_lineage(page, webserver):
+    from playwright.sync_api import expect
+
     from cov_pipeline.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    page.goto(webserver + "/asset-groups")
-    _dismiss_welcome(page)
-    for group in sorted(groups):
-        page.get_by_text(group, exact=True).first.wait_for()
-    page.screenshot(path=str(ARTIFACTS / "ui_asset_lineage.png"))
-    print(f"screenshot: {ARTIFACTS / 'ui_asset_lineage.png'}")
+    groups = sorted({graph.get(key).group_name for key in graph.get_all_asset_keys()})
+    assert {"fingertips", "reference", "reporting"} <= set(groups)
+
+    _open(page, webserver, "/asset-groups")
+    page.get_by_text("Global asset lineage").wait_for()
+    # Each group is a collapsed node of the graph, titled with its name.
+    for group in groups:
+        page.locator(f'[data-tooltip="{group}"]').wait_for()
+    shown = set(
+        page.locator("[data-tooltip]").evaluate_all(
+            "nodes => nodes.map(n => n.getAttribute('data-tooltip'))"
+        )
+    )
+    assert set(groups) <= shown, f"groups missing from the lineage: {set(groups) - shown}"
+    expect(page.get_by_text("fetching statuses")).to_have_count(0)  # for the screenshot
+    _screenshot(page, "ui_asset_lineage.png")
+
+
+def _run(url: str, run_id: str) -> dict:
+    return _graphql(
+        url,
+        """query ($id: ID!) { runOrError(runId: $id) { __typename ... on Run {
+            runId status jobName stepStats { stepKey status } } } }""",
+        {"id": run_id},
+    )["runOrError"]
 
 
 def test_a_materialisation_launched_from_the_ui_succeeds(page, webserver):
-    page.goto(webserver + "/locations/cov_pipeline/jobs/household_survey")
-    _dismiss_welcome(page)
-    page.get_by_role("button", name="Materialize all").first.click()
-    # the reporting assets read other sources' tables, not loaded yet: the UI asks to confirm
-    confirm = page.get_by_role("button", name="Confirm")
-    try:
-        confirm.wait_for(timeout=5_000)
-        confirm.click()
-    except Exception:
-        pass
+    _open(page, webserver, "/overview")
+    page.get_by_role("navigation").get_by_role("link", name="Jobs").click()
+    page.get_by_role("link").filter(has=page.get_by_text(JOB, exact=True)).click()
+    page.wait_for_url(f"**/locations/{LOCATION}/jobs/{JOB}**")
+    page.get_by_role("button", name="Materialize all").click()
 
-    deadline = time.monotonic() + 180
-    status = None
-    while time.monotonic() < deadline:
-        runs = _graphql(
-            webserver, "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
-        )["data"]["runsOrError"]["results"]
-        if runs:
-            status = runs[0]["status"]
-            if status in ("SUCCESS", "FAILURE", "CANCELED"):
-                break
+    # The job's reporting assets also read other sources' tables, never materialised on this
+    # fresh warehouse: the UI asks to confirm (the quality tables skip sources not loaded yet).
+    launched = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))
+    confirm = page.get_by_role("dialog").get_by_role("button", name="Confirm")
+    launched.or_(confirm).first.wait_for()
+    if confirm.is_visible():
+        confirm.click()
+    short_id = re.search(r"[0-9a-f]{8}", launched.inner_text()).group()
+
+    runs = _graphql(webserver, "{ runsOrError { ... on Runs { results { runId jobName } } } }")
+    run_id = next(r["runId"] for r in runs["runsOrError"]["results"] if r["runId"][:8] == short_id)
+    page.get_by_role("link", name="View", exact=True).click()
+    page.wait_for_url(f"**/runs/{run_id}**")
+
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    run = _run(webserver, run_id)
+    while run["status"] not in TERMINAL and time.monotonic() < deadline:
         time.sleep(2)
-    assert runs and runs[0]["jobName"] == "household_survey"
-    page.goto(f"{webserver}/runs/{runs[0]['runId']}")
-    page.get_by_text("Success", exact=False).first.wait_for()
-    page.screenshot(path=str(ARTIFACTS / "ui_run_succeeded.png"))
-    print(f"screenshot: {ARTIFACTS / 'ui_run_succeeded.png'}")
-    assert status == "SUCCESS"
+        run = _run(webserver, run_id)
+    assert run["jobName"] == JOB
+    if run["status"] != "SUCCESS":
+        _screenshot(page, "ui_run_not_succeeded.png")
+        failed = [s["stepKey"] for s in run["stepStats"] if s["status"] != "SUCCESS"]
+        pytest.fail(
+            f"run {run_id} ended {run['status']} (after at most {RUN_TIMEOUT_S} s); "
+            f"steps not succeeded: {failed}; webserver log: test-artifacts/ui_webserver.log"
+        )
+
+    # The run page, updated live, shows what the person sees: the run succeeded.
+    page.get_by_text("Success", exact=True).first.wait_for()
+    page.get_by_text(re.compile(r"^No steps have errored$")).wait_for()
+    _screenshot(page, "ui_run_succeeded.png")
