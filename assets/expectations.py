@@ -86,6 +86,10 @@ GX_CHECKS = gx_asset_checks(
         "marts.household_survey_indicators": AssetKey(["marts", "household_survey_indicators"]),
         "marts.household_survey_change": AssetKey(["marts", "household_survey_change"]),
         "marts.maternity_vs_england": AssetKey(["marts", "maternity_vs_england"]),
+        "marts.late_bookings": AssetKey(["marts", "late_bookings"]),
+        "marts.premature_deliveries": AssetKey(["marts", "premature_deliveries"]),
+        "marts.pregnancy_outcomes": AssetKey(["marts", "pregnancy_outcomes"]),
+        "marts.preterm_outcomes": AssetKey(["marts", "preterm_outcomes"]),
         "marts.referral_trends": AssetKey(["marts", "referral_trends"]),
         "marts.referral_waiting": AssetKey(["marts", "referral_waiting"]),
     }

@@ -13,6 +13,10 @@ SOURCES: dict[str, tuple[str, list[str]]] = {
     "fingertips": ("fingertips_quarantine", ["fingertips_indicator_values"]),
     "household_survey": ("household_survey_quarantine", ["household_survey_responses"]),
     "msds": ("msds_quarantine", ["msds_measures"]),
+    "maternity": (
+        "maternity_quarantine",
+        ["maternity_bookings", "maternity_births", "terminations"],
+    ),
     "referrals": ("referrals_quarantine", ["referrals"]),
 }
 

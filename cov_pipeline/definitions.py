@@ -15,7 +15,16 @@ from dagster import (
     define_asset_job,
 )
 
-from assets import deprivation, fingertips, household_survey, msds, quality, reference, referrals
+from assets import (
+    deprivation,
+    fingertips,
+    household_survey,
+    maternity,
+    msds,
+    quality,
+    reference,
+    referrals,
+)
 from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.expectations import GX_CHECKS
 from assets.fingertips_download import fingertips_api_download, fingertips_download_job
@@ -40,6 +49,7 @@ SOURCE_ASSETS = [
     fingertips.infant_mortality_benchmark_mart,
     *household_survey.HOUSEHOLD_SURVEY_ASSETS,
     *msds.MSDS_ASSETS,
+    *maternity.MATERNITY_ASSETS,
     *referrals.REFERRALS_ASSETS,
     quality.quarantine,
     quality.run_summary,

@@ -56,3 +56,43 @@ def round_counts(values: pd.Series, base: int = ROUNDING_BASE) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     rounded = np.sign(numbers) * np.floor(np.abs(numbers) / base + 0.5) * base
     return pd.Series(rounded, index=values.index).astype("Int64")
+
+
+def secondary_suppression(counts: pd.Series, suppressed: pd.Series, groups: pd.Series) -> pd.Series:
+    """Primary flags plus the cells that must also be withheld so no total reveals a cell.
+
+    ``groups`` names, per cell, the group of cells that add up to a published total (null: the
+    cell is in no such group). In a group with exactly one withheld cell, that cell equals the
+    total minus the others, so one more cell is withheld: the smallest unsuppressed one,
+    preferring a non-zero count (withholding a zero protects less) and, on a tie, the first.
+    A cell whose count is missing (null) already hides its value and counts as hidden, but only
+    a flagged cell needs protecting. One pass: where cells belong to several groupings (e.g.
+    breakdowns and periods), repeat over the groupings until no flag changes.
+    """
+    flags = suppressed.fillna(False).astype(bool)
+    in_group = groups.notna().to_numpy()
+    if not in_group.any():
+        return flags
+    count = pd.to_numeric(counts, errors="coerce").astype("float64")
+    hidden = flags | count.isna()
+    group = groups[in_group]
+    hidden_in_group = hidden[in_group].astype("int64").groupby(group).transform("sum")
+    flagged_in_group = flags[in_group].astype("int64").groupby(group).transform("sum")
+    exposed = (hidden_in_group == 1) & (flagged_in_group == 1)
+    candidate = exposed & ~hidden[in_group]
+    if not candidate.any():
+        return flags
+    pool = pd.DataFrame(
+        {
+            "group": group[candidate],
+            "is_zero": (count[in_group][candidate] == 0),
+            "count": count[in_group][candidate],
+            "position": np.flatnonzero(in_group)[candidate.to_numpy()],
+        },
+        index=group[candidate].index,
+    )
+    chosen = pool.sort_values(["group", "is_zero", "count", "position"], kind="stable")
+    chosen = chosen.drop_duplicates("group", keep="first")
+    out = flags.copy()
+    out.loc[chosen.index] = True
+    return out

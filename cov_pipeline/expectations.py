@@ -523,3 +523,144 @@ def _referral_waiting() -> list[Any]:
         *no_unsuppressed_small_counts("waiting_list", "is_suppressed", exempt_england=False),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["month", "breakdown", "category"]),
     ]  # fmt: skip
+
+
+# -- maternity marts (cov_pipeline.maternity) ------------------------------------------------------
+MATERNITY_KEY = ["period_type", "period_start", "breakdown", "breakdown_value"]
+
+
+def _maternity_common(counts: tuple[str, ...], period_types: list[str]) -> list[Any]:
+    """Keys present, periods of a known type, counts never negative and never 1-7 (each count is
+    withheld on its own, so no row condition: a published count of 1-7 anywhere is a failure)."""
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        *not_null("period_start", "period_type", "breakdown", "breakdown_value", "is_suppressed"),
+        gxe.ExpectColumnValuesToBeInSet(column="period_type", value_set=period_types),
+        *(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in counts),
+        *(
+            e
+            for c in counts
+            for e in no_unsuppressed_small_counts(c, suppressed_flag=None, exempt_england=False)
+        ),
+    ]
+
+
+def _part_of(part: str, whole: str) -> Any:
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=whole, column_B=part, or_equal=True, mostly=1.0,
+        ignore_row_if="either_value_is_missing", notes=f"{part} is part of {whole}.",
+    )  # fmt: skip
+
+
+def _share(name: str, maximum: float) -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0, max_value=maximum),
+        *ci_around(name, f"{name}_ci95_lower", f"{name}_ci95_upper"),
+    ]
+
+
+@suite("marts.late_bookings")
+def _late_bookings() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        *_maternity_common(
+            ("bookings", "booked_by_10_weeks", "late_bookings", "very_late_bookings"),
+            ["month", "quarter", "year"],
+        ),
+        _part_of("booked_by_10_weeks", "bookings"),
+        _part_of("late_bookings", "bookings"),
+        _part_of("very_late_bookings", "late_bookings"),
+        *_share("booked_by_10_weeks_pct", 100),
+        *_share("late_booking_pct", 100),
+        *_share("very_late_booking_pct", 100),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=MATERNITY_KEY),
+    ]
+
+
+@suite("marts.premature_deliveries")
+def _premature_deliveries() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        *_maternity_common(
+            (
+                "births",
+                "live_births",
+                "stillbirths",
+                "preterm_births",
+                "very_preterm_births",
+                "extremely_preterm_births",
+            ),
+            ["month", "quarter", "year"],
+        ),
+        _part_of("live_births", "births"),
+        _part_of("preterm_births", "births"),
+        _part_of("very_preterm_births", "preterm_births"),
+        _part_of("extremely_preterm_births", "preterm_births"),
+        *_share("stillbirths_per_1000", 1000),
+        *_share("preterm_per_1000", 1000),
+        *_share("very_preterm_per_1000", 1000),
+        *_share("extremely_preterm_per_1000", 1000),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=MATERNITY_KEY),
+    ]
+
+
+@suite("marts.pregnancy_outcomes")
+def _pregnancy_outcomes() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        *_maternity_common(
+            (
+                "pregnancies",
+                "bookings",
+                "terminations",
+                "maternities",
+                "live_births",
+                "stillbirths",
+            ),
+            ["year"],
+        ),
+        _part_of("bookings", "pregnancies"),
+        _part_of("terminations", "pregnancies"),
+        *_share("termination_pct", 100),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=MATERNITY_KEY),
+    ]
+
+
+@suite("marts.preterm_outcomes")
+def _preterm_outcomes() -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
+        *_maternity_common(
+            (
+                "live_births",
+                "nnu_admission_known",
+                "nnu_admissions",
+                "survival_28_days_known",
+                "deaths_under_28_days",
+                "survival_1_year_known",
+                "deaths_under_1_year",
+            ),
+            ["year"],
+        ),
+        *not_null("gestation_band"),
+        _part_of("nnu_admission_known", "live_births"),
+        _part_of("nnu_admissions", "nnu_admission_known"),
+        _part_of("survival_28_days_known", "live_births"),
+        _part_of("deaths_under_28_days", "survival_28_days_known"),
+        _part_of("survival_1_year_known", "live_births"),
+        _part_of("deaths_under_1_year", "survival_1_year_known"),
+        *_share("nnu_admission_pct", 100),
+        *_share("survival_28_days_pct", 100),
+        *_share("survival_1_year_pct", 100),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=[*MATERNITY_KEY, "gestation_band"]),
+    ]

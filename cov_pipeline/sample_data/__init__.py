@@ -21,6 +21,7 @@ import numpy as np
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.sample_data.fingertips import generate_fingertips
 from cov_pipeline.sample_data.household_survey import generate_household_survey
+from cov_pipeline.sample_data.maternity import generate_maternity
 from cov_pipeline.sample_data.msds import generate_msds
 from cov_pipeline.sample_data.reference import generate_reference
 from cov_pipeline.sample_data.referrals import generate_referrals
@@ -36,6 +37,7 @@ SOURCES: dict[str, SourceGenerator] = {
     "deprivation": generate_deprivation,
     "referrals": generate_referrals,
     "msds": generate_msds,
+    "maternity": generate_maternity,
 }
 
 

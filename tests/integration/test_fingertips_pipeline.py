@@ -188,6 +188,8 @@ TREND_MARTS = {
     "marts/household_survey_indicators",
     "marts/referral_trends",
     "marts/referral_waiting",
+    "marts/late_bookings",
+    "marts/premature_deliveries",
 }
 
 

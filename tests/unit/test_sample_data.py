@@ -117,8 +117,10 @@ def test_sample_is_small_and_listed_in_the_readme(generated):
     by_source: dict[str, int] = {}
     for path in paths:
         by_source[path.parent.name] = by_source.get(path.parent.name, 0) + path.stat().st_size
-    # a budget per source folder, so that adding a source does not squeeze the others
-    assert all(size < 500_000 for size in by_source.values()), by_source
+    # a budget per source folder, so that adding a source does not squeeze the others; the
+    # record-level maternity extracts (4,500 births a year for seven years, issue 3) get a few MB
+    budget = {"maternity": 5_000_000}
+    assert all(size < budget.get(folder, 500_000) for folder, size in by_source.items()), by_source
     readme = (REPO_RAW / "README.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" in readme
     for path in paths:

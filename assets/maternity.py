@@ -1,0 +1,424 @@
+"""Maternity: the provider's bookings and births extracts and the DHSC terminations table, their
+quarantine, and the proxy-measure marts (late bookings, premature deliveries, pregnancy outcomes,
+preterm outcomes) with SPC charts and disclosure control."""
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from assets.automation import MARTS_FRESHNESS
+from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.deprivation import IMD_LSOA
+from assets.kinds import warehouse_kinds
+from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from cov_pipeline import settings
+from cov_pipeline.charts import png_markdown, spc_chart_png
+from cov_pipeline.maternity import (
+    BIRTH_STAGING_DESCRIPTIONS,
+    BIRTHS_PATTERN,
+    BOOKING_STAGING_DESCRIPTIONS,
+    BOOKINGS_PATTERN,
+    PREGNANCY_OUTCOME_DESCRIPTIONS,
+    SOURCE,
+    TERMINATION_STAGING_DESCRIPTIONS,
+    TERMINATIONS_PATTERN,
+    TableLoad,
+    build_pregnancy_outcomes,
+    build_preterm_outcomes,
+    disclose_late_bookings,
+    disclose_premature_deliveries,
+    late_bookings_descriptions,
+    late_bookings_with_spc,
+    load_maternity,
+    load_maternity_definitions,
+    premature_deliveries_descriptions,
+    premature_deliveries_with_spc,
+    preterm_outcomes_descriptions,
+    spc_chart_frame,
+)
+from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.spc import load_spc_settings, summarise_latest
+from cov_pipeline.warehouse import TableWrite
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+
+GROUP = "maternity"
+BOOKINGS = AssetKey(["staging", "maternity_bookings"])
+BIRTHS = AssetKey(["staging", "maternity_births"])
+TERMINATIONS = AssetKey(["staging", "terminations"])
+QUARANTINE = AssetKey(["quality", "maternity_quarantine"])
+LATE_BOOKINGS = AssetKey(["marts", "late_bookings"])
+PREMATURE_DELIVERIES = AssetKey(["marts", "premature_deliveries"])
+PREGNANCY_OUTCOMES = AssetKey(["marts", "pregnancy_outcomes"])
+PRETERM_OUTCOMES = AssetKey(["marts", "preterm_outcomes"])
+
+_STAGED = {
+    # asset key -> (table description, column descriptions, check wording)
+    BOOKINGS: (
+        "Antenatal bookings, one row per booking (record level).",
+        BOOKING_STAGING_DESCRIPTIONS,
+        "maternity bookings",
+    ),
+    BIRTHS: (
+        "Births, one row per baby, live or stillborn (record level).",
+        BIRTH_STAGING_DESCRIPTIONS,
+        "maternity births",
+    ),
+    TERMINATIONS: (
+        "Abortions to residents by area, year and age group (DHSC).",
+        TERMINATION_STAGING_DESCRIPTIONS,
+        "terminations",
+    ),
+}
+
+
+def _spec(key: AssetKey, description: str) -> AssetSpec:
+    return AssetSpec(
+        key,
+        deps=[IMD_LSOA],
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=warehouse_kinds(),
+        description=description,
+    )
+
+
+@multi_asset(
+    name="maternity_staging",
+    specs=[
+        _spec(
+            BOOKINGS,
+            "Every antenatal booking in data/raw/maternity/bookings*.csv (pseudonymised provider "
+            "extract): typed, validated (pandera: gestation in (0, 400) days, NHS ethnic codes, "
+            "age bands, LSOA in the IMD lookup, no date in the future, pseudo id unique). Record "
+            "level: staging schema only.",
+        ),
+        _spec(
+            BIRTHS,
+            "Every baby in data/raw/maternity/births*.csv, live or stillborn, with neonatal unit "
+            "admission and survival where known, linked to its booking (a birth before its "
+            "booking is quarantined). Record level: staging schema only.",
+        ),
+        _spec(
+            TERMINATIONS,
+            "Abortions to residents by area, year and age group from the DHSC abortion "
+            "statistics tables in data/raw/maternity/terminations*.csv ('*' suppressed by DHSC: "
+            "missing; '-' zero).",
+        ),
+        _spec(
+            QUARANTINE,
+            "Maternity rows rejected with their file, line and every reason (impossible "
+            "gestation, a birth before its booking, a date in the future, an unknown ethnic "
+            "code, an LSOA missing from the lookup, a repeated pseudo id, ...).",
+        ),
+    ],
+    check_specs=[
+        spec for key, (_, _, what) in _STAGED.items() for spec in quarantine_check_specs(key, what)
+    ],
+    pool="warehouse",
+)
+def maternity_staging(
+    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+) -> Iterator:
+    wh = warehouse.warehouse
+    folder = raw_files.source_dir(SOURCE)
+    paths = [
+        raw_files.files(SOURCE, p) for p in (BOOKINGS_PATTERN, BIRTHS_PATTERN, TERMINATIONS_PATTERN)
+    ]
+    context.log.info(
+        f"reading {len(paths[0])} bookings, {len(paths[1])} births and {len(paths[2])} "
+        f"terminations file(s) from {folder}"
+    )
+    imd = wh.read_table("staging", IMD_LSOA.path[1], ["lsoa_code"])
+    try:
+        load = load_maternity(*paths, imd)
+    except FileFault as fault:
+        fail_on_file_fault(fault)
+    tables: dict[AssetKey, TableLoad] = {
+        BOOKINGS: load.bookings,
+        BIRTHS: load.births,
+        TERMINATIONS: load.terminations,
+    }
+    for key, table in tables.items():
+        context.log.info(
+            f"{key.path[1]}: {table.input_rows} rows read, {len(table.staging)} staged, "
+            f"{len(table.quarantine)} quarantined"
+        )
+    quarantine = load.quarantine
+    writes = {
+        ("staging", key.path[1]): TableWrite(table.staging, _STAGED[key][0], _STAGED[key][1])
+        for key, table in tables.items()
+    }
+    writes[("quality", QUARANTINE.path[1])] = TableWrite(
+        quarantine, "Rejected maternity rows.", QUARANTINE_DESCRIPTIONS
+    )
+    wh.replace_tables(writes)  # all four tables change together, or none does
+    for key, table in tables.items():
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                **table_metadata(
+                    "staging",
+                    key.path[1],
+                    table.staging,
+                    _STAGED[key][1],
+                    table.files,
+                    wh.display_name,
+                ),
+                "input_rows": table.input_rows,
+                "quarantined_rows": len(table.quarantine),
+            },
+        )
+    yield MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata=table_metadata(
+            "quality",
+            QUARANTINE.path[1],
+            quarantine,
+            QUARANTINE_DESCRIPTIONS,
+            load.files,
+            wh.display_name,
+        ),
+    )
+    ceiling = settings.quarantine_ceiling()
+    for key, table in tables.items():
+        yield from quarantine_checks(
+            key, table.input_rows, table.rows_accounted_for, table.quarantine, ceiling
+        )
+
+
+def _json_ready(value: object) -> object:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _chart(table: pd.DataFrame, value_col: str, prefix: str, measure: str) -> dict:
+    """The XmR chart (PNG in Markdown), the latest point's SPC reading and the number of special-
+    cause points of one monthly series. Drawn before disclosure control: the UI is the engineers'
+    view (they read staging too); the mart withholds small monthly counts from analysts."""
+    spc = load_spc_settings()[measure]
+    frame = spc_chart_frame(table, value_col, prefix)
+    title = spc.label or measure
+    png = spc_chart_png(
+        frame, title, spc.value_label or value_col, "period_start", value_col, target=spc.target
+    )
+    latest = summarise_latest(frame, period_col="period_start", value_col=value_col).iloc[0]
+    reading = {
+        k: _json_ready(latest[k])
+        for k in ("latest_period", "latest_value", "spc_rule", "spc_variation", "n_points")
+    }
+    return {
+        f"{measure}_spc_chart": MetadataValue.md(
+            png_markdown(png, f"{title}, Coventry, by month, with SPC limits")
+        ),
+        f"{measure}_latest": MetadataValue.json(reading),
+        f"{measure}_special_cause_points": int(frame["spc_rule"].notna().sum()),
+    }
+
+
+def _yearly(table: pd.DataFrame, columns: list[str]) -> MetadataValue:
+    rows = table[(table["period_type"] == "year") & (table["breakdown"] == "all")]
+    return MetadataValue.md(markdown_table(rows[["period_start", *columns]], rows=20))
+
+
+def _mart_metadata(name: str, table: pd.DataFrame, descriptions: dict, wh) -> dict:
+    return {
+        **table_metadata("marts", name, table, descriptions, warehouse=wh.display_name),
+        "suppressed_rows": int(table["is_suppressed"].sum()),
+    }
+
+
+@asset(
+    key=LATE_BOOKINGS,
+    deps=[BOOKINGS, IMD_LSOA],
+    freshness_policy=MARTS_FRESHNESS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Bookings, booked by 10+0 weeks, late (13+0 or later) and very late (20+1 or "
+    "later) bookings by month, quarter and year, for all women and by deprivation, IMD "
+    "quintile, ethnic group, ethnic minority, no recourse to public funds and age band: "
+    "percentages with Wilson 95% CIs, SPC on the monthly late booking % (lower is better), "
+    "disclosure control.",
+)
+def late_bookings_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    definitions = load_maternity_definitions()
+    charted = late_bookings_with_spc(
+        wh.read_table("staging", BOOKINGS.path[1]),
+        wh.read_table("staging", IMD_LSOA.path[1]),
+        definitions,
+        load_spc_settings(),
+    )
+    table = disclose_late_bookings(charted)
+    descriptions = late_bookings_descriptions(definitions)
+    wh.replace_table(
+        "marts", LATE_BOOKINGS.path[1], table, "Late antenatal bookings.", descriptions
+    )
+    return MaterializeResult(
+        metadata={
+            **_mart_metadata(LATE_BOOKINGS.path[1], table, descriptions, wh),
+            **_chart(charted, "late_booking_pct", "late_booking", "late_booking_pct"),
+            "all_women_by_year": _yearly(
+                table, ["bookings", "late_bookings", "late_booking_pct", "booked_by_10_weeks_pct"]
+            ),
+        }
+    )
+
+
+@asset(
+    key=PREMATURE_DELIVERIES,
+    deps=[BIRTHS, IMD_LSOA],
+    freshness_policy=MARTS_FRESHNESS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="Births, live births and stillbirths; preterm (under 37+0 weeks), very preterm "
+    "(28+0 to 31+6) and extremely preterm (under 28+0) births by month, quarter and year, for "
+    "all women and each target group: rates per 1,000 births with Byars / exact Poisson 95% "
+    "CIs, SPC on the monthly preterm and extremely preterm rates (lower is better), disclosure "
+    "control.",
+)
+def premature_deliveries_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    definitions = load_maternity_definitions()
+    charted = premature_deliveries_with_spc(
+        wh.read_table("staging", BIRTHS.path[1]),
+        wh.read_table("staging", IMD_LSOA.path[1]),
+        definitions,
+        load_spc_settings(),
+    )
+    table = disclose_premature_deliveries(charted)
+    descriptions = premature_deliveries_descriptions(definitions)
+    wh.replace_table(
+        "marts", PREMATURE_DELIVERIES.path[1], table, "Premature deliveries.", descriptions
+    )
+    return MaterializeResult(
+        metadata={
+            **_mart_metadata(PREMATURE_DELIVERIES.path[1], table, descriptions, wh),
+            **_chart(charted, "preterm_per_1000", "preterm", "preterm_rate"),
+            **_chart(
+                charted, "extremely_preterm_per_1000", "extremely_preterm", "extremely_preterm_rate"
+            ),
+            "all_births_by_year": _yearly(
+                table, ["births", "preterm_per_1000", "extremely_preterm_per_1000"]
+            ),
+        }
+    )
+
+
+@asset(
+    key=PREGNANCY_OUTCOMES,
+    deps=[BOOKINGS, BIRTHS, TERMINATIONS],
+    freshness_policy=MARTS_FRESHNESS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="By calendar year, for all women and by age band: pregnancies (PROXY: bookings "
+    "plus terminations to residents), bookings, terminations (DHSC), maternities, live births "
+    "and stillbirths, and terminations as a share of pregnancies; disclosure control.",
+)
+def pregnancy_outcomes_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    table = build_pregnancy_outcomes(
+        wh.read_table("staging", BOOKINGS.path[1]),
+        wh.read_table("staging", BIRTHS.path[1]),
+        wh.read_table("staging", TERMINATIONS.path[1]),
+        settings.home_area_code(),
+    )
+    wh.replace_table(
+        "marts",
+        PREGNANCY_OUTCOMES.path[1],
+        table,
+        "Pregnancy outcomes by year.",
+        PREGNANCY_OUTCOME_DESCRIPTIONS,
+    )
+    return MaterializeResult(
+        metadata={
+            **_mart_metadata(PREGNANCY_OUTCOMES.path[1], table, PREGNANCY_OUTCOME_DESCRIPTIONS, wh),
+            "all_women_by_year": _yearly(
+                table, ["pregnancies", "bookings", "terminations", "live_births", "stillbirths"]
+            ),
+            "area_code": settings.home_area_code(),
+        }
+    )
+
+
+@asset(
+    key=PRETERM_OUTCOMES,
+    deps=[BIRTHS, IMD_LSOA],
+    freshness_policy=MARTS_FRESHNESS,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=warehouse_kinds(),
+    pool="warehouse",
+    description="For live-born babies by gestation band (extremely, very, moderate to late, all "
+    "preterm; term for comparison), by year of birth, for all women and each target group: "
+    "neonatal unit admission, survival to 28 days and to 1 year where known, with Wilson 95% "
+    "CIs; disclosure control.",
+)
+def preterm_outcomes_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.warehouse
+    definitions = load_maternity_definitions()
+    table = build_preterm_outcomes(
+        wh.read_table("staging", BIRTHS.path[1]),
+        wh.read_table("staging", IMD_LSOA.path[1]),
+        definitions,
+    )
+    descriptions = preterm_outcomes_descriptions(definitions)
+    wh.replace_table(
+        "marts", PRETERM_OUTCOMES.path[1], table, "Outcomes of preterm babies.", descriptions
+    )
+    everyone = table[table["breakdown"] == "all"]
+    return MaterializeResult(
+        metadata={
+            **_mart_metadata(PRETERM_OUTCOMES.path[1], table, descriptions, wh),
+            "all_women": MetadataValue.md(
+                markdown_table(
+                    everyone[
+                        [
+                            "period_start",
+                            "gestation_band",
+                            "live_births",
+                            "nnu_admission_pct",
+                            "survival_28_days_pct",
+                            "survival_1_year_pct",
+                        ]
+                    ],  # fmt: skip
+                    rows=40,
+                )
+            ),
+        }
+    )
+
+
+MATERNITY_ASSETS = [
+    maternity_staging,
+    late_bookings_mart,
+    premature_deliveries_mart,
+    pregnancy_outcomes_mart,
+    preterm_outcomes_mart,
+]

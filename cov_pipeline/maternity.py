@@ -1,0 +1,1755 @@
+"""Maternity: the provider's record-level extracts (bookings, births), the DHSC terminations
+table, and the proxy measures built on them (late bookings, prematurity, pregnancy outcomes,
+preterm outcomes), by month, quarter and year, for all women and each target group.
+
+Extracts are read as text and parsed explicitly. A file fault (unreadable, not UTF-8, wrong
+header, no rows) raises :class:`FileFault` naming the file; a row fault sends the row to the
+quarantine with its file, line and every reason; nothing is dropped, coerced or defaulted. The
+measures are plain functions of DataFrames; the marts add SPC columns (Making Data Count) and
+disclosure control (DESIGN §6). Definitions (gestation thresholds) live in
+``config/maternity.yaml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from cov_pipeline import stats
+from cov_pipeline.config import CONFIG_DIR
+from cov_pipeline.disclosure import is_small_count, secondary_suppression
+from cov_pipeline.imd import MOST_DEPRIVED_DECILES
+from cov_pipeline.quality import (
+    FileFault,
+    ReasonCollector,
+    SourceFile,
+    empty_quarantine,
+    quarantine_frame,
+    read_text_strict,
+    sha256_of,
+)
+from cov_pipeline.schemas.maternity import (
+    AGE_BANDS,
+    BIRTH_OUTCOMES,
+    GESTATION_MAX_EXCLUSIVE,
+    GESTATION_MIN_EXCLUSIVE,
+    LSOA_CODE_PATTERN,
+    MaternityBirth,
+    MaternityBooking,
+    TerminationsRow,
+)
+from cov_pipeline.spc import SPC_COLUMNS, SpcSettings, spc_series
+
+SOURCE = "maternity"
+BOOKINGS_PATTERN = "bookings*.csv"
+BIRTHS_PATTERN = "births*.csv"
+TERMINATIONS_PATTERN = "terminations*.csv"
+
+# -- definitions -------------------------------------------------------------------------------
+MATERNITY_CONFIG_ENV = "COV_MATERNITY_CONFIG"
+DEFAULT_MATERNITY_CONFIG = CONFIG_DIR / "maternity.yaml"
+
+
+class MaternityConfigError(ValueError):
+    """A definitions file that cannot be used (unknown key, thresholds out of order)."""
+
+
+@dataclass(frozen=True)
+class MaternityDefinitions:
+    """Gestation thresholds in days that define the measures; defaults per DESIGN §6.
+
+    - booked by 10+0 weeks: gestation at booking <= ``booked_by_days`` (70; NICE NG201 ambition);
+    - late booking: >= ``late_booking_from_days`` (91, 13+0 weeks; misses "booked by 12+6");
+    - very late booking: >= ``very_late_booking_from_days`` (141, 20+1 weeks; MSDS "141+ days");
+    - preterm: born before ``preterm_before_days`` (259, 37+0 weeks; WHO, Fingertips 91743);
+    - moderate to late preterm: ``moderate_preterm_from_days`` (224, 32+0) to 258;
+    - very preterm: ``very_preterm_from_days`` (196, 28+0) to 223;
+    - extremely preterm: under ``very_preterm_from_days`` (196, 28+0).
+    """
+
+    booked_by_days: int = 70
+    late_booking_from_days: int = 91
+    very_late_booking_from_days: int = 141
+    preterm_before_days: int = 259
+    moderate_preterm_from_days: int = 224
+    very_preterm_from_days: int = 196
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise MaternityConfigError(f"{item.name} must be a whole number of days")
+            if not GESTATION_MIN_EXCLUSIVE < value < GESTATION_MAX_EXCLUSIVE:
+                raise MaternityConfigError(
+                    f"{item.name} = {value} is outside ({GESTATION_MIN_EXCLUSIVE}, "
+                    f"{GESTATION_MAX_EXCLUSIVE}) days"
+                )
+        if not (
+            self.booked_by_days < self.late_booking_from_days <= self.very_late_booking_from_days
+        ):
+            raise MaternityConfigError(
+                "booking thresholds must satisfy booked_by_days < late_booking_from_days <= "
+                "very_late_booking_from_days"
+            )
+        if not (
+            self.very_preterm_from_days < self.moderate_preterm_from_days < self.preterm_before_days
+        ):
+            raise MaternityConfigError(
+                "birth thresholds must satisfy very_preterm_from_days < "
+                "moderate_preterm_from_days < preterm_before_days"
+            )
+
+
+def maternity_config_path() -> Path:
+    """``$COV_MATERNITY_CONFIG`` where set, else the packaged ``config/maternity.yaml``."""
+    return Path(os.environ.get(MATERNITY_CONFIG_ENV) or DEFAULT_MATERNITY_CONFIG)
+
+
+def load_maternity_definitions(path: str | Path | None = None) -> MaternityDefinitions:
+    """The definitions in ``path`` (else ``$COV_MATERNITY_CONFIG``, else the packaged file);
+    keys left out keep their defaults. Raises MaternityConfigError naming the file."""
+    source = Path(path) if path is not None else maternity_config_path()
+    try:
+        document = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise MaternityConfigError(f"{source}: cannot read maternity definitions: {exc}") from exc
+    if not isinstance(document, Mapping):
+        raise MaternityConfigError(f"{source}: expected a mapping of setting to days")
+    known = {item.name for item in fields(MaternityDefinitions)}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise MaternityConfigError(f"{source}: unknown setting(s) {unknown}; known {sorted(known)}")
+    try:
+        return MaternityDefinitions(**document)
+    except MaternityConfigError as exc:
+        raise MaternityConfigError(f"{source}: {exc}") from None
+
+
+# -- raw layouts -------------------------------------------------------------------------------
+BOOKING_HEADER = (
+    "booking_pseudo_id",
+    "booking_date",
+    "gestation_at_booking_days",
+    "mother_age_band",
+    "ethnic_category",
+    "lsoa_code",
+    "nrpf_flag",
+)
+BIRTH_HEADER = (
+    "birth_pseudo_id",
+    "booking_pseudo_id",
+    "birth_date",
+    "gestation_at_birth_days",
+    "birth_outcome",
+    "birthweight_grams",
+    "neonatal_unit_admission",
+    "survived_28_days",
+    "survived_1_year",
+    "mother_age_band",
+    "ethnic_category",
+    "lsoa_code",
+    "nrpf_flag",
+)
+# DHSC abortion statistics, local authority of residence table: numbers by age group and the
+# crude rate per 1,000 resident women aged 15-44; one file per publication year.
+TERMINATIONS_COLUMNS = {
+    "Year": "year",
+    "Area code": "area_code",
+    "Area name": "area_name",
+    "Area type": "area_type",
+    "Total abortions": "terminations",
+    "Under 18": "terminations_under_18",
+    "18-19": "terminations_18_19",
+    "20-24": "terminations_20_24",
+    "25-29": "terminations_25_29",
+    "30-34": "terminations_30_34",
+    "35 and over": "terminations_35_and_over",
+    "Rate per 1,000 women aged 15-44": "rate_per_1000_women_15_44",
+}
+TERMINATIONS_HEADER = tuple(TERMINATIONS_COLUMNS)
+TERMINATION_AGE_COLUMNS = [
+    c for c in TERMINATIONS_COLUMNS.values() if c.startswith("terminations_")
+]
+# DHSC marks a count it withheld with "*"; "-" is its zero.
+DHSC_SUPPRESSED = "*"
+DHSC_ZERO = "-"
+
+BOOKING_STAGING_DESCRIPTIONS = {
+    "booking_pseudo_id": "Pseudonymised id of the booking (one per pregnancy booked).",
+    "booking_date": "Date of the booking appointment.",
+    "gestation_at_booking_days": "Gestation at booking in completed days (13+0 weeks = 91).",
+    "mother_age_band": "Mother's age band at booking (MSDS bands); null where not recorded.",
+    "ethnic_category": "Mother's ethnic category, NHS Data Dictionary code (A-S, Z not stated, "
+    "99 not known); null where blank. Lower case is normalised to upper.",
+    "lsoa_code": "LSOA of the mother's residence (in the IMD lookup); null where not recorded.",
+    "nrpf": "True where the mother has no recourse to public funds; null where not recorded.",
+    "source_file": "Raw file the row came from.",
+    "line_number": "Line of that file (the header is line 1).",
+}
+BIRTH_STAGING_DESCRIPTIONS = {
+    "birth_pseudo_id": "Pseudonymised id of the baby (one row per baby, live or stillborn).",
+    "booking_pseudo_id": "Booking of the pregnancy (shared by twins); null where the mother "
+    "did not book with the provider.",
+    "has_staged_booking": "True where the booking is in staging.maternity_bookings (false: booked "
+    "elsewhere, before the extract, or the booking row was quarantined).",
+    "birth_date": "Date of birth.",
+    "gestation_at_birth_days": "Gestation at birth in completed days (37+0 weeks = 259).",
+    "birth_outcome": "live or stillbirth.",
+    "birthweight_grams": "Birthweight in grams; null where not recorded.",
+    "neonatal_unit_admission": "True where the baby was admitted to a neonatal unit; null where "
+    "not recorded and for stillbirths.",
+    "survived_28_days": "True where the baby was alive at 28 days; null where not yet known and "
+    "for stillbirths.",
+    "survived_1_year": "True where the baby was alive at 1 year; null where not yet known and for "
+    "stillbirths.",
+    **{
+        k: BOOKING_STAGING_DESCRIPTIONS[k]
+        for k in ("mother_age_band", "ethnic_category", "lsoa_code", "nrpf")
+    },
+    "source_file": "Raw file the row came from.",
+    "line_number": "Line of that file (the header is line 1).",
+}
+TERMINATION_STAGING_DESCRIPTIONS = {
+    "year": "Calendar year of the abortions.",
+    "area_code": "ONS code of the area of residence.",
+    "area_name": "Area name as published.",
+    "area_type": "Area type as published (Country, Region, Local authority); null if blank.",
+    "terminations": "Abortions to residents of the area (DHSC 'Total abortions'); null where "
+    "DHSC suppressed it.",
+    "terminations_under_18": "Of which the woman was under 18; null where suppressed ('*').",
+    "terminations_18_19": "Of which aged 18-19; null where suppressed.",
+    "terminations_20_24": "Of which aged 20-24; null where suppressed.",
+    "terminations_25_29": "Of which aged 25-29; null where suppressed.",
+    "terminations_30_34": "Of which aged 30-34; null where suppressed.",
+    "terminations_35_and_over": "Of which aged 35 and over; null where suppressed.",
+    "rate_per_1000_women_15_44": "Crude rate per 1,000 resident women aged 15-44 as published.",
+    "has_suppressed_counts": "True where DHSC withheld one or more of the row's counts ('*').",
+    "source_file": "Raw file the row came from.",
+    "line_number": "Line of that file (the header is line 1).",
+}
+
+# pandera's own check names; any other check name is the error text of one of our checks.
+_BUILT_IN_CHECKS = [
+    "not_nullable", "isin", "notin", "str_matches", "str_length", "str_contains", "in_range",
+    "greater_than", "greater_than_or_equal_to", "less_than", "less_than_or_equal_to",
+    "equal_to", "not_equal_to", "field_uniqueness", "unique",
+]  # fmt: skip
+_ISIN_TEXT = {
+    "ethnic_category": "is not an NHS ethnic category code (A-H, J-N, P, R, S, Z or 99)",
+    "mother_age_band": f"is not an age band ({', '.join(AGE_BANDS)})",
+    "birth_outcome": f"is not a birth outcome ({', '.join(BIRTH_OUTCOMES)})",
+}
+_PATTERN_TEXT = {
+    "lsoa_code": "is not an LSOA code (E01 or W01 and six digits)",
+    "area_code": "is not an ONS area code",
+    "booking_pseudo_id": "is not a pseudo id (4-64 letters, digits, '-' or '_')",
+    "birth_pseudo_id": "is not a pseudo id (4-64 letters, digits, '-' or '_')",
+}
+
+
+# -- reading -----------------------------------------------------------------------------------
+# Text columns are Arrow-backed strings: stripping, matching and comparing run in Arrow's
+# kernels instead of on a Python object per cell (STACK-NOTES: DuckDB and pandas measurements).
+ARROW_STRING = pd.StringDtype("pyarrow")
+
+
+def read_extract(path: Path, header: Sequence[str]) -> tuple[pd.DataFrame, SourceFile]:
+    """One CSV as text columns named as in ``header``, plus ``source_file`` and ``line_number``.
+
+    The header must hold exactly these columns (any order); a missing or unexpected column is a
+    file fault. Line numbers are physical lines (line breaks inside quoted fields counted).
+    Blank lines are skipped; a record with too few fields is flagged (``_short_record``) so that
+    it is quarantined rather than read with blanks.
+    """
+    text, data = read_text_strict(path)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=ARROW_STRING, keep_default_na=False, skip_blank_lines=False
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise FileFault(path, f"not a readable CSV: {exc}") from None
+    names = [str(c).strip() for c in frame.columns]
+    missing = [h for h in header if h not in names]
+    if missing:
+        raise FileFault(path, f"missing required column(s): {', '.join(repr(m) for m in missing)}")
+    unexpected = [n for n in names if n not in header]
+    if unexpected:
+        raise FileFault(path, f"unexpected column(s): {', '.join(repr(u) for u in unexpected)}")
+    frame.columns = names
+    frame = frame[list(header)].fillna("")
+    if '"' in text:
+        fields, blank, breaks = _fields_quoted(frame, text)
+    else:  # no quoting: one record per line, fields counted on the bytes
+        fields, blank = _fields_unquoted(data, len(frame))
+        breaks = np.zeros(len(frame), dtype=np.int64)
+    starts = 2 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
+    short = (fields < len(header)) & ~blank
+    frame = frame.loc[~blank].reset_index(drop=True)
+    if frame.empty:
+        raise FileFault(path, "has a header but no data rows")
+    frame.insert(0, "line_number", starts[~blank])
+    frame.insert(0, "source_file", path.name)
+    frame["_short_record"] = short[~blank]
+    info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
+    return frame, info
+
+
+def _fields_unquoted(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fields per record (commas + 1) and blank lines, for a file without quotes: counted on the
+    bytes (pandas pads a short record with empty strings, so only the text can tell)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == ord("\n"))
+    if len(ends) == 0 or ends[-1] != len(buffer) - 1:
+        ends = np.append(ends, len(buffer))  # a last line without its line break
+    commas = np.flatnonzero(buffer == ord(","))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    per_line = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    length = ends - starts
+    carriage = (length > 0) & (buffer[np.minimum(ends - 1, len(buffer) - 1)] == ord("\r"))
+    blank = (length - carriage) == 0
+    return per_line[1 : 1 + n] + 1, blank[1 : 1 + n]
+
+
+_QUOTED = r'"(?:[^"]|"")*"'
+
+
+def _fields_quoted(frame: pd.DataFrame, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fields per record, blank records and line breaks inside quoted fields, for a file with
+    quoting: records are rebuilt from the physical lines and quoted fields removed first."""
+    breaks = np.zeros(len(frame), dtype=np.int64)
+    for column in frame.columns:  # a handful of columns, each a vectorised count
+        breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+    lines = pd.Series(text.split("\n"), dtype=object)
+    n = len(breaks)
+    if breaks.any():  # records spanning lines: rejoin them
+        record = np.repeat(np.arange(n), breaks + 1)
+        body = lines.iloc[1 : 1 + len(record)].reset_index(drop=True)
+        records = body.groupby(record).agg("\n".join)
+    else:
+        records = lines.iloc[1 : 1 + n].reset_index(drop=True)
+    records = records.astype(ARROW_STRING).str.rstrip("\r")
+    blank = (records == "").to_numpy(dtype=bool)
+    fields = records.str.replace(_QUOTED, "", regex=True).str.count(",").to_numpy() + 1
+    return fields, blank, breaks
+
+
+def _read_all(paths: Iterable[Path], header: Sequence[str], what: str, pattern: str):
+    paths = sorted(paths, key=lambda p: p.name)
+    if not paths:
+        raise FileFault(f"{SOURCE}/{pattern}", f"no {what} extract found")
+    frames, files = [], []
+    for path in paths:
+        frame, info = read_extract(path, header)
+        frames.append(frame)
+        files.append(info)
+    return pd.concat(frames, ignore_index=True), files
+
+
+# -- row rules ---------------------------------------------------------------------------------
+def _quoted(values: pd.Series) -> pd.Series:
+    return "'" + values.astype(object).astype(str) + "'"
+
+
+class _Rows:
+    """Parses the text columns of one raw table and collects every reason per row, vectorised:
+    one boolean mask per rule, and each message built for the rows it concerns only."""
+
+    def __init__(self, raw: pd.DataFrame, header: Sequence[str]):
+        self.raw = raw
+        self.header = list(header)
+        self.reasons = ReasonCollector(raw.index)
+        self.reported = pd.DataFrame(False, index=raw.index, columns=self.header)
+        short = raw["_short_record"].to_numpy(dtype=bool)
+        self.reasons.add(short, f"record has fewer fields than the header ({len(header)})")
+
+    def add(self, mask, *parts: str | pd.Series, quote: Sequence[int] = ()) -> None:
+        """Add a reason where ``mask`` holds: the parts (text, or a Series read at those rows,
+        in quotes where its position is in ``quote``) joined."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        rows = self.raw.index[mask]
+        message = pd.Series("", index=rows, dtype=object)
+        for position, part in enumerate(parts):
+            if isinstance(part, pd.Series):
+                values = part.loc[rows]
+                values = (
+                    values.dt.strftime("%Y-%m-%d")
+                    if pd.api.types.is_datetime64_any_dtype(values.dtype)
+                    else values.astype(object).astype(str)
+                )
+                part = "'" + values + "'" if position in quote else values
+            message = message + part
+        self.reasons.add(mask, message.reindex(self.raw.index))
+
+    def _text(self, column: str) -> pd.Series:
+        return self.raw[column].str.strip()
+
+    def _report(self, mask, column: str, *parts: str | pd.Series, quote=()) -> None:
+        self.add(mask, *parts, quote=quote)
+        self.reported[column] |= np.asarray(mask, dtype=bool)
+
+    def required(self, column: str, text: pd.Series) -> None:
+        self._report((text == "").to_numpy(dtype=bool), column, f"{column}: missing")
+
+    def text(
+        self, column: str, required: bool = False, upper: bool = False, lower: bool = False
+    ) -> pd.Series:
+        text = self._text(column)
+        if upper:
+            text = text.str.upper()
+        if lower:
+            text = text.str.lower()
+        if required:
+            self.required(column, text)
+        blank = (text == "").to_numpy(dtype=bool)
+        return pd.Series(
+            np.where(blank, None, text.astype(object).to_numpy()), index=text.index, dtype=object
+        )
+
+    def whole(self, column: str, required: bool = False, thousands: bool = False) -> pd.Series:
+        text = self._text(column)
+        cleaned = text.str.replace(",", "", regex=False) if thousands else text
+        number = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        whole = np.isfinite(number) & (np.mod(number, 1) == 0)
+        invalid = (text != "").to_numpy(dtype=bool) & ~whole
+        self._report(invalid, column, f"{column}: ", text, " is not a whole number", quote=[1])
+        if required:
+            self.required(column, text)
+        return pd.Series(number, index=text.index).where(whole).astype("Int64")
+
+    def date(self, column: str, required: bool = False) -> pd.Series:
+        text = self._text(column)
+        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        invalid = (text != "").to_numpy(dtype=bool) & parsed.isna().to_numpy()
+        self._report(invalid, column, f"{column}: ", text, " is not a date (YYYY-MM-DD)", quote=[1])
+        if required:
+            self.required(column, text)
+        return parsed.astype("datetime64[ns]")
+
+    def flag(self, column: str) -> pd.Series:
+        """Y / N (any case) to True / False; blank is missing."""
+        text = self._text(column).str.upper()
+        yes = (text == "Y").to_numpy(dtype=bool)
+        no = (text == "N").to_numpy(dtype=bool)
+        invalid = (text != "").to_numpy(dtype=bool) & ~yes & ~no
+        self._report(invalid, column, f"{column}: ", text, " is not Y, N or blank", quote=[1])
+        return pd.Series(pd.array(yes, dtype="boolean"), index=text.index).mask(~yes & ~no)
+
+    def contract(self, model, typed: pd.DataFrame, columns: Mapping[str, str]) -> None:
+        """The pandera model's failures, one readable reason per row, column and rule.
+
+        ``columns`` maps typed column names to the raw names reasons are given under. A column
+        already reported unparseable or missing is not reported missing again.
+        """
+        import pandera.errors as pa_errors
+
+        try:
+            model.validate(typed, lazy=True)
+        except pa_errors.SchemaErrors as err:
+            cases = err.failure_cases
+            if cases["index"].isna().any():
+                raise  # a wrong dtype or column: our parsing broke the contract, not the input
+            self._add_cases(cases, columns)
+
+    def _add_cases(self, cases: pd.DataFrame, columns: Mapping[str, str]) -> None:
+        check = cases["check"].astype(str)
+        rule = check.str.split("(").str[0]
+        row = cases["index"].astype("int64")
+        typed_column = cases["column"].astype(object)
+        column = typed_column.map(dict(columns)).fillna(typed_column)
+        value = cases["failure_case"].astype(str)
+        # Dataframe-wide checks fail once per column of the row: one reason per row and check.
+        frame_check = cases["schema_context"].astype(str).eq("DataFrameSchema") & ~rule.isin(
+            ["column_in_dataframe", "dataframe_column_labels_unique"]
+        )
+        frame_cases = cases[frame_check].assign(_row=row[frame_check], _check=check[frame_check])
+        frame_cases = frame_cases.drop_duplicates(["_row", "_check"])
+        self.reasons.add_series(
+            pd.Series(frame_cases["_check"].to_numpy(), index=frame_cases["_row"])
+        )
+
+        col = ~frame_check
+        column, typed_column, rule, check, value, row = (
+            s[col] for s in (column, typed_column, rule, check, value, row)
+        )
+        known = column.isin(self.reported.columns)
+        positions = self.reported.index.get_indexer(row)
+        already = np.zeros(len(row), dtype=bool)
+        already[known.to_numpy()] = self.reported.to_numpy()[
+            positions[known.to_numpy()], self.reported.columns.get_indexer(column[known])
+        ]
+        isin_text = typed_column.map(_ISIN_TEXT)
+        pattern_text = typed_column.map(_PATTERN_TEXT)
+        minimum = check.str.extract(r"\((.*)\)")[0].fillna("")
+        text = np.select(
+            [
+                rule.eq("not_nullable").to_numpy(),
+                rule.eq("isin").to_numpy() & isin_text.notna().to_numpy(),
+                rule.eq("str_matches").to_numpy() & pattern_text.notna().to_numpy(),
+                rule.eq("greater_than_or_equal_to").to_numpy(),
+                ~rule.isin(_BUILT_IN_CHECKS).to_numpy(),  # a custom check: its error text
+            ],
+            [
+                (column + ": missing").to_numpy(),
+                (column + ": " + _quoted(value) + " " + isin_text.fillna("")).to_numpy(),
+                (column + ": " + _quoted(value) + " " + pattern_text.fillna("")).to_numpy(),
+                (column + ": " + value + " is below the minimum " + minimum).to_numpy(),
+                (column + ": " + value + " " + check).to_numpy(),
+            ],
+            default=(column + ": " + check + " (got " + value + ")").to_numpy(),
+        )
+        keep = ~(rule.eq("not_nullable").to_numpy() & already)
+        # reasons in the order of the file's columns
+        position = column.map({c: i for i, c in enumerate(self.header)}).fillna(len(self.header))
+        order = np.argsort(position.to_numpy()[keep], kind="stable")
+        self.reasons.add_series(pd.Series(text[keep][order], index=row.to_numpy()[keep][order]))
+
+    def future(self, dates: pd.Series, column: str, as_of: dt.date) -> None:
+        late = (dates > pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool)
+        self.add(late, f"{column}: ", dates, f" is in the future (after {as_of})")
+
+    def lsoa_in_lookup(self, lsoa: pd.Series, lookup_codes: pd.Index) -> None:
+        text = lsoa.astype(ARROW_STRING)
+        well_formed = text.str.match(LSOA_CODE_PATTERN).fillna(False).to_numpy(dtype=bool)
+        missing = well_formed & ~lsoa.isin(lookup_codes).to_numpy()
+        self.add(missing, "lsoa_code: ", lsoa, " is not in the IMD lookup", quote=[1])
+
+    def duplicates(self, ids: pd.Series, column: str) -> None:
+        """A pseudo id on more than one row: identical copies keep the first and quarantine the
+        others; copies that disagree are all quarantined (nothing says which is right)."""
+        repeated = (ids.duplicated(keep=False) & ids.notna()).to_numpy(dtype=bool)
+        if not repeated.any():
+            return
+        rows = self.raw.loc[repeated]
+        key = ids[repeated]
+        record = pd.Series(
+            pd.util.hash_pandas_object(rows[self.header], index=False).to_numpy(),
+            index=rows.index,
+        )
+        conflict = record.groupby(key).transform("nunique") > 1
+        place = rows["source_file"].astype(str) + " line " + rows["line_number"].astype(str)
+        first = place.groupby(key).transform("first").reindex(self.raw.index)
+        every = place.groupby(key).transform(", ".join).reindex(self.raw.index)
+        later_copy = (key.duplicated(keep="first") & ~conflict).reindex(
+            self.raw.index, fill_value=False
+        )
+        who = (f"{column}: ", ids)
+        self.add(later_copy, *who, " is duplicated, identical to ", first, quote=[1])
+        self.add(
+            conflict.reindex(self.raw.index, fill_value=False),
+            *who,
+            " appears more than once with different values (",
+            every,
+            ")",
+            quote=[1],
+        )
+
+
+def _mother_columns(rows: _Rows, typed: pd.DataFrame) -> None:
+    typed["mother_age_band"] = rows.text("mother_age_band")
+    typed["ethnic_category"] = rows.text("ethnic_category", upper=True)
+    typed["lsoa_code"] = rows.text("lsoa_code", upper=True)
+    typed["nrpf"] = rows.flag("nrpf_flag")
+
+
+_TYPED_TO_RAW = {"nrpf": "nrpf_flag"}
+
+
+def _split(
+    typed: pd.DataFrame, raw: pd.DataFrame, reasons: pd.Series, header: Sequence[str], columns
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    quarantine = quarantine_frame(SOURCE, raw, reasons, list(header))
+    valid = (reasons == "").to_numpy()
+    return typed.loc[valid, list(columns)].reset_index(drop=True), quarantine
+
+
+def parse_bookings(
+    raw: pd.DataFrame, lookup_codes: pd.Index, as_of: dt.date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Staged bookings and quarantined rows from the text of every bookings extract."""
+    rows = _Rows(raw, BOOKING_HEADER)
+    typed = raw[["source_file", "line_number"]].copy()
+    typed["booking_pseudo_id"] = rows.text("booking_pseudo_id", required=True)
+    typed["booking_date"] = rows.date("booking_date", required=True)
+    typed["gestation_at_booking_days"] = rows.whole("gestation_at_booking_days", required=True)
+    _mother_columns(rows, typed)
+    rows.contract(MaternityBooking, typed, _TYPED_TO_RAW)
+    rows.future(typed["booking_date"], "booking_date", as_of)
+    rows.lsoa_in_lookup(typed["lsoa_code"], lookup_codes)
+    rows.duplicates(typed["booking_pseudo_id"], "booking_pseudo_id")
+    return _split(typed, raw, rows.reasons.reasons(), BOOKING_HEADER, BOOKING_STAGING_DESCRIPTIONS)
+
+
+def parse_births(
+    raw: pd.DataFrame, lookup_codes: pd.Index, as_of: dt.date, bookings: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Staged births and quarantined rows; ``bookings`` are the staged bookings they link to."""
+    rows = _Rows(raw, BIRTH_HEADER)
+    typed = raw[["source_file", "line_number"]].copy()
+    typed["birth_pseudo_id"] = rows.text("birth_pseudo_id", required=True)
+    typed["booking_pseudo_id"] = rows.text("booking_pseudo_id")
+    typed["birth_date"] = rows.date("birth_date", required=True)
+    typed["gestation_at_birth_days"] = rows.whole("gestation_at_birth_days", required=True)
+    typed["birth_outcome"] = rows.text("birth_outcome", required=True, lower=True)
+    typed["birthweight_grams"] = rows.whole("birthweight_grams")
+    for column in ("neonatal_unit_admission", "survived_28_days", "survived_1_year"):
+        typed[column] = rows.flag(column)
+    _mother_columns(rows, typed)
+    rows.contract(MaternityBirth, typed, _TYPED_TO_RAW)
+    rows.future(typed["birth_date"], "birth_date", as_of)
+    rows.lsoa_in_lookup(typed["lsoa_code"], lookup_codes)
+    booked = bookings.drop_duplicates("booking_pseudo_id").set_index("booking_pseudo_id")
+    booking_date = typed["booking_pseudo_id"].map(booked["booking_date"]).astype("datetime64[ns]")
+    before = (typed["birth_date"] < booking_date).fillna(False).to_numpy(dtype=bool)
+    rows.add(
+        before,
+        "birth_date: ",
+        typed["birth_date"],
+        " is before its booking (",
+        typed["booking_pseudo_id"],
+        " booked ",
+        booking_date,
+        ")",
+        quote=[3],
+    )
+    typed["has_staged_booking"] = booking_date.notna()
+    rows.duplicates(typed["birth_pseudo_id"], "birth_pseudo_id")
+    return _split(typed, raw, rows.reasons.reasons(), BIRTH_HEADER, BIRTH_STAGING_DESCRIPTIONS)
+
+
+def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Staged DHSC rows and quarantined rows. ``*`` (suppressed by DHSC) is missing and flagged,
+    ``-`` is DHSC's zero; counts may carry thousands separators."""
+    rows = _Rows(raw.copy(), TERMINATIONS_HEADER)
+    names = TERMINATIONS_COLUMNS
+    typed = raw[["source_file", "line_number"]].copy()
+    typed["year"] = rows.whole("Year", required=True)
+    typed["area_code"] = rows.text("Area code", required=True, upper=True)
+    typed["area_name"] = rows.text("Area name", required=True)
+    typed["area_type"] = rows.text("Area type")
+    suppressed = np.zeros(len(raw), dtype=bool)
+    counts = ["Total abortions", "Under 18", "18-19", "20-24", "25-29", "30-34", "35 and over"]
+    for column in counts:
+        text = rows._text(column)
+        withheld = (text == DHSC_SUPPRESSED).to_numpy(dtype=bool)
+        suppressed |= withheld
+        rows.raw[column] = text.mask(text == DHSC_ZERO, "0").mask(withheld, "")
+        typed[names[column]] = rows.whole(column, thousands=True)
+    rate_text = rows._text("Rate per 1,000 women aged 15-44")
+    rate = pd.to_numeric(rate_text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad_rate = ~rate_text.isin(["", DHSC_SUPPRESSED]).to_numpy(dtype=bool) & np.isnan(rate)
+    rows.add(
+        bad_rate, "Rate per 1,000 women aged 15-44: ", rate_text, " is not a number", quote=[1]
+    )
+    typed["rate_per_1000_women_15_44"] = rate
+    typed["has_suppressed_counts"] = suppressed
+    raw_names = {v: k for k, v in names.items()}
+    rows.contract(TerminationsRow, typed, raw_names)
+    this_year = as_of.year
+    rows.add(
+        (typed["year"] > this_year).fillna(False).to_numpy(dtype=bool),
+        "Year: ",
+        typed["year"],
+        f" is in the future (after {this_year})",
+    )
+    ages = typed[TERMINATION_AGE_COLUMNS]
+    total = ages.sum(axis=1, min_count=1)
+    complete = ages.notna().all(axis=1) & typed["terminations"].notna()
+    mismatch = complete & (total != typed["terminations"]).fillna(False).astype(bool)
+    rows.add(
+        mismatch,
+        "Total abortions: ",
+        typed["terminations"],
+        " is not the sum of the age groups (",
+        total.astype("Int64"),
+        ")",
+    )
+    key = typed["year"].astype(str) + " " + typed["area_code"].fillna("")
+    rows.duplicates(key.where(typed["year"].notna() & typed["area_code"].notna()), "Year and area")
+    # the quarantine keeps the text as delivered, not the zero-normalised text
+    return _split(
+        typed,
+        raw,
+        rows.reasons.reasons(),
+        TERMINATIONS_HEADER,
+        TERMINATION_STAGING_DESCRIPTIONS,
+    )
+
+
+@dataclass
+class TableLoad:
+    """One staging table: its valid rows, its quarantined rows and the files they came from."""
+
+    table: str
+    staging: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: list[SourceFile] = field(default_factory=list)
+    input_rows: int = 0
+
+    @property
+    def rows_accounted_for(self) -> int:
+        return len(self.staging) + len(self.quarantine)
+
+
+@dataclass
+class MaternityLoad:
+    """The three maternity staging tables and their quarantine."""
+
+    bookings: TableLoad
+    births: TableLoad
+    terminations: TableLoad
+
+    @property
+    def tables(self) -> tuple[TableLoad, ...]:
+        return (self.bookings, self.births, self.terminations)
+
+    @property
+    def quarantine(self) -> pd.DataFrame:
+        frames = [t.quarantine for t in self.tables]
+        table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
+        table = table.sort_values(["source_file", "line_number"], kind="stable")
+        return table.reset_index(drop=True).astype({"line_number": "int64"})
+
+    @property
+    def files(self) -> list[SourceFile]:
+        return [f for t in self.tables for f in t.files]
+
+
+def load_maternity(
+    booking_paths: Iterable[Path],
+    birth_paths: Iterable[Path],
+    termination_paths: Iterable[Path],
+    imd: pd.DataFrame,
+    as_of: dt.date | None = None,
+) -> MaternityLoad:
+    """Read, validate and split every maternity extract; any file fault raises first.
+
+    ``imd`` is the IMD lookup (``staging.imd_lsoa``): an LSOA missing from it is a row fault.
+    ``as_of`` (default today) is the date after which a date is in the future.
+    """
+    as_of = as_of or dt.date.today()
+    raw_bookings, booking_files = _read_all(
+        booking_paths, BOOKING_HEADER, "bookings", BOOKINGS_PATTERN
+    )
+    raw_births, birth_files = _read_all(birth_paths, BIRTH_HEADER, "births", BIRTHS_PATTERN)
+    raw_terminations, termination_files = _read_all(
+        termination_paths, TERMINATIONS_HEADER, "terminations", TERMINATIONS_PATTERN
+    )
+    codes = pd.Index(imd["lsoa_code"].dropna().astype(str).unique())
+    bookings, booking_faults = parse_bookings(raw_bookings, codes, as_of)
+    births, birth_faults = parse_births(raw_births, codes, as_of, bookings)
+    terminations, termination_faults = parse_terminations(raw_terminations, as_of)
+    return MaternityLoad(
+        bookings=TableLoad(
+            "maternity_bookings", bookings, booking_faults, booking_files, len(raw_bookings)
+        ),
+        births=TableLoad("maternity_births", births, birth_faults, birth_files, len(raw_births)),
+        terminations=TableLoad(
+            "terminations",
+            terminations,
+            termination_faults,
+            termination_files,
+            len(raw_terminations),
+        ),
+    )
+
+
+# -- breakdowns --------------------------------------------------------------------------------
+ALL = "All"
+NOT_KNOWN = "Not known"
+DEPRIVATION_GROUPS = ("Most deprived 30% (deciles 1-3)", "Other 70% (deciles 4-10)")
+IMD_QUINTILE_LABELS = {1: "Q1 (most deprived)", 2: "Q2", 3: "Q3", 4: "Q4", 5: "Q5 (least deprived)"}
+# NHS ethnic categories grouped as the 2001 census groups them; B and C together are the "White
+# other" group DESIGN §6 keeps visible inside the ethnic minority total.
+ETHNIC_GROUPS: dict[str, tuple[str, ...]] = {
+    "White British": ("A",),
+    "White other (Irish or any other White)": ("B", "C"),
+    "Mixed": ("D", "E", "F", "G"),
+    "Asian or Asian British": ("H", "J", "K", "L"),
+    "Black or Black British": ("M", "N", "P"),
+    "Chinese or any other ethnic group": ("R", "S"),
+}
+WHITE_BRITISH = "White British"
+ETHNIC_MINORITY = "Ethnic minority (all but White British)"
+NRPF_LABELS = {True: "No recourse to public funds", False: "Recourse to public funds"}
+
+# breakdown -> its values in display order; every record falls in exactly one value of each.
+BREAKDOWNS: dict[str, tuple[str, ...]] = {
+    "all": (ALL,),
+    "deprivation_group": (*DEPRIVATION_GROUPS, NOT_KNOWN),
+    "imd_quintile": (*IMD_QUINTILE_LABELS.values(), NOT_KNOWN),
+    "ethnic_group": (*ETHNIC_GROUPS, NOT_KNOWN),
+    "ethnic_minority": (ETHNIC_MINORITY, WHITE_BRITISH, NOT_KNOWN),
+    "nrpf": (*NRPF_LABELS.values(), NOT_KNOWN),
+    "age_band": (*AGE_BANDS, NOT_KNOWN),
+}
+# pregnancy_outcomes: the age bands DHSC's terminations table can be matched to.
+PREGNANCY_AGE_BANDS = {
+    "Under 20": ("Under 20", ("terminations_under_18", "terminations_18_19")),
+    "20 to 24": ("20 to 24", ("terminations_20_24",)),
+    "25 to 29": ("25 to 29", ("terminations_25_29",)),
+    "30 to 34": ("30 to 34", ("terminations_30_34",)),
+    "35 to 39": ("35 and over", ("terminations_35_and_over",)),
+    "40 to 44": ("35 and over", ()),
+    "45 or Over": ("35 and over", ()),
+}
+PREGNANCY_BREAKDOWNS: dict[str, tuple[str, ...]] = {
+    "all": (ALL,),
+    "age_band": ("Under 20", "20 to 24", "25 to 29", "30 to 34", "35 and over", NOT_KNOWN),
+}
+
+
+def mother_breakdowns(records: pd.DataFrame, imd: pd.DataFrame) -> pd.DataFrame:
+    """The value of every breakdown in ``BREAKDOWNS`` for each record ('Not known' where the
+    field is blank, or the LSOA is not in the lookup). Deprivation is national: deciles 1-3 are
+    the most deprived 30% (DESIGN §6); quintile = (decile + 1) // 2."""
+    lookup = imd.drop_duplicates("lsoa_code").set_index("lsoa_code")["imd_decile"]
+    decile = records["lsoa_code"].map(lookup).astype("Float64")
+    known = decile.notna()
+    deprived = decile.isin(MOST_DEPRIVED_DECILES)
+    quintile = ((decile + 1) // 2).astype("Int64")
+    code_group = {code: group for group, codes in ETHNIC_GROUPS.items() for code in codes}
+    ethnic = records["ethnic_category"].map(code_group)
+    nrpf = records["nrpf"].astype("boolean")
+    age = records["mother_age_band"].astype(object)
+    return pd.DataFrame(
+        {
+            "all": ALL,
+            "deprivation_group": np.select(
+                [deprived.to_numpy(dtype=bool), known.to_numpy(dtype=bool)],
+                list(DEPRIVATION_GROUPS),
+                default=NOT_KNOWN,
+            ),
+            "imd_quintile": quintile.map(IMD_QUINTILE_LABELS, na_action="ignore")
+            .astype(object)
+            .fillna(NOT_KNOWN),
+            "ethnic_group": ethnic.fillna(NOT_KNOWN),
+            "ethnic_minority": np.select(
+                [ethnic.eq(WHITE_BRITISH).to_numpy(dtype=bool), ethnic.notna().to_numpy()],
+                [WHITE_BRITISH, ETHNIC_MINORITY],
+                default=NOT_KNOWN,
+            ),
+            "nrpf": nrpf.map(NRPF_LABELS, na_action="ignore").astype(object).fillna(NOT_KNOWN),
+            "age_band": age.where(age.isin(AGE_BANDS), NOT_KNOWN),
+        },
+        index=records.index,
+    )
+
+
+# -- periods -----------------------------------------------------------------------------------
+PERIOD_TYPES = ("month", "quarter", "year")
+_PERIOD_MONTHS = {"quarter": 3, "year": 12}
+_PERIOD_FREQ = {"quarter": "Q", "year": "Y"}
+
+
+def month_starts(dates: pd.Series) -> pd.Series:
+    return dates.dt.to_period("M").dt.start_time.astype("datetime64[ns]")
+
+
+def count_by_period(
+    dates: pd.Series,
+    groups: pd.DataFrame,
+    counts: pd.DataFrame,
+    categories: Mapping[str, Sequence[str]],
+    period_types: Sequence[str] = PERIOD_TYPES,
+    coverage: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    extra: pd.Series | None = None,
+    extra_values: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Counts summed by period and breakdown value, long: one row per period type, period,
+    breakdown and value (and ``extra`` key), with every cell present (0 where no record fell in
+    it: the extract covers the period, so none is a true zero).
+
+    ``coverage`` (first and last month; default the months of ``dates``) bounds the periods.
+    Quarters and years are given only where every one of their months lies inside the coverage,
+    so a partial period never looks like a fall. Quarters and years are calendar ones.
+    """
+    extra_name = extra.name if extra is not None else None
+    columns = [
+        "period_start",
+        "period_type",
+        "breakdown",
+        "breakdown_value",
+        *([extra_name] if extra_name else []),
+        *counts.columns,
+    ]
+    month = month_starts(dates)
+    if coverage is None:
+        if month.dropna().empty:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        coverage = (month.min(), month.max())
+    months = pd.date_range(coverage[0], coverage[1], freq="MS")
+    inside = month.isin(months)
+    keys = ["period_start", "breakdown_value", *([extra_name] if extra_name else [])]
+    monthly = []
+    for breakdown, values in categories.items():  # a handful of breakdowns, never rows
+        work = counts.loc[inside].assign(
+            period_start=month[inside], breakdown_value=groups.loc[inside, breakdown]
+        )
+        if extra_name:
+            work[extra_name] = extra[inside]
+        summed = work.groupby(keys, sort=False, observed=True).sum()
+        stray = set(summed.index.get_level_values("breakdown_value")) - set(values)
+        if stray:  # a value outside the categories would vanish from the grid: never silently
+            raise ValueError(f"{breakdown}: values {sorted(map(str, stray))} are not categories")
+        grid_levels = [months, list(values), *([list(extra_values)] if extra_name else [])]
+        grid = pd.MultiIndex.from_product(grid_levels, names=keys)
+        # zero-fill is correct: the extract covers every month of the grid
+        filled = summed.reindex(grid, fill_value=0).reset_index()
+        filled.insert(1, "breakdown", breakdown)
+        monthly.append(filled)
+    month_table = pd.concat(monthly, ignore_index=True)
+    for column in counts.columns:
+        month_table[column] = month_table[column].astype("int64")
+    parts = []
+    if "month" in period_types:
+        parts.append(month_table.assign(period_type="month"))
+    group_keys = ["breakdown", "breakdown_value", *([extra_name] if extra_name else [])]
+    for period_type in ("quarter", "year"):
+        if period_type not in period_types:
+            continue
+        start = (
+            month_table["period_start"]
+            .dt.to_period(_PERIOD_FREQ[period_type])
+            .dt.start_time.astype("datetime64[ns]")
+        )
+        span = pd.Series(months).dt.to_period(_PERIOD_FREQ[period_type]).value_counts()
+        complete = span[span == _PERIOD_MONTHS[period_type]].index.start_time
+        rows = month_table.assign(period_start=start).loc[start.isin(complete)]
+        summed = (
+            rows.groupby(["period_start", *group_keys], sort=False)[list(counts.columns)]
+            .sum()
+            .reset_index()
+        )
+        parts.append(summed.assign(period_type=period_type))
+    table = pd.concat(parts, ignore_index=True)
+    return _sort(table[columns], categories, extra_name, extra_values)
+
+
+def _sort(
+    table: pd.DataFrame,
+    categories: Mapping[str, Sequence[str]],
+    extra_name: str | None = None,
+    extra_values: Sequence[str] = (),
+) -> pd.DataFrame:
+    breakdown_order = {b: i for i, b in enumerate(categories)}
+    value_order = {(b, v): i for b, values in categories.items() for i, v in enumerate(values)}
+    keys = pd.DataFrame(
+        {
+            "_type": table["period_type"].map({p: i for i, p in enumerate(PERIOD_TYPES)}),
+            "_start": table["period_start"],
+            "_breakdown": table["breakdown"].map(breakdown_order),
+            "_value": pd.Series(
+                list(zip(table["breakdown"], table["breakdown_value"], strict=True)),
+                index=table.index,
+                dtype=object,
+            ).map(value_order),
+        }
+    )
+    order = ["_type", "_start", "_breakdown", "_value"]
+    if extra_name:
+        keys["_extra"] = table[extra_name].map({v: i for i, v in enumerate(extra_values)})
+        order.append("_extra")
+    position = keys.sort_values(order, kind="stable").index
+    return table.loc[position].reset_index(drop=True)
+
+
+def _add_proportion(table: pd.DataFrame, name: str, count: str, denominator: str) -> None:
+    """``name`` = count / denominator × 100 with its Wilson 95% interval (stats.proportion_with_ci)."""
+    ci = stats.proportion_with_ci(
+        table[count].astype("float64"), table[denominator].astype("float64")
+    )
+    value = ci["value"].to_numpy()
+    # r = n: the Wilson upper limit is 100% exactly, which floating point misses by 1e-14
+    everyone = (table[count] == table[denominator]).fillna(False).to_numpy(dtype=bool)
+    table[name] = value
+    table[f"{name}_ci95_lower"] = ci["ci_lower"].to_numpy()
+    table[f"{name}_ci95_upper"] = np.where(everyone & np.isfinite(value), 100.0, ci["ci_upper"])
+
+
+def _add_rate(table: pd.DataFrame, name: str, count: str, denominator: str) -> None:
+    """``name`` = count / denominator × 1,000, Byars (10+) or exact Poisson (<10) 95% limits."""
+    ci = stats.rate_with_ci(
+        table[count].astype("float64"), table[denominator].astype("float64"), 1000
+    )
+    table[name] = ci["value"].to_numpy()
+    table[f"{name}_ci95_lower"] = ci["ci_lower"].to_numpy()
+    table[f"{name}_ci95_upper"] = ci["ci_upper"].to_numpy()
+
+
+# -- measures ----------------------------------------------------------------------------------
+def is_late_booking(gestation_days: pd.Series, definitions: MaternityDefinitions) -> pd.Series:
+    """Booked at 13+0 weeks (91 days) or later, by default (DESIGN §6)."""
+    return gestation_days >= definitions.late_booking_from_days
+
+
+def late_bookings(
+    bookings: pd.DataFrame, imd: pd.DataFrame, definitions: MaternityDefinitions | None = None
+) -> pd.DataFrame:
+    """Bookings, booked by 10+0 weeks, late (13+0 or later) and very late (20+1 or later) bookings
+    by month, quarter and year, for all women and each breakdown, with percentages of bookings
+    and Wilson 95% CIs. Periods are by booking date.
+
+    Definitions (DESIGN §6, config/maternity.yaml): booked by 10+0 = gestation at booking <= 70
+    days (NICE NG201 ambition); late = >= 91 days; very late = >= 141 days. Before disclosure
+    control: :func:`build_late_bookings` adds SPC and suppression.
+    """
+    d = definitions or MaternityDefinitions()
+    gestation = bookings["gestation_at_booking_days"].astype("int64")
+    counts = pd.DataFrame(
+        {
+            "bookings": np.ones(len(bookings), dtype=np.int64),
+            "booked_by_10_weeks": (gestation <= d.booked_by_days).astype("int64"),
+            "late_bookings": is_late_booking(gestation, d).astype("int64"),
+            "very_late_bookings": (gestation >= d.very_late_booking_from_days).astype("int64"),
+        },
+        index=bookings.index,
+    )
+    table = count_by_period(
+        bookings["booking_date"], mother_breakdowns(bookings, imd), counts, BREAKDOWNS
+    )
+    _add_proportion(table, "booked_by_10_weeks_pct", "booked_by_10_weeks", "bookings")
+    _add_proportion(table, "late_booking_pct", "late_bookings", "bookings")
+    _add_proportion(table, "very_late_booking_pct", "very_late_bookings", "bookings")
+    return table
+
+
+def gestation_bands(gestation_days: pd.Series, definitions: MaternityDefinitions) -> pd.Series:
+    """Extremely preterm (< 196), very preterm (196-223), moderate to late preterm (224-258) or
+    term (>= 259), by default (DESIGN §6)."""
+    g = gestation_days.to_numpy(dtype="int64")
+    d = definitions
+    return pd.Series(
+        np.select(
+            [
+                g < d.very_preterm_from_days,
+                g < d.moderate_preterm_from_days,
+                g < d.preterm_before_days,
+            ],
+            list(GESTATION_BANDS[:3]),
+            default=TERM,
+        ),
+        index=gestation_days.index,
+    )
+
+
+EXTREMELY_PRETERM = "Extremely preterm (under 28+0 weeks)"
+VERY_PRETERM = "Very preterm (28+0 to 31+6 weeks)"
+MODERATE_PRETERM = "Moderate to late preterm (32+0 to 36+6 weeks)"
+ALL_PRETERM = "All preterm (under 37+0 weeks)"
+TERM = "Term (37+0 weeks or later)"
+GESTATION_BANDS = (EXTREMELY_PRETERM, VERY_PRETERM, MODERATE_PRETERM, ALL_PRETERM, TERM)
+
+
+def premature_deliveries(
+    births: pd.DataFrame, imd: pd.DataFrame, definitions: MaternityDefinitions | None = None
+) -> pd.DataFrame:
+    """Births (babies, live and still), live births, stillbirths, and preterm (< 259 days), very
+    preterm (196-223) and extremely preterm (< 196) births by month, quarter and year, for all
+    women and each breakdown, as crude rates per 1,000 births with Byars / exact Poisson 95% CIs
+    (the method of Fingertips indicator 91743). Periods are by date of birth.
+    """
+    d = definitions or MaternityDefinitions()
+    gestation = births["gestation_at_birth_days"].astype("int64")
+    live = births["birth_outcome"].eq("live")
+    counts = pd.DataFrame(
+        {
+            "births": np.ones(len(births), dtype=np.int64),
+            "live_births": live.astype("int64"),
+            "stillbirths": births["birth_outcome"].eq("stillbirth").astype("int64"),
+            "preterm_births": (gestation < d.preterm_before_days).astype("int64"),
+            "very_preterm_births": (
+                (gestation >= d.very_preterm_from_days) & (gestation < d.moderate_preterm_from_days)
+            ).astype("int64"),
+            "extremely_preterm_births": (gestation < d.very_preterm_from_days).astype("int64"),
+        },
+        index=births.index,
+    )
+    table = count_by_period(
+        births["birth_date"], mother_breakdowns(births, imd), counts, BREAKDOWNS
+    )
+    _add_rate(table, "stillbirths_per_1000", "stillbirths", "births")
+    _add_rate(table, "preterm_per_1000", "preterm_births", "births")
+    _add_rate(table, "very_preterm_per_1000", "very_preterm_births", "births")
+    _add_rate(table, "extremely_preterm_per_1000", "extremely_preterm_births", "births")
+    return table
+
+
+def preterm_outcomes(
+    births: pd.DataFrame, imd: pd.DataFrame, definitions: MaternityDefinitions | None = None
+) -> pd.DataFrame:
+    """For babies by gestation band (extremely, very, moderate to late preterm, all preterm, and
+    term for comparison), by calendar year of birth: neonatal unit admission, survival to 28 days
+    and to 1 year among live births whose outcome is known, as percentages with Wilson 95% CIs.
+
+    Survival is known only once the baby could have reached the age (and follow-up recorded it),
+    so the latest years have few or no known outcomes: the ``*_known`` columns say how many.
+    """
+    d = definitions or MaternityDefinitions()
+    band = gestation_bands(births["gestation_at_birth_days"].astype("int64"), d)
+    preterm = band != TERM
+    # each preterm baby counts in its own band and in "All preterm"
+    records = pd.concat([births, births.loc[preterm]], ignore_index=True)
+    band = pd.concat([band, pd.Series(ALL_PRETERM, index=band.index[preterm])], ignore_index=True)
+    band.name = "gestation_band"
+    live = records["birth_outcome"].eq("live")
+
+    def known(column: str) -> pd.Series:
+        return (live & records[column].astype("boolean").notna()).astype("int64")
+
+    def answered(column: str, value: bool) -> pd.Series:
+        return (live & records[column].astype("boolean").eq(value).fillna(False)).astype("int64")
+
+    counts = pd.DataFrame(
+        {
+            "live_births": live.astype("int64"),
+            "nnu_admission_known": known("neonatal_unit_admission"),
+            "nnu_admissions": answered("neonatal_unit_admission", True),
+            "survival_28_days_known": known("survived_28_days"),
+            "deaths_under_28_days": answered("survived_28_days", False),
+            "survival_1_year_known": known("survived_1_year"),
+            "deaths_under_1_year": answered("survived_1_year", False),
+        }
+    )
+    table = count_by_period(
+        records["birth_date"],
+        mother_breakdowns(records, imd),
+        counts,
+        BREAKDOWNS,
+        period_types=("year",),
+        extra=band,
+        extra_values=GESTATION_BANDS,
+    )
+    _add_proportion(table, "nnu_admission_pct", "nnu_admissions", "nnu_admission_known")
+    for period in ("28_days", "1_year"):
+        known_n = table[f"survival_{period}_known"]
+        table["_survivors"] = known_n - table[f"deaths_under_{period}"]
+        _add_proportion(table, f"survival_{period}_pct", "_survivors", f"survival_{period}_known")
+    return table.drop(columns="_survivors")
+
+
+def pregnancy_outcomes(
+    bookings: pd.DataFrame,
+    births: pd.DataFrame,
+    terminations: pd.DataFrame,
+    area_code: str,
+) -> pd.DataFrame:
+    """By calendar year, for all women and by age band: bookings, terminations, pregnancies
+    (bookings + terminations), maternities, live births and stillbirths, and terminations as a
+    percentage of pregnancies (Wilson 95% CI).
+
+    Pregnancies are the proxy issue 3 names: pregnancies booked with the provider in the year
+    plus abortions to residents in the year (DHSC, area ``area_code``). It misses pregnancies
+    that miscarried before booking and counts twice a booked pregnancy later terminated. A year
+    is shown for a source only where its extract covers the whole year; otherwise that source's
+    counts are null (and so are pregnancies). Age bands are those the DHSC table can be matched
+    to (35 and over together); terminations have no 'Not known' age beyond total minus the sum
+    of the age groups.
+    """
+    groups_b = _pregnancy_groups(bookings)
+    groups_c = _pregnancy_groups(births)
+    booking_counts = pd.DataFrame({"bookings": np.ones(len(bookings), dtype=np.int64)})
+    year_of_birth = births["birth_date"].dt.year
+    first_baby = (
+        ~pd.DataFrame({"id": births["booking_pseudo_id"], "year": year_of_birth}).duplicated()
+        | births["booking_pseudo_id"].isna()
+    )
+    birth_counts = pd.DataFrame(
+        {
+            "maternities": first_baby.astype("int64").to_numpy(),
+            "live_births": births["birth_outcome"].eq("live").astype("int64").to_numpy(),
+            "stillbirths": births["birth_outcome"].eq("stillbirth").astype("int64").to_numpy(),
+        },
+        index=births.index,
+    )
+    keys = ["period_start", "period_type", "breakdown", "breakdown_value"]
+    parts = []
+    for dates, groups, counts in (
+        (bookings["booking_date"], groups_b, booking_counts.set_axis(bookings.index)),
+        (births["birth_date"], groups_c, birth_counts),
+    ):
+        # years only where the extract covers all twelve months (count_by_period)
+        table = count_by_period(dates, groups, counts, PREGNANCY_BREAKDOWNS, period_types=("year",))
+        parts.append(table.set_index(keys))
+    parts.append(_termination_counts(terminations, area_code).set_index(keys))
+    table = pd.concat(parts, axis=1, join="outer").reset_index()
+    for column in ("bookings", "terminations", "maternities", "live_births", "stillbirths"):
+        table[column] = table[column].astype("Int64")
+    table["pregnancies"] = table["bookings"] + table["terminations"]
+    _add_proportion(table, "termination_pct", "terminations", "pregnancies")
+    table = _sort(table, PREGNANCY_BREAKDOWNS)
+    return table[
+        [
+            *keys,
+            "pregnancies",
+            "bookings",
+            "terminations",
+            "maternities",
+            "live_births",
+            "stillbirths",
+            "termination_pct",
+            "termination_pct_ci95_lower",
+            "termination_pct_ci95_upper",
+        ]
+    ]
+
+
+def _pregnancy_groups(records: pd.DataFrame) -> pd.DataFrame:
+    band = records["mother_age_band"].map({k: v[0] for k, v in PREGNANCY_AGE_BANDS.items()})
+    return pd.DataFrame(
+        {"all": ALL, "age_band": band.astype(object).fillna(NOT_KNOWN)}, index=records.index
+    )
+
+
+def _termination_counts(terminations: pd.DataFrame, area_code: str) -> pd.DataFrame:
+    rows = terminations[terminations["area_code"] == area_code]
+    start = pd.to_datetime(rows["year"].astype("int64").astype(str) + "-01-01")
+    out = [pd.DataFrame({"period_start": start, "breakdown_value": ALL, "breakdown": "all",
+                         "terminations": rows["terminations"].astype("Int64")})]  # fmt: skip
+    bands: dict[str, list[str]] = {}
+    for band, columns in PREGNANCY_AGE_BANDS.values():
+        bands.setdefault(band, []).extend(columns)
+    ages = rows[TERMINATION_AGE_COLUMNS].astype("Int64")
+    for band, columns in bands.items():  # five DHSC age bands, not rows
+        out.append(
+            pd.DataFrame(
+                {
+                    "period_start": start,
+                    "breakdown_value": band,
+                    "breakdown": "age_band",
+                    # a suppressed part leaves the band missing, never a partial sum
+                    "terminations": ages[columns]
+                    .sum(axis=1, min_count=len(columns))
+                    .where(ages[columns].notna().all(axis=1)),
+                }
+            )
+        )
+    all_known = ages.notna().all(axis=1)
+    out.append(
+        pd.DataFrame(
+            {
+                "period_start": start,
+                "breakdown_value": NOT_KNOWN,
+                "breakdown": "age_band",
+                "terminations": (rows["terminations"].astype("Int64") - ages.sum(axis=1)).where(
+                    all_known
+                ),
+            }
+        )
+    )
+    table = pd.concat(out, ignore_index=True).assign(period_type="year")
+    table["terminations"] = table["terminations"].astype("Int64")
+    return table[["period_start", "period_type", "breakdown", "breakdown_value", "terminations"]]
+
+
+# -- SPC ---------------------------------------------------------------------------------------
+def add_spc(
+    table: pd.DataFrame, value_col: str, settings: SpcSettings, prefix: str
+) -> pd.DataFrame:
+    """XmR chart columns (``<prefix>_spc_*``, see ``SPC_COLUMNS``) on the monthly rows for all
+    women, from :func:`cov_pipeline.spc.spc_series` with the measure's configured settings
+    (improvement direction, target, baseline, rebases); null on every other row."""
+    out = table.copy()
+    charted = (out["period_type"] == "month") & (out["breakdown"] == "all")
+    spc = spc_series(
+        out.loc[charted, ["period_start", value_col]],
+        value_col,
+        "period_start",
+        **settings.spc_kwargs(),
+    )
+    for column in SPC_COLUMNS:
+        name = f"{prefix}_{column}"
+        values = spc[column]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            out[name] = pd.Series(pd.NA, index=out.index, dtype="boolean")
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            out[name] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+        elif pd.api.types.is_float_dtype(values.dtype):
+            out[name] = np.nan
+        else:
+            out[name] = pd.Series(None, index=out.index, dtype=object)
+        out.loc[charted, name] = values.to_numpy()
+    return out
+
+
+def spc_columns(prefix: str) -> list[str]:
+    return [f"{prefix}_{column}" for column in SPC_COLUMNS]
+
+
+def spc_chart_frame(table: pd.DataFrame, value_col: str, prefix: str) -> pd.DataFrame:
+    """The monthly all-women rows with the SPC columns under their plain names, for charts."""
+    rows = table[(table["period_type"] == "month") & (table["breakdown"] == "all")]
+    return rows[["period_start", value_col, *spc_columns(prefix)]].rename(
+        columns={f"{prefix}_{c}": c for c in SPC_COLUMNS}
+    )
+
+
+# -- disclosure control ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Figure:
+    """A published count, the count it is a share of, and the figures derived from it."""
+
+    count: str
+    denominator: str | None = None
+    derived: tuple[str, ...] = ()
+
+
+def _ci(name: str) -> tuple[str, ...]:
+    return (name, f"{name}_ci95_lower", f"{name}_ci95_upper")
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """Cells whose counts add up to a total row of the same table: for each cell (by position),
+    its group and the position of the group's total row (-1 where the table has none)."""
+
+    cells: np.ndarray
+    group: np.ndarray
+    total: np.ndarray
+
+
+def _hash(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def _partition(
+    cells: pd.Series,
+    group_key: pd.DataFrame,
+    total_key_of_cell: pd.DataFrame,
+    totals: pd.Series,
+    total_key: pd.DataFrame,
+) -> _Partition:
+    """Cells (``cells`` true) grouped by ``group_key``; each group adds up to the row among
+    ``totals`` whose ``total_key`` equals the cell's ``total_key_of_cell``."""
+    in_cells, in_totals = cells.to_numpy(dtype=bool), totals.to_numpy(dtype=bool)
+    position = pd.Series(np.flatnonzero(in_totals), index=_hash(total_key[in_totals]))
+    position = position[~position.index.duplicated()]
+    total = pd.Series(_hash(total_key_of_cell[in_cells])).map(position)
+    return _Partition(
+        np.flatnonzero(in_cells),
+        pd.factorize(_hash(group_key[in_cells]))[0],
+        total.fillna(-1).astype("int64").to_numpy(),
+    )
+
+
+def _partitions(table: pd.DataFrame, extra: str | None, band_total: bool) -> list[_Partition]:
+    keys = [extra] if extra else []
+    when = table[["period_type", "period_start", *keys]]
+    # the values of each breakdown add up to the row for all women
+    out = [
+        _partition(
+            table["breakdown"] != "all",
+            when.assign(_breakdown=table["breakdown"]),
+            when,
+            table["breakdown"] == "all",
+            when,
+        )
+    ]
+    cell = table[["breakdown", "breakdown_value", *keys]]
+    for smaller, larger, freq in (("month", "quarter", "Q"), ("quarter", "year", "Y")):
+        parent = table["period_start"].dt.to_period(freq).dt.start_time.astype("datetime64[ns]")
+        in_parent = cell.assign(_start=parent)
+        out.append(
+            _partition(
+                table["period_type"] == smaller,
+                in_parent,
+                in_parent,
+                table["period_type"] == larger,
+                cell.assign(_start=table["period_start"]),
+            )
+        )
+    if band_total:
+        group = table[["period_type", "period_start", "breakdown", "breakdown_value"]]
+        out.append(
+            _partition(
+                table["gestation_band"].isin([EXTREMELY_PRETERM, VERY_PRETERM, MODERATE_PRETERM]),
+                group,
+                group,
+                table["gestation_band"] == ALL_PRETERM,
+                group,
+            )
+        )
+    return out
+
+
+def _groups(partition: _Partition, flags: pd.Series) -> pd.Series:
+    """Group of each cell whose total row is published (not suppressed); NA elsewhere."""
+    flag = flags.to_numpy(dtype=bool)
+    has_total = partition.total >= 0
+    published = has_total & ~flag[np.where(has_total, partition.total, 0)]
+    groups = np.full(len(flag), -1, dtype=np.int64)
+    groups[partition.cells[published]] = partition.group[published]
+    return pd.Series(groups, index=flags.index).astype("Int64").mask(groups < 0)
+
+
+MAX_SUPPRESSION_PASSES = 20
+
+
+def _row_total_suppression(
+    table: pd.DataFrame, flags: dict[str, pd.Series], total: str, parts: Sequence[str]
+) -> None:
+    """Within each row, ``parts`` add up to ``total`` (e.g. live births + stillbirths = births):
+    a lone withheld part takes the smallest other part with it while the total is published."""
+    n = len(table)
+    stacked = pd.DataFrame(
+        {
+            "count": np.concatenate([table[p].astype("float64").to_numpy() for p in parts]),
+            "flag": np.concatenate([flags[p].to_numpy(dtype=bool) for p in parts]),
+            "row": np.tile(np.arange(n), len(parts)),
+        }
+    )
+    published = ~flags[total].to_numpy(dtype=bool)
+    groups = pd.Series(stacked["row"]).astype("Int64").where(np.tile(published, len(parts)))
+    updated = secondary_suppression(stacked["count"], stacked["flag"], groups).to_numpy()
+    for i, part in enumerate(parts):
+        flags[part] = pd.Series(updated[i * n : (i + 1) * n], index=table.index)
+
+
+def control_disclosure(
+    table: pd.DataFrame,
+    figures: Sequence[Figure],
+    extra: str | None = None,
+    band_total: bool = False,
+    row_totals: Sequence[tuple[str, tuple[str, ...]]] = (),
+) -> pd.DataFrame:
+    """Disclosure control (DESIGN §6) on a long mart.
+
+    Primary: every count of 1-7 is withheld; a withheld denominator withholds the counts it is
+    the denominator of. Secondary (:func:`cov_pipeline.disclosure.secondary_suppression`):
+    wherever cells add up to a published total, a lone withheld cell takes the smallest other cell
+    with it: the values of a breakdown add up to the all-women row, months to their quarter,
+    quarters to their year, preterm bands to all preterm (``band_total``), and columns of one row
+    to another column (``row_totals``, e.g. live births + stillbirths = births). Repeated until
+    nothing changes. Withheld counts and everything derived from them (percentages, rates, CIs,
+    SPC columns) are null; ``is_suppressed`` marks a row with anything withheld. Counts are not
+    rounded: the marts are for analysts; round to 5 where a figure is published.
+    """
+    out = table.copy()
+    flags = {
+        f.count: is_small_count(out[f.count].astype("Float64")).fillna(False).astype(bool)
+        for f in figures
+    }
+    partitions = _partitions(out, extra, band_total)
+    for _ in range(MAX_SUPPRESSION_PASSES):
+        before = {k: v.copy() for k, v in flags.items()}
+        for figure in figures:
+            if figure.denominator is not None:
+                flags[figure.count] = flags[figure.count] | flags[figure.denominator]
+        for total, parts in row_totals:
+            _row_total_suppression(out, flags, total, parts)
+        for partition in partitions:
+            for figure in figures:
+                flags[figure.count] = secondary_suppression(
+                    out[figure.count], flags[figure.count], _groups(partition, flags[figure.count])
+                )
+        if all(flags[k].equals(before[k]) for k in flags):
+            break
+    else:
+        raise RuntimeError(f"disclosure control did not settle in {MAX_SUPPRESSION_PASSES} passes")
+    any_flag = pd.Series(False, index=out.index)
+    for figure in figures:
+        withheld = flags[figure.count]
+        if figure.denominator is not None:
+            withheld = withheld | flags[figure.denominator]
+        out[figure.count] = out[figure.count].astype("Int64").mask(flags[figure.count])
+        for column in figure.derived:
+            out[column] = out[column].mask(withheld)
+        any_flag |= withheld
+    out["is_suppressed"] = any_flag.to_numpy()
+    return out
+
+
+LATE_BOOKING_FIGURES = (
+    Figure("bookings"),
+    Figure("booked_by_10_weeks", "bookings", _ci("booked_by_10_weeks_pct")),
+    Figure(
+        "late_bookings",
+        "bookings",
+        (*_ci("late_booking_pct"), *spc_columns("late_booking")),
+    ),
+    Figure("very_late_bookings", "bookings", _ci("very_late_booking_pct")),
+)
+PREMATURE_FIGURES = (
+    Figure("births"),
+    Figure("live_births", "births"),
+    Figure("stillbirths", "births", _ci("stillbirths_per_1000")),
+    Figure("preterm_births", "births", (*_ci("preterm_per_1000"), *spc_columns("preterm"))),
+    Figure("very_preterm_births", "births", _ci("very_preterm_per_1000")),
+    Figure(
+        "extremely_preterm_births",
+        "births",
+        (*_ci("extremely_preterm_per_1000"), *spc_columns("extremely_preterm")),
+    ),
+)
+PREGNANCY_FIGURES = (
+    Figure("pregnancies"),
+    Figure("bookings"),
+    Figure("terminations", "pregnancies", _ci("termination_pct")),
+    Figure("maternities"),
+    Figure("live_births"),
+    Figure("stillbirths"),
+)
+PRETERM_OUTCOME_FIGURES = (
+    Figure("live_births"),
+    Figure("nnu_admission_known", "live_births"),
+    Figure("nnu_admissions", "nnu_admission_known", _ci("nnu_admission_pct")),
+    Figure("survival_28_days_known", "live_births"),
+    Figure("deaths_under_28_days", "survival_28_days_known", _ci("survival_28_days_pct")),
+    Figure("survival_1_year_known", "live_births"),
+    Figure("deaths_under_1_year", "survival_1_year_known", _ci("survival_1_year_pct")),
+)
+BIRTH_PARTS = ("births", ("live_births", "stillbirths"))
+
+
+# -- marts -------------------------------------------------------------------------------------
+def _spc_settings(spc_settings: Mapping[str, SpcSettings] | None, measure: str) -> SpcSettings:
+    if spc_settings is None:
+        from cov_pipeline.spc import load_spc_settings
+
+        spc_settings = load_spc_settings()
+    if measure not in spc_settings:
+        raise KeyError(f"no SPC settings for measure {measure!r} (config/spc.yaml)")
+    return spc_settings[measure]
+
+
+def late_bookings_with_spc(
+    bookings: pd.DataFrame,
+    imd: pd.DataFrame,
+    definitions: MaternityDefinitions | None = None,
+    spc_settings: Mapping[str, SpcSettings] | None = None,
+) -> pd.DataFrame:
+    """:func:`late_bookings` with SPC on the monthly late booking % for all women (measure
+    ``late_booking_pct``), before disclosure control (for engineers' charts, not analysts)."""
+    table = late_bookings(bookings, imd, definitions)
+    settings = _spc_settings(spc_settings, "late_booking_pct")
+    return add_spc(table, "late_booking_pct", settings, "late_booking")
+
+
+def disclose_late_bookings(table: pd.DataFrame) -> pd.DataFrame:
+    return control_disclosure(table, LATE_BOOKING_FIGURES)
+
+
+def build_late_bookings(
+    bookings: pd.DataFrame,
+    imd: pd.DataFrame,
+    definitions: MaternityDefinitions | None = None,
+    spc_settings: Mapping[str, SpcSettings] | None = None,
+) -> pd.DataFrame:
+    """``marts.late_bookings``: measures, SPC, then disclosure control."""
+    return disclose_late_bookings(late_bookings_with_spc(bookings, imd, definitions, spc_settings))
+
+
+def premature_deliveries_with_spc(
+    births: pd.DataFrame,
+    imd: pd.DataFrame,
+    definitions: MaternityDefinitions | None = None,
+    spc_settings: Mapping[str, SpcSettings] | None = None,
+) -> pd.DataFrame:
+    """:func:`premature_deliveries` with SPC on the monthly preterm and extremely preterm rates
+    for all women (measures ``preterm_rate``, ``extremely_preterm_rate``), before disclosure
+    control: monthly counts of extremely preterm births are mostly 1-7, so their points are
+    withheld in the mart, while the chart of the whole series is for engineers."""
+    table = premature_deliveries(births, imd, definitions)
+    preterm = _spc_settings(spc_settings, "preterm_rate")
+    extremely = _spc_settings(spc_settings, "extremely_preterm_rate")
+    table = add_spc(table, "preterm_per_1000", preterm, "preterm")
+    return add_spc(table, "extremely_preterm_per_1000", extremely, "extremely_preterm")
+
+
+def disclose_premature_deliveries(table: pd.DataFrame) -> pd.DataFrame:
+    return control_disclosure(table, PREMATURE_FIGURES, row_totals=[BIRTH_PARTS])
+
+
+def build_premature_deliveries(
+    births: pd.DataFrame,
+    imd: pd.DataFrame,
+    definitions: MaternityDefinitions | None = None,
+    spc_settings: Mapping[str, SpcSettings] | None = None,
+) -> pd.DataFrame:
+    """``marts.premature_deliveries``: measures, SPC, then disclosure control."""
+    table = premature_deliveries_with_spc(births, imd, definitions, spc_settings)
+    return disclose_premature_deliveries(table)
+
+
+def build_pregnancy_outcomes(
+    bookings: pd.DataFrame, births: pd.DataFrame, terminations: pd.DataFrame, area_code: str
+) -> pd.DataFrame:
+    """``marts.pregnancy_outcomes``: :func:`pregnancy_outcomes` with disclosure control."""
+    return control_disclosure(
+        pregnancy_outcomes(bookings, births, terminations, area_code),
+        PREGNANCY_FIGURES,
+        row_totals=[("pregnancies", ("bookings", "terminations"))],
+    )
+
+
+def build_preterm_outcomes(
+    births: pd.DataFrame, imd: pd.DataFrame, definitions: MaternityDefinitions | None = None
+) -> pd.DataFrame:
+    """``marts.preterm_outcomes``: :func:`preterm_outcomes` with disclosure control (the preterm
+    bands add up to all preterm, so a lone withheld band is protected too)."""
+    return control_disclosure(
+        preterm_outcomes(births, imd, definitions),
+        PRETERM_OUTCOME_FIGURES,
+        extra="gestation_band",
+        band_total=True,
+    )
+
+
+# -- column descriptions -----------------------------------------------------------------------
+def _common_descriptions(date_basis: str, period_types: str) -> dict[str, str]:
+    return {
+        "period_start": f"First day of the period ({date_basis}).",
+        "period_type": f"{period_types}. Calendar quarters and years, shown only where the "
+        "extract covers every month of them.",
+        "breakdown": "What the rows are split by: all (all women), deprivation_group, "
+        "imd_quintile, ethnic_group, ethnic_minority, nrpf or age_band. The values of each "
+        "breakdown add up to the 'all' row.",
+        "breakdown_value": "The group: 'All'; deprivation_group 'Most deprived 30% (deciles 1-3)' "
+        "/ 'Other 70% (deciles 4-10)' (national IMD deciles of the mother's LSOA, DESIGN §6); "
+        "imd_quintile Q1 (most deprived) to Q5; ethnic_group by NHS ethnic category (White "
+        "British A; White other B, C; Mixed D-G; Asian H-L; Black M-P; Chinese or other R, S); "
+        "ethnic_minority 'Ethnic minority (all but White British)' = every category except A, "
+        "White other included; nrpf no recourse to public funds; age_band the mother's age at "
+        "booking. 'Not known' where the field is blank, Z or 99, or the LSOA is not in the lookup.",
+        "is_suppressed": "True where a count in the row was withheld (disclosure control, DESIGN "
+        "§6): a count or its complement of 1-7, or a cell withheld so that a total cannot reveal "
+        "another (secondary suppression). Withheld counts and the figures derived from them are "
+        "null.",
+    }
+
+
+def _ci_descriptions(name: str, what: str, method: str) -> dict[str, str]:
+    return {
+        name: what,
+        f"{name}_ci95_lower": f"Lower 95% confidence limit of {name} ({method}).",
+        f"{name}_ci95_upper": f"Upper 95% confidence limit of {name} ({method}).",
+    }
+
+
+def _spc_descriptions(prefix: str, measure: str) -> dict[str, str]:
+    return {
+        f"{prefix}_{column}": f"{measure}, monthly, all women only (null elsewhere): {text}"
+        for column, text in SPC_COLUMNS.items()
+    }
+
+
+_WILSON = "Wilson score interval"
+_BYARS = "Byars' approximation for 10 or more events, exact Poisson below"
+
+
+def late_bookings_descriptions(d: MaternityDefinitions | None = None) -> dict[str, str]:
+    d = d or MaternityDefinitions()
+    return {
+        **_common_descriptions("by booking date", "month, quarter or year"),
+        "bookings": "Pregnancies booked with the provider in the period (antenatal booking "
+        "appointments).",
+        "booked_by_10_weeks": f"Bookings at {d.booked_by_days} days of gestation or earlier "
+        "(10+0 weeks: NICE NG201 ambition).",
+        **_ci_descriptions(
+            "booked_by_10_weeks_pct", "booked_by_10_weeks / bookings × 100.", _WILSON
+        ),
+        "late_bookings": f"Bookings at {d.late_booking_from_days} days of gestation or later "
+        "(13+0 weeks: late booking, DESIGN §6).",
+        **_ci_descriptions("late_booking_pct", "late_bookings / bookings × 100.", _WILSON),
+        "very_late_bookings": f"Bookings at {d.very_late_booking_from_days} days or later "
+        "(20+1 weeks).",
+        **_ci_descriptions(
+            "very_late_booking_pct", "very_late_bookings / bookings × 100.", _WILSON
+        ),
+        **_spc_descriptions("late_booking", "Late booking % (lower is better)"),
+    }
+
+
+def premature_deliveries_descriptions(d: MaternityDefinitions | None = None) -> dict[str, str]:
+    d = d or MaternityDefinitions()
+    return {
+        **_common_descriptions("by date of birth", "month, quarter or year"),
+        "births": "Babies born in the period, live and stillborn (one per baby: twins count "
+        "twice).",
+        "live_births": "Babies born alive.",
+        "stillbirths": "Babies stillborn.",
+        **_ci_descriptions("stillbirths_per_1000", "stillbirths per 1,000 births.", _BYARS),
+        "preterm_births": f"Babies born before {d.preterm_before_days} days of gestation "
+        "(37+0 weeks).",
+        **_ci_descriptions(
+            "preterm_per_1000", "preterm_births per 1,000 births (as Fingertips 91743).", _BYARS
+        ),
+        "very_preterm_births": f"Babies born at {d.very_preterm_from_days}-"
+        f"{d.moderate_preterm_from_days - 1} days (28+0 to 31+6 weeks).",
+        **_ci_descriptions(
+            "very_preterm_per_1000", "very_preterm_births per 1,000 births.", _BYARS
+        ),
+        "extremely_preterm_births": f"Babies born before {d.very_preterm_from_days} days "
+        "(28+0 weeks).",
+        **_ci_descriptions(
+            "extremely_preterm_per_1000", "extremely_preterm_births per 1,000 births.", _BYARS
+        ),
+        **_spc_descriptions("preterm", "Preterm births per 1,000 (lower is better)"),
+        **_spc_descriptions(
+            "extremely_preterm", "Extremely preterm births per 1,000 (lower is better)"
+        ),
+    }
+
+
+PREGNANCY_OUTCOME_DESCRIPTIONS = {
+    **_common_descriptions("calendar year", "year"),
+    "breakdown": "all (all women) or age_band (the mother's age: at booking for bookings, at "
+    "delivery for births, at the abortion for terminations; 35 and over together, as DHSC "
+    "publishes it).",
+    "breakdown_value": "'All', or the age band ('Not known' where not recorded).",
+    "pregnancies": "PROXY: bookings + terminations in the year, i.e. pregnancies booked with "
+    "the provider plus abortions to residents (DHSC). Misses pregnancies lost before booking "
+    "and counts twice a booked pregnancy later terminated. Null where either part is missing.",
+    "bookings": "Pregnancies booked with the provider in the year (null where the bookings "
+    "extract does not cover the whole year).",
+    "terminations": "Abortions to residents of the area in the year (DHSC abortion statistics; "
+    "null where not published or suppressed by DHSC).",
+    "maternities": "Deliveries in the year resulting in a live or stillbirth (a twin delivery "
+    "counts once).",
+    "live_births": "Babies born alive in the year.",
+    "stillbirths": "Babies stillborn in the year.",
+    **_ci_descriptions("termination_pct", "terminations / pregnancies × 100.", _WILSON),
+}
+
+
+def preterm_outcomes_descriptions(d: MaternityDefinitions | None = None) -> dict[str, str]:
+    d = d or MaternityDefinitions()
+    return {
+        **_common_descriptions("calendar year of birth", "year"),
+        "gestation_band": f"{EXTREMELY_PRETERM} (< {d.very_preterm_from_days} days), "
+        f"{VERY_PRETERM}, {MODERATE_PRETERM}, {ALL_PRETERM} (< {d.preterm_before_days} days: "
+        "the three bands together) or the comparison band "
+        f"{TERM}.",
+        "live_births": "Babies born alive in the band: the population of the outcome columns "
+        "(stillbirths are in marts.premature_deliveries).",
+        "nnu_admission_known": "Live births whose neonatal unit admission is recorded.",
+        "nnu_admissions": "Live births admitted to a neonatal unit.",
+        **_ci_descriptions(
+            "nnu_admission_pct", "nnu_admissions / nnu_admission_known × 100.", _WILSON
+        ),
+        "survival_28_days_known": "Live births whose survival to 28 days is known (not yet known "
+        "for the most recent births).",
+        "deaths_under_28_days": "Of those, babies who died before 28 days (neonatal deaths).",
+        **_ci_descriptions(
+            "survival_28_days_pct",
+            "(survival_28_days_known - deaths_under_28_days) / survival_28_days_known × 100.",
+            _WILSON,
+        ),
+        "survival_1_year_known": "Live births whose survival to 1 year is known (none yet for "
+        "births in the last year before the extract).",
+        "deaths_under_1_year": "Of those, babies who died before 1 year (infant deaths).",
+        **_ci_descriptions(
+            "survival_1_year_pct",
+            "(survival_1_year_known - deaths_under_1_year) / survival_1_year_known × 100.",
+            _WILSON,
+        ),
+    }
