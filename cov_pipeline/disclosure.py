@@ -96,3 +96,46 @@ def secondary_suppression(counts: pd.Series, suppressed: pd.Series, groups: pd.S
     out = flags.copy()
     out.loc[chosen.index] = True
     return out
+
+
+MAX_SUPPRESSION_PASSES = 20
+
+
+def suppress_until_stable(
+    counts: pd.Series,
+    suppressed: pd.Series,
+    groupings: Sequence[pd.Series],
+    max_passes: int = MAX_SUPPRESSION_PASSES,
+) -> pd.Series:
+    """:func:`secondary_suppression` over several groupings, repeated until no flag changes.
+
+    Each grouping labels cells tied by one published additive relation (null: outside it). A
+    group may hold the parts of a published total, or a total together with its parts (the
+    total minus the parts is zero): either way, one hidden cell in the group is revealed by the
+    others, so one more is withheld. Use one grouping per relation a cell can be in (e.g. one
+    per breakdown, each holding the All row and that breakdown's categories, month by month),
+    since a cell has one label per grouping. Raises ``RuntimeError`` if the flags have not
+    settled after ``max_passes`` rounds (a grouping that keeps feeding another).
+    """
+    flags = suppressed.fillna(False).astype(bool)
+    for _ in range(max_passes):
+        before = flags
+        for groups in groupings:
+            flags = secondary_suppression(counts, flags, groups)
+        if flags.equals(before):
+            return flags
+    raise RuntimeError(f"disclosure control did not settle in {max_passes} passes")
+
+
+def trailing_window_hidden(hidden: np.ndarray, window: int) -> np.ndarray:
+    """For series laid out as rows (cells) × columns (consecutive periods): True where any of
+    the ``window`` periods ending at this one is hidden (fewer than ``window`` before it: the
+    periods there are). A total over the window is safe to publish only where this is False: it
+    is then a sum of published cells and tells nothing new, whereas a total over a window with
+    one hidden cell reveals it, and two overlapping totals differ by one cell entering and one
+    leaving, which reveals a hidden cell whenever the other is shown."""
+    hidden = np.asarray(hidden, dtype=bool)
+    running = np.cumsum(hidden, axis=1)
+    before = np.zeros_like(running)
+    before[:, window:] = running[:, :-window]
+    return (running - before) > 0

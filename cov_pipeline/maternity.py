@@ -25,7 +25,11 @@ import yaml
 
 from cov_pipeline import stats
 from cov_pipeline.config import CONFIG_DIR
-from cov_pipeline.disclosure import is_small_count, secondary_suppression
+from cov_pipeline.disclosure import (
+    MAX_SUPPRESSION_PASSES,
+    is_small_count,
+    secondary_suppression,
+)
 from cov_pipeline.imd import MOST_DEPRIVED_DECILES
 from cov_pipeline.quality import (
     FileFault,
@@ -1389,9 +1393,6 @@ def _groups(partition: _Partition, flags: pd.Series) -> pd.Series:
     groups = np.full(len(flag), -1, dtype=np.int64)
     groups[partition.cells[published]] = partition.group[published]
     return pd.Series(groups, index=flags.index).astype("Int64").mask(groups < 0)
-
-
-MAX_SUPPRESSION_PASSES = 20
 
 
 def _row_total_suppression(

@@ -20,7 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cov_pipeline.disclosure import suppress_small_counts
+from cov_pipeline.disclosure import (
+    is_small_count,
+    suppress_until_stable,
+    trailing_window_hidden,
+)
 from cov_pipeline.quality import (
     FileFault,
     SourceFile,
@@ -730,6 +734,24 @@ def _null_point_labels(table: pd.DataFrame, suppressed: pd.Series, prefix: str =
         table.loc[suppressed.to_numpy(), prefix + column] = None
 
 
+def protect_breakdowns(table: pd.DataFrame, count: str, also: pd.Series | None = None) -> pd.Series:
+    """Which cells of ``count`` to withhold (DESIGN §6): primary, every count of 1-7 (and the
+    cells in ``also``); secondary, month by month the categories of each breakdown add up to
+    the All row, so wherever one cell of such a group (the All row included) is the only one
+    withheld, the smallest other is withheld too, repeated over the breakdowns until stable."""
+    hidden = is_small_count(table[count]).fillna(False).astype(bool)
+    if also is not None:
+        hidden |= also.to_numpy()
+    month = pd.Series(pd.factorize(table["month"])[0], index=table.index)
+    everyone = table["breakdown"] == ALL
+    groupings = [
+        month.where(everyone | (table["breakdown"] == breakdown))
+        for breakdown, _, _ in BREAKDOWNS
+        if breakdown != ALL
+    ]
+    return suppress_until_stable(table[count], hidden, groupings)
+
+
 # -- marts: referral trends ---------------------------------------------------------------------
 def _spc_descriptions(prefix: str, what: str) -> dict[str, str]:
     return {prefix + name: f"{what}: {text}" for name, text in SPC_COLUMNS.items()}
@@ -744,20 +766,23 @@ _CELL_DESCRIPTIONS = {
     "category_order": "Display order of the category within its breakdown.",
 }
 SUPPRESSION_NOTE = (
-    "Counts of 1-7 are withheld (null) with every figure derived from them (DESIGN §6)."
+    "Counts of 1-7 are withheld (null) with every figure derived from them; where a breakdown's "
+    "categories and the All row would reveal a withheld count, the smallest other count of the "
+    "month is withheld too (DESIGN §6)."
 )
 TRENDS_DESCRIPTIONS = {
     **_CELL_DESCRIPTIONS,
     "referrals": "Referrals received in the month. " + SUPPRESSION_NOTE,
     "referrals_rolling_12m": "Referrals received in the 12 months ending with this month; null "
-    "before 12 months of data.",
+    "before 12 months of data, and withheld where any of the 12 months is withheld (two "
+    "consecutive totals would reveal it).",
     "referrals_same_month_last_year": "Referrals received in the same month a year earlier; null "
     "in the first year.",
     "change_on_last_year": "referrals - referrals_same_month_last_year.",
     "change_on_last_year_pct": "Change on the same month a year earlier as a % of that month "
     "(null where it had no referrals).",
-    "is_suppressed": "True where a figure in the row is withheld as a small count (1-7) or as "
-    "derived from one.",
+    "is_suppressed": "True where a figure in the row is withheld: a small count (1-7), a count "
+    "that would reveal one, or a figure derived from either.",
     **_spc_descriptions(
         "",
         "SPC (XmR) of monthly referrals in this breakdown and category, demand treated as "
@@ -808,24 +833,30 @@ def referral_trends(
 ) -> pd.DataFrame:
     """:func:`monthly_referrals` with Making Data Count XmR columns per breakdown and category
     (demand is neutral: special causes are high or low, not better or worse) and disclosure
-    control. SPC runs on the counts before disclosure control; small counts (1-7) are then
-    withheld with the figures derived from them.
+    control. SPC runs on the counts before disclosure control; then the counts of
+    :func:`protect_breakdowns` are withheld with the changes derived from them (this month's or
+    the same month a year earlier), and a rolling 12-month total is shown only where all its
+    months are, so it is a sum of published counts (:func:`trailing_window_hidden`). A withheld
+    point keeps its chart's limits but not its rule and variation labels.
     """
     table = _with_spc(monthly_referrals(referrals), "referrals", "referrals", spc_settings)
-    # Primary suppression only: secondary suppression (a breakdown's other categories and the
-    # All row revealing one withheld cell) waits for cov_pipeline.disclosure to provide it.
-    small = table["referrals"].between(1, 7)
-    table = suppress_small_counts(
-        table, ["referrals"], derived_columns=["change_on_last_year", "change_on_last_year_pct"]
+    k = table["month"].nunique()
+    hidden = protect_breakdowns(table, "referrals")
+    by_cell = hidden.to_numpy().reshape(-1, k)
+    last_year = np.zeros_like(by_cell)
+    last_year[:, 12:] = by_cell[:, :-12]
+    last_year = last_year.ravel()
+    rolling = trailing_window_hidden(by_cell, 12).ravel()
+    table["referrals_same_month_last_year"] = table["referrals_same_month_last_year"].mask(
+        last_year
     )
-    _null_point_labels(table, small)
-    table = suppress_small_counts(
-        table,
-        ["referrals_same_month_last_year"],
-        derived_columns=["change_on_last_year", "change_on_last_year_pct"],
-    )
-    table = suppress_small_counts(table, ["referrals_rolling_12m"])
-    table["referrals"] = table["referrals"].astype("Int64")
+    table["referrals_rolling_12m"] = table["referrals_rolling_12m"].mask(rolling)
+    change = hidden.to_numpy() | last_year
+    for column in ("change_on_last_year", "change_on_last_year_pct"):
+        table[column] = table[column].mask(change)
+    table["referrals"] = table["referrals"].astype("Int64").mask(hidden)
+    _null_point_labels(table, hidden)
+    table["is_suppressed"] = hidden.to_numpy() | last_year | rolling
     return table[list(TRENDS_DESCRIPTIONS)].reset_index(drop=True)
 
 
@@ -879,8 +910,8 @@ WAITING_DESCRIPTIONS = {
     "first_seen_p90_wait_days": "90th percentile of days from referral to first contact of "
     "those first seen in the month (same percentile method).",
     "discharges": "Referrals closed (discharged) in the month, seen or not.",
-    "is_suppressed": "True where a figure in the row is withheld as a small count (1-7) or as "
-    "derived from one.",
+    "is_suppressed": "True where a figure in the row is withheld: a small count (1-7), a count "
+    "that would reveal one, or a figure derived from either.",
     **_spc_descriptions(
         "waiting_list_",
         "SPC (XmR) of the waiting list at month end, lower is better (config 'waiting_list')",
@@ -949,31 +980,35 @@ def referral_waiting(
     spc_settings: Mapping[str, SpcSettings] | None = None,
 ) -> pd.DataFrame:
     """:func:`waiting_figures` with XmR columns on the waiting list and on the median wait to
-    first contact (lower is better for both), then disclosure control: counts of 1-7 withheld
-    with the figures derived from them (a median of 1-7 waits is withheld with its count).
+    first contact (lower is better for both), then disclosure control on each count
+    (:func:`protect_breakdowns`): withheld with the figures derived from them (a median of 1-7
+    waits is withheld with its count); those over the threshold also wherever the waiting list
+    is withheld.
     """
     grid = waiting_figures(referrals, threshold_days)
-    # Primary suppression only, as in referral_trends (no secondary suppression yet).
     table = _with_spc(grid, "waiting_list", "waiting_list", spc_settings, "waiting_list_")
     table = _with_spc(
         table, "first_seen_median_wait_days", "median_wait_days", spc_settings, "median_wait_"
     )
-    small_list = table["waiting_list"].between(1, 7)
-    small_seen = table["first_seen"].between(1, 7)
-    table = suppress_small_counts(
-        table,
-        ["waiting_list"],
-        derived_columns=["waiting_median_days", "waiting_p90_days", "waiting_over_threshold"],
+    hidden = {
+        count: protect_breakdowns(table, count)
+        for count in ("waiting_list", "first_seen", "discharges")
+    }
+    # Those over the threshold are some of those waiting: withheld with the waiting list too.
+    hidden["waiting_over_threshold"] = protect_breakdowns(
+        table, "waiting_over_threshold", also=hidden["waiting_list"]
     )
-    _null_point_labels(table, small_list, "waiting_list_")
-    table = suppress_small_counts(table, ["waiting_over_threshold"])
-    table = suppress_small_counts(
-        table,
-        ["first_seen"],
-        derived_columns=["first_seen_median_wait_days", "first_seen_p90_wait_days"],
-    )
-    _null_point_labels(table, small_seen, "median_wait_")
-    table = suppress_small_counts(table, ["discharges"])
+    derived = {
+        "waiting_list": ("waiting_median_days", "waiting_p90_days"),
+        "first_seen": ("first_seen_median_wait_days", "first_seen_p90_wait_days"),
+    }
+    for count, flags in hidden.items():
+        table[count] = table[count].astype("Int64").mask(flags)
+        for column in derived.get(count, ()):
+            table[column] = table[column].mask(flags)
+    _null_point_labels(table, hidden["waiting_list"], "waiting_list_")
+    _null_point_labels(table, hidden["first_seen"], "median_wait_")
+    table["is_suppressed"] = np.logical_or.reduce([f.to_numpy() for f in hidden.values()])
     for column in ("waiting_list", "waiting_over_threshold", "first_seen", "discharges"):
         table[column] = table[column].astype("Int64")
     return table[list(WAITING_DESCRIPTIONS)].reset_index(drop=True)

@@ -139,10 +139,40 @@ def test_sample_marts_and_spc_flag_the_rise_and_the_waiting_list(raw_dir, wareho
         for column in counts:
             assert not table[column].between(1, 7).any(), column
 
+    # no withheld count can be given back: in every month, each breakdown's categories with the
+    # All row hold no lone withheld cell, and a rolling total is shown only with all its months
+    for table, counts in (
+        (trends, ["referrals"]),
+        (waiting, ["waiting_list", "waiting_over_threshold", "first_seen", "discharges"]),
+    ):
+        for column in counts:
+            lone = lone_withheld(table, column)
+            assert lone.empty, f"{column}: lone withheld cells\n{lone}"
+    assert trends["referrals"].isna().any()  # the sample has small counts to protect
+    by_cell = trends.sort_values(["breakdown", "category", "month"]).groupby(
+        ["breakdown", "category"]
+    )
+    months_withheld = by_cell["referrals"].transform(
+        lambda s: s.isna().astype(int).rolling(12, min_periods=1).sum()
+    )
+    shown = trends.loc[months_withheld.index, "referrals_rolling_12m"].notna()
+    assert (months_withheld[shown] == 0).all()
+
     # both marts carry their chart, a PNG of the series with its SPC limits
     assert chart_png(result, "referral_trends").startswith(PNG)
     assert chart_png(result, "referral_waiting").startswith(PNG)
     assert chart_png(result, "referral_waiting", "chart_median_wait").startswith(PNG)
+
+
+def lone_withheld(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """(month, breakdown) groups, the All row included, where exactly one count is withheld."""
+    everyone = table[table["breakdown"] == "All"]
+    rows = []
+    for breakdown, part in table[table["breakdown"] != "All"].groupby("breakdown"):
+        group = pd.concat([everyone, part])
+        withheld = group[column].isna().groupby(group["month"]).sum()
+        rows += [(month, breakdown) for month in withheld.index[withheld == 1]]
+    return pd.DataFrame(rows, columns=["month", "breakdown"])
 
 
 def test_every_mart_column_is_described_and_no_record_level_column_is_published(

@@ -511,7 +511,70 @@ def test_small_counts_are_withheld_with_the_change_derived_from_them(tmp_path):
     # Feb 2023: 6 withheld with its SPC point label, but not its chart's limits
     assert pd.isna(feb["referrals"]) and pd.isna(feb["spc_variation"])
     assert np.isfinite(feb["spc_upper_limit"])
-    assert everyone.iloc[11]["referrals_rolling_12m"] == 60
+    # Dec 2022's rolling total (60) is withheld: every month in it is, and with Jan 2023's total
+    # (75) and count (20), Jan 2022 = 60 + 20 - 75 = 5 would be given back
+    assert everyone["referrals_rolling_12m"].isna().all()
+
+
+def test_a_rolling_total_is_shown_only_where_all_its_months_are(tmp_path):
+    # 18 months from January 2022: 10 a month except June 2022 (month 5), which has 4
+    counts = [10] * 5 + [4] + [10] * 12
+    path = write(tmp_path, "referrals_2023-07-01.csv", referrals_by_month(counts))
+    everyone = referral_trends(load([path]).staging).query("breakdown == 'All'")
+    assert everyone["referrals"].isna().tolist() == [m == 5 for m in range(18)]
+    rolling = everyone["referrals_rolling_12m"]
+    # windows ending Dec 2022 (month 11) to May 2023 (month 16) hold June 2022: had Dec 2022's
+    # total been shown, June = 114 - 11 × 10 = 4; had May 2023's, June = May's total - June
+    # 2023's total + June 2023's count = 114 - 120 + 10 = 4
+    assert rolling.iloc[11:17].isna().all()
+    assert rolling.iloc[17] == 120  # July 2022 to June 2023: all shown
+    # June 2023 against June 2022: last year's count and the change are withheld, not the count
+    june = everyone.iloc[17]
+    assert june["referrals"] == 10 and pd.isna(june["referrals_same_month_last_year"])
+    assert pd.isna(june["change_on_last_year"]) and pd.isna(june["change_on_last_year_pct"])
+    assert june["is_suppressed"]
+    assert everyone.iloc[16]["change_on_last_year"] == 0  # May 2023 against May 2022
+
+
+def thirty_in_january(contact: str = "") -> list[str]:
+    """30 referrals on 5 January 2024: 25 girls (sex 2) and 5 boys (sex 1), all else alike."""
+    return [
+        row(f"R{n}", "2024-01-05", sex="1" if n <= 5 else "2", contact=contact)
+        for n in range(1, 31)
+    ]
+
+
+def test_a_breakdown_cannot_give_back_a_withheld_category(tmp_path):
+    # January 2024: All 30, Female 25, Male 5. Male is withheld (1-7); 30 - 25 would give it
+    # back, so Female is withheld too (the smallest non-zero other cell), and not the All row.
+    # Indeterminate and Not known are 0: zero is shown and withholding it would protect nothing.
+    path = write(tmp_path, "referrals_2024-02-01.csv", thirty_in_january())
+    mart = referral_trends(load([path]).staging).set_index(["breakdown", "category"])
+    assert mart.loc[("All", "All referrals"), "referrals"] == 30
+    sex = mart.loc["Sex"]
+    assert sex["referrals"].isna().to_dict() == {
+        "Female": True, "Male": True, "Indeterminate": False, "Not known": False,
+    }  # fmt: skip
+    assert sex["is_suppressed"].to_dict() == sex["referrals"].isna().to_dict()
+    # every other breakdown puts all 30 in one category: nothing to withhold there
+    others = mart.drop(index=["Sex"], level="breakdown")
+    assert others["referrals"].notna().all()
+    assert set(others["referrals"]) == {0, 30}
+
+
+def test_the_waiting_mart_protects_its_breakdowns_too(tmp_path):
+    # the same 30, none seen by 31 January (26 days waited each): the list splits 25 / 5 by sex
+    path = write(tmp_path, "referrals_2024-02-01.csv", thirty_in_january())
+    mart = referral_waiting(load([path]).staging).set_index(["breakdown", "category"])
+    assert mart.loc[("All", "All referrals"), "waiting_list"] == 30
+    assert mart.loc[("All", "All referrals"), "waiting_median_days"] == 26
+    sex = mart.loc["Sex"]
+    assert sex.loc[["Female", "Male"], "waiting_list"].isna().all()
+    assert sex.loc[["Female", "Male"], "waiting_median_days"].isna().all()
+    # those over the threshold are withheld with the list they are part of (here 0 of them)
+    assert sex.loc[["Female", "Male"], "waiting_over_threshold"].isna().all()
+    assert (sex.loc[["Indeterminate", "Not known"], "waiting_list"] == 0).all()
+    assert mart.loc[("Presenting need", "Substance misuse"), "waiting_list"] == 30
 
 
 def test_spc_settings_for_the_three_measures_are_configured():
