@@ -137,3 +137,19 @@ defs = Definitions(
     sensors=SENSORS,
     resources=build_resources(),
 )
+
+
+def execute_refresh_all(raw_dir: str | os.PathLike, warehouse_url: str, instance, **kwargs):
+    """Run the nightly job (every asset and check of ``refresh_all``) in this process, reading
+    ``raw_dir`` and writing ``warehouse_url``: for the benchmark and the tests, which must not
+    touch the checkout's warehouse. Other keyword arguments go to ``execute_in_process``."""
+    resources = {
+        **build_resources(),
+        "warehouse": WarehouseResource(url=warehouse_url),
+        "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+    }
+    scoped = Definitions(
+        assets=ASSETS, asset_checks=GX_CHECKS, jobs=[refresh_all], resources=resources
+    )
+    job = scoped.resolve_job_def(refresh_all.name)
+    return job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
