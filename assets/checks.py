@@ -1,11 +1,22 @@
-"""Asset checks every source reports, built from the outcome of its validation."""
+"""What every source's staging asset publishes: its tables, their metadata and its checks."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+)
 
-from assets.metadata import markdown_table
+from assets.metadata import markdown_table, table_metadata
+from cov_pipeline import settings
+from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, SourceFile
+from cov_pipeline.warehouse import TableWrite, Warehouse
 
 SAMPLE_SIZE = 20
 
@@ -67,3 +78,68 @@ def quarantine_checks(
             ),
         },
     )
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    """One staging table of a source with what its rows account for: the rows read for it, the
+    rows staged or quarantined, and its share of the quarantine."""
+
+    key: AssetKey
+    write: TableWrite
+    input_rows: int
+    rows_accounted_for: int
+    quarantine: pd.DataFrame
+    files: Sequence[SourceFile]
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+
+def publish_staging(
+    warehouse: Warehouse,
+    staged: Sequence[StagedTable],
+    quarantine_key: AssetKey,
+    quarantine: pd.DataFrame,
+    quarantine_description: str,
+    files: Iterable[SourceFile],
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Replace a source's staging tables and its quarantine in one transaction (all change or
+    none does), then report each table's metadata and the two quarantine checks per staging
+    table: the body every staging asset shares."""
+    writes = {("staging", t.key.path[1]): t.write for t in staged}
+    writes[("quality", quarantine_key.path[1])] = TableWrite(
+        quarantine, quarantine_description, QUARANTINE_DESCRIPTIONS
+    )
+    warehouse.replace_tables(writes)
+    target = warehouse.display_name
+    for table in staged:
+        yield MaterializeResult(
+            asset_key=table.key,
+            metadata={
+                **table_metadata(
+                    "staging",
+                    table.key.path[1],
+                    table.write.frame,
+                    table.write.column_descriptions,
+                    table.files,
+                    target,
+                ),
+                "input_rows": table.input_rows,
+                **table.metadata,
+            },
+        )
+    yield MaterializeResult(
+        asset_key=quarantine_key,
+        metadata=table_metadata(
+            "quality",
+            quarantine_key.path[1],
+            quarantine,
+            QUARANTINE_DESCRIPTIONS,
+            list(files),
+            target,
+        ),
+    )
+    ceiling = settings.quarantine_ceiling()
+    for table in staged:
+        yield from quarantine_checks(
+            table.key, table.input_rows, table.rows_accounted_for, table.quarantine, ceiling
+        )

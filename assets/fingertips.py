@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import SAMPLE_SIZE, quarantine_check_specs, quarantine_checks
+from assets.checks import SAMPLE_SIZE, StagedTable, publish_staging, quarantine_check_specs
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from cov_pipeline import settings
@@ -29,7 +29,7 @@ from cov_pipeline.indicators import (
     indicator_values,
     infant_mortality_benchmark,
 )
-from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.quality import FileFault
 from cov_pipeline.settings import ENGLAND_AREA_CODE
 from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
@@ -79,46 +79,23 @@ def fingertips_staging(
         f"{load.input_rows} rows read: {len(load.staging)} staged, {len(load.quarantine)} "
         f"quarantined, {load.duplicate_rows_merged} repeated across exports merged"
     )
-    warehouse.warehouse.replace_tables(
-        {
-            ("staging", STAGING.path[1]): TableWrite(
-                load.staging,
-                "Fingertips export rows, typed and de-duplicated.",
-                STAGING_DESCRIPTIONS,
-            ),
-            ("quality", QUARANTINE.path[1]): TableWrite(
-                load.quarantine, "Rejected Fingertips rows.", QUARANTINE_DESCRIPTIONS
-            ),
-        }
-    )
-    target = warehouse.warehouse.display_name
-    yield MaterializeResult(
-        asset_key=STAGING,
-        metadata={
-            **table_metadata(
-                "staging", STAGING.path[1], load.staging, STAGING_DESCRIPTIONS, load.files, target
-            ),
-            "input_rows": load.input_rows,
-            "duplicate_rows_merged": load.duplicate_rows_merged,
-        },
-    )
-    yield MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata=table_metadata(
-            "quality",
-            QUARANTINE.path[1],
-            load.quarantine,
-            QUARANTINE_DESCRIPTIONS,
-            load.files,
-            target,
-        ),
-    )
-    yield from quarantine_checks(
+    staged = StagedTable(
         STAGING,
+        TableWrite(load.staging, "Fingertips export rows, typed and de-duplicated.",
+                   STAGING_DESCRIPTIONS),
         load.input_rows,
         load.rows_accounted_for,
         load.quarantine,
-        settings.quarantine_ceiling(),
+        load.files,
+        {"duplicate_rows_merged": load.duplicate_rows_merged},
+    )  # fmt: skip
+    yield from publish_staging(
+        warehouse.warehouse,
+        [staged],
+        QUARANTINE,
+        load.quarantine,
+        "Rejected Fingertips rows.",
+        load.files,
     )
 
 

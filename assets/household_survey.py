@@ -14,10 +14,9 @@ from dagster import (
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.checks import StagedTable, publish_staging, quarantine_check_specs
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.charts import estimates_chart_png, png_markdown
 from cov_pipeline.household_survey import (
     CHANGE_DESCRIPTIONS,
@@ -31,7 +30,7 @@ from cov_pipeline.household_survey import (
     wave_changes,
     weighted_indicators,
 )
-from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.quality import FileFault
 from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
@@ -86,48 +85,30 @@ def household_survey_staging(
         f"{load.input_rows} rows read: {len(staged)} staged, {len(load.quarantine)} quarantined; "
         f"{not_scored} SWEMWBS block(s) with an item missing kept but not scored"
     )
-    warehouse.warehouse.replace_tables(
-        {
-            ("staging", STAGING.path[1]): TableWrite(
-                staged,
-                "Household survey responses, harmonised and scored (respondent level).",
-                STAGING_DESCRIPTIONS,
-            ),
-            ("quality", QUARANTINE.path[1]): TableWrite(
-                load.quarantine, "Rejected household survey rows.", QUARANTINE_DESCRIPTIONS
-            ),
-        }
-    )
-    target = warehouse.warehouse.display_name
     by_wave = staged.groupby("wave_year").size()
-    yield MaterializeResult(
-        asset_key=STAGING,
-        metadata={
-            **table_metadata(
-                "staging", STAGING.path[1], staged, STAGING_DESCRIPTIONS, load.files, target
-            ),
-            "input_rows": load.input_rows,
+    table = StagedTable(
+        STAGING,
+        TableWrite(
+            staged,
+            "Household survey responses, harmonised and scored (respondent level).",
+            STAGING_DESCRIPTIONS,
+        ),
+        load.input_rows,
+        load.rows_accounted_for,
+        load.quarantine,
+        load.files,
+        {
             "respondents_by_wave": MetadataValue.json({str(k): int(v) for k, v in by_wave.items()}),
             "swemwbs_blocks_incomplete_not_scored": not_scored,
         },
     )
-    yield MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata=table_metadata(
-            "quality",
-            QUARANTINE.path[1],
-            load.quarantine,
-            QUARANTINE_DESCRIPTIONS,
-            load.files,
-            target,
-        ),
-    )
-    yield from quarantine_checks(
-        STAGING,
-        load.input_rows,
-        load.rows_accounted_for,
+    yield from publish_staging(
+        warehouse.warehouse,
+        [table],
+        QUARANTINE,
         load.quarantine,
-        settings.quarantine_ceiling(),
+        "Rejected household survey rows.",
+        load.files,
     )
 
 

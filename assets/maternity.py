@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.checks import StagedTable, publish_staging, quarantine_check_specs
 from assets.deprivation import IMD_LSOA
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
@@ -45,7 +45,7 @@ from cov_pipeline.maternity import (
     preterm_outcomes_descriptions,
     spc_chart_frame,
 )
-from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.quality import FileFault
 from cov_pipeline.spc import load_spc_settings, summarise_latest
 from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
@@ -153,47 +153,22 @@ def maternity_staging(
             f"{key.path[1]}: {table.input_rows} rows read, {len(table.staging)} staged, "
             f"{len(table.quarantine)} quarantined"
         )
-    quarantine = load.quarantine
-    writes = {
-        ("staging", key.path[1]): TableWrite(table.staging, _STAGED[key][0], _STAGED[key][1])
+    staged = [
+        StagedTable(
+            key,
+            TableWrite(table.staging, _STAGED[key][0], _STAGED[key][1]),
+            table.input_rows,
+            table.rows_accounted_for,
+            table.quarantine,
+            table.files,
+            {"quarantined_rows": len(table.quarantine)},
+        )
         for key, table in tables.items()
-    }
-    writes[("quality", QUARANTINE.path[1])] = TableWrite(
-        quarantine, "Rejected maternity rows.", QUARANTINE_DESCRIPTIONS
+    ]
+    # all four tables change together, or none does
+    yield from publish_staging(
+        wh, staged, QUARANTINE, load.quarantine, "Rejected maternity rows.", load.files
     )
-    wh.replace_tables(writes)  # all four tables change together, or none does
-    for key, table in tables.items():
-        yield MaterializeResult(
-            asset_key=key,
-            metadata={
-                **table_metadata(
-                    "staging",
-                    key.path[1],
-                    table.staging,
-                    _STAGED[key][1],
-                    table.files,
-                    wh.display_name,
-                ),
-                "input_rows": table.input_rows,
-                "quarantined_rows": len(table.quarantine),
-            },
-        )
-    yield MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata=table_metadata(
-            "quality",
-            QUARANTINE.path[1],
-            quarantine,
-            QUARANTINE_DESCRIPTIONS,
-            load.files,
-            wh.display_name,
-        ),
-    )
-    ceiling = settings.quarantine_ceiling()
-    for key, table in tables.items():
-        yield from quarantine_checks(
-            key, table.input_rows, table.rows_accounted_for, table.quarantine, ceiling
-        )
 
 
 def _json_ready(value: object) -> object:

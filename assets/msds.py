@@ -14,10 +14,9 @@ from dagster import (
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.checks import StagedTable, publish_staging, quarantine_check_specs
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.msds import (
     FILE_PATTERN,
     MART_DESCRIPTIONS,
@@ -25,7 +24,7 @@ from cov_pipeline.msds import (
     load_msds,
     maternity_vs_england,
 )
-from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.quality import FileFault
 from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
@@ -76,44 +75,22 @@ def msds_staging(
         f"{load.input_rows} rows read: {len(load.staging) - load.restored_zero_rows} staged, "
         f"{len(load.quarantine)} quarantined, {load.restored_zero_rows} omitted zero rows restored"
     )
-    warehouse.warehouse.replace_tables(
-        {
-            ("staging", STAGING.path[1]): TableWrite(
-                load.staging, "MSDS counts, normalised across releases.", STAGING_DESCRIPTIONS
-            ),
-            ("quality", QUARANTINE.path[1]): TableWrite(
-                load.quarantine, "Rejected MSDS rows.", QUARANTINE_DESCRIPTIONS
-            ),
-        }
-    )
-    target = warehouse.warehouse.display_name
-    yield MaterializeResult(
-        asset_key=STAGING,
-        metadata={
-            **table_metadata(
-                "staging", STAGING.path[1], load.staging, STAGING_DESCRIPTIONS, load.files, target
-            ),
-            "input_rows": load.input_rows,
-            "restored_zero_rows": load.restored_zero_rows,
-        },
-    )
-    yield MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata=table_metadata(
-            "quality",
-            QUARANTINE.path[1],
-            load.quarantine,
-            QUARANTINE_DESCRIPTIONS,
-            load.files,
-            target,
-        ),
-    )
-    yield from quarantine_checks(
+    staged = StagedTable(
         STAGING,
+        TableWrite(load.staging, "MSDS counts, normalised across releases.", STAGING_DESCRIPTIONS),
         load.input_rows,
         load.rows_accounted_for,
         load.quarantine,
-        settings.quarantine_ceiling(),
+        load.files,
+        {"restored_zero_rows": load.restored_zero_rows},
+    )
+    yield from publish_staging(
+        warehouse.warehouse,
+        [staged],
+        QUARANTINE,
+        load.quarantine,
+        "Rejected MSDS rows.",
+        load.files,
     )
 
 

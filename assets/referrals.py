@@ -15,13 +15,13 @@ from dagster import (
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import quarantine_check_specs, quarantine_checks
+from assets.checks import StagedTable, publish_staging, quarantine_check_specs
 from assets.deprivation import IMD_LSOA
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from cov_pipeline import settings
 from cov_pipeline.charts import png_markdown, spc_chart_png
-from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, FileFault
+from cov_pipeline.quality import FileFault
 from cov_pipeline.referrals import (
     ALL,
     FILE_PATTERN,
@@ -90,30 +90,16 @@ def referrals_staging(
         f"{load.input_rows} rows read: {len(staged)} referrals staged, {load.superseded_rows} "
         f"earlier versions superseded by a later extract, {len(load.quarantine)} quarantined"
     )
-    wh.replace_tables(
-        {
-            ("staging", STAGING.path[1]): TableWrite(
-                staged, "Referrals, one row per referral (record level).", STAGING_DESCRIPTIONS
-            ),
-            ("quality", QUARANTINE.path[1]): TableWrite(
-                load.quarantine, "Rejected referral rows.", QUARANTINE_DESCRIPTIONS
-            ),
-        }
-    )
     by_year = staged.groupby(staged["referral_date"].dt.year).size()
     not_in_lookup = int((staged["lsoa_code"].notna() & staged["imd_decile"].isna()).sum())
-    yield MaterializeResult(
-        asset_key=STAGING,
-        metadata={
-            **table_metadata(
-                "staging",
-                STAGING.path[1],
-                staged,
-                STAGING_DESCRIPTIONS,
-                load.files,
-                wh.display_name,
-            ),
-            "input_rows": load.input_rows,
+    table = StagedTable(
+        STAGING,
+        TableWrite(staged, "Referrals, one row per referral (record level).", STAGING_DESCRIPTIONS),
+        load.input_rows,
+        load.rows_accounted_for,
+        load.quarantine,
+        load.files,
+        {
             "superseded_rows": load.superseded_rows,
             "referrals_changed_in_later_extract": int(
                 staged["changed_in_later_extract"].notna().sum()
@@ -126,23 +112,8 @@ def referrals_staging(
             ),
         },
     )
-    yield MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata=table_metadata(
-            "quality",
-            QUARANTINE.path[1],
-            load.quarantine,
-            QUARANTINE_DESCRIPTIONS,
-            load.files,
-            wh.display_name,
-        ),
-    )
-    yield from quarantine_checks(
-        STAGING,
-        load.input_rows,
-        load.rows_accounted_for,
-        load.quarantine,
-        settings.quarantine_ceiling(),
+    yield from publish_staging(
+        wh, [table], QUARANTINE, load.quarantine, "Rejected referral rows.", load.files
     )
 
 
