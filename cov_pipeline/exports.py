@@ -100,12 +100,13 @@ def _replace_file(path: Path, write) -> Path:
 def publish_marts(warehouse: Warehouse, export_dir: Path) -> list[Path]:
     """Every mart as Parquet, a read-only DuckDB snapshot of them all, and the Markdown dictionary."""
     export_dir = Path(export_dir)
-    dictionary = (
-        warehouse.read_table("marts", DICTIONARY_TABLE)
-        if warehouse.table_exists("marts", DICTIONARY_TABLE)
-        else data_dictionary(warehouse)
-    )
-    tables = {name: warehouse.read_table("marts", name) for name in warehouse.list_tables("marts")}
+    with warehouse.session():
+        dictionary = (
+            warehouse.read_table("marts", DICTIONARY_TABLE)
+            if warehouse.table_exists("marts", DICTIONARY_TABLE)
+            else data_dictionary(warehouse)
+        )
+        tables = {n: warehouse.read_table("marts", n) for n in warehouse.list_tables("marts")}
     written = [
         _replace_file(
             export_dir / "parquet" / f"{name}.parquet",

@@ -81,6 +81,7 @@ class Warehouse:
                 f"unsupported warehouse URL {url!r}: use duckdb:///path or postgresql+psycopg://..."
             )
         self._engine: sa.Engine | None = None
+        self._session = None  # a DuckDB connection held by session()
 
     # -- connections ---------------------------------------------------------------------------
     @property
@@ -108,6 +109,11 @@ class Warehouse:
 
     @contextmanager
     def _duckdb(self) -> Iterator[object]:
+        """The session's connection where :meth:`session` holds one, else a new one for this
+        operation (closed after it, so the file is free for other processes between steps)."""
+        if self._session is not None:
+            yield self._session
+            return
         import duckdb
 
         path = self.duckdb_path
@@ -118,6 +124,24 @@ class Warehouse:
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Warehouse]:
+        """Hold one DuckDB connection across the reads and writes inside the block.
+
+        Opening the warehouse file costs milliseconds that grow with the file, and every read
+        otherwise opens it twice (rows, then column types); a step that reads several tables
+        does it once. Re-entrant; PostgreSQL connections are unaffected.
+        """
+        if self.backend != "duckdb" or self._session is not None:
+            yield self
+            return
+        with self._duckdb() as con:
+            self._session = con
+            try:
+                yield self
+            finally:
+                self._session = None
 
     @property
     def display_name(self) -> str:
@@ -259,11 +283,12 @@ class Warehouse:
         """
         select = ", ".join(_quote(c) for c in columns) if columns else "*"
         condition = f" WHERE {where}" if where else ""
-        frame = self.query(f"SELECT {select} FROM {qualified(schema, name)}{condition}")
-        types = self.query(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE table_schema = '{schema}' AND table_name = '{name}'"
-        )
+        with self.session():
+            frame = self.query(f"SELECT {select} FROM {qualified(schema, name)}{condition}")
+            types = self.query(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                f"WHERE table_schema = '{schema}' AND table_name = '{name}'"
+            )
         return _normalise_dtypes(
             frame, dict(zip(types["column_name"], types["data_type"], strict=True))
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 
 from cov_pipeline import settings
 from cov_pipeline.warehouse import Warehouse
@@ -19,6 +21,13 @@ class WarehouseResource(ConfigurableResource):
     @cached_property
     def warehouse(self) -> Warehouse:
         return Warehouse(self.url)
+
+    @contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[WarehouseResource]:
+        """One DuckDB connection for the steps this resource serves (all of an in-process run,
+        one step under the multiprocess executor) instead of one per read and write."""
+        with self.warehouse.session():
+            yield self
 
     @property
     def kind(self) -> str:
