@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from cov_pipeline.stats import _as_float_array
+from cov_pipeline.stats import as_float_array
 
 __all__ = ["VARIATION_COLOURS", "png_markdown", "spc_chart_png"]
 
@@ -63,7 +63,7 @@ def spc_chart_png(
         raise KeyError(f"spc_chart_png: frame has no column(s) {missing}")
     data = frame.sort_values(period_col, kind="mergesort").reset_index(drop=True)
     x, labels = _x_positions(data[period_col])
-    y = _as_float_array(data[value_col])
+    y = as_float_array(data[value_col])
     variation = (
         data["spc_variation"].astype(object).where(data["spc_variation"].notna(), "")
         if "spc_variation" in data.columns
@@ -88,7 +88,7 @@ def spc_chart_png(
             ("spc_lower_limit", "--"),
             ("spc_upper_limit", "--"),
         ):
-            level = _as_float_array(data.loc[in_seg, col])
+            level = as_float_array(data.loc[in_seg, col])
             level = level[np.isfinite(level)]
             if len(level) and len(xs):
                 # Limits are constant within a segment; draw them across its whole span.

@@ -21,7 +21,7 @@ import yaml
 from numpy.typing import ArrayLike
 
 from cov_pipeline.config import spc_config_path
-from cov_pipeline.stats import _as_float_array, _as_list
+from cov_pipeline.stats import as_float_array, as_list
 
 __all__ = [
     "ASSURANCE_LABELS",
@@ -236,7 +236,7 @@ def xmr_limits(
     Missing values are left out, and no moving range spans one. With fewer than two usable
     consecutive points the limits are NaN.
     """
-    x = np.atleast_1d(_as_float_array(values)).astype(float)
+    x = np.atleast_1d(as_float_array(values)).astype(float)
     if x.ndim != 1:
         raise ValueError("values must be one-dimensional")
     in_set = np.isfinite(x)
@@ -578,7 +578,7 @@ def spc_series(
     except SpcConfigError as exc:
         raise ValueError(str(exc)) from None
     rebase_list = _check_rebases(rebases, where=where)
-    keys = _as_list(group_cols)
+    keys = as_list(group_cols)
     missing_cols = [c for c in [value_col, period_col, *keys] if c not in frame.columns]
     if missing_cols:
         raise KeyError(f"{where}: frame has no column(s) {missing_cols}")
@@ -613,7 +613,7 @@ def spc_series(
     chart = np.cumsum(new_chart) - 1
     n_charts = int(chart[-1]) + 1 if n else 0
 
-    x = np.atleast_1d(_as_float_array(frame[value_col])).astype(float)[order]
+    x = np.atleast_1d(as_float_array(frame[value_col])).astype(float)[order]
     valid = np.isfinite(x)
     x_filled = np.where(valid, x, 0.0)
     if baseline_periods is not None:
@@ -695,7 +695,7 @@ def summarise_latest(
     ``spc_short_series``, ``spc_segment`` (all as at the latest point) and ``n_points`` (the
     values in the whole series).
     """
-    keys = ([measure_col] if measure_col else []) + _as_list(group_cols)
+    keys = ([measure_col] if measure_col else []) + as_list(group_cols)
     carried = [
         "spc_centre",
         "spc_lower_limit",
@@ -713,7 +713,7 @@ def summarise_latest(
     work = frame[[*keys, period_col, value_col, *carried]].rename(
         columns={period_col: "latest_period", value_col: "latest_value"}
     )
-    work["_has_value"] = np.isfinite(_as_float_array(work["latest_value"]))
+    work["_has_value"] = np.isfinite(as_float_array(work["latest_value"]))
     if not keys:
         work["_all"] = 0
     by = keys or ["_all"]

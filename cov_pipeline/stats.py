@@ -96,7 +96,7 @@ TREND_CANNOT = "Cannot be calculated"
 # helpers
 
 
-def _as_float_array(x: ArrayLike | None) -> np.ndarray:
+def as_float_array(x: ArrayLike | None) -> np.ndarray:
     """Numbers as a float array, with pandas' missing markers (None, pd.NA, NaT) as NaN."""
     if x is None or x is pd.NA:
         return np.array(np.nan)
@@ -132,7 +132,8 @@ def _series_index(n: int, *candidates: object) -> pd.Index:
     return pd.RangeIndex(n)
 
 
-def _as_list(cols: str | Sequence[str] | None) -> list[str]:
+def as_list(cols: str | Sequence[str] | None) -> list[str]:
+    """Column names as a list: one name, several, or none."""
     if cols is None:
         return []
     if isinstance(cols, str):
@@ -162,7 +163,7 @@ def wilson_interval(
     Inputs broadcast against each other; scalars give 0-d arrays.
     """
     z = _z(confidence)
-    r, n = np.broadcast_arrays(_as_float_array(count), _as_float_array(denominator))
+    r, n = np.broadcast_arrays(as_float_array(count), as_float_array(denominator))
     valid = np.isfinite(r) & np.isfinite(n) & (n > 0) & (r >= 0) & (r <= n)
     r = np.where(valid, r, np.nan)
     n = np.where(valid, n, np.nan)
@@ -173,6 +174,9 @@ def wilson_interval(
         scale = 2 * (n + z2)
         lower = np.clip((centre - half_width) / scale, 0.0, 1.0)
         upper = np.clip((centre + half_width) / scale, 0.0, 1.0)
+    # the limits at r = 0 and r = n are exactly 0 and 1 (rounding would give 0.9999999999999998)
+    lower = np.where(r == 0, 0.0, lower)
+    upper = np.where(r == n, 1.0, upper)
     return lower, upper
 
 
@@ -190,7 +194,7 @@ def proportion_with_ci(
     """
     multiplier = _check_multiplier(multiplier)
     lower, upper = wilson_interval(count, denominator, confidence)
-    r, n = np.broadcast_arrays(_as_float_array(count), _as_float_array(denominator))
+    r, n = np.broadcast_arrays(as_float_array(count), as_float_array(denominator))
     # wilson_interval has already turned every invalid input into NaN limits.
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(np.isnan(lower), np.nan, r / n)
@@ -258,7 +262,7 @@ def byars_interval(
     Missing or negative counts, and missing or non-positive denominators, give NaN.
     """
     multiplier = _check_multiplier(multiplier)
-    o, n = np.broadcast_arrays(_as_float_array(count), _as_float_array(denominator))
+    o, n = np.broadcast_arrays(as_float_array(count), as_float_array(denominator))
     return _scale_count_limits(_byars_count_limits(o, confidence), n, multiplier)
 
 
@@ -276,7 +280,7 @@ def exact_poisson_interval(
     Missing or negative counts, and missing or non-positive denominators, give NaN.
     """
     multiplier = _check_multiplier(multiplier)
-    o, n = np.broadcast_arrays(_as_float_array(count), _as_float_array(denominator))
+    o, n = np.broadcast_arrays(as_float_array(count), as_float_array(denominator))
     return _scale_count_limits(_exact_poisson_count_limits(o, confidence), n, multiplier)
 
 
@@ -310,7 +314,7 @@ def rate_with_ci(
     multiplier = _check_multiplier(multiplier)
     _z(confidence)
     o, n = np.broadcast_arrays(
-        np.atleast_1d(_as_float_array(count)), np.atleast_1d(_as_float_array(denominator))
+        np.atleast_1d(as_float_array(count)), np.atleast_1d(as_float_array(denominator))
     )
     lower, upper = _scale_count_limits(_poisson_count_limits(o, confidence), n, multiplier)
     valid = np.isfinite(o) & (o >= 0) & np.isfinite(n) & (n > 0)
@@ -356,10 +360,10 @@ def dsr_dobson(
     _z(confidence)
     if count_limits not in ("exact", "byars"):
         raise ValueError(f"count_limits must be 'exact' or 'byars', got {count_limits!r}")
-    keys = _as_list(group_cols)
-    o = frame[count_col].pipe(_as_float_array)
-    n = frame[population_col].pipe(_as_float_array)
-    w = frame[standard_col].pipe(_as_float_array)
+    keys = as_list(group_cols)
+    o = frame[count_col].pipe(as_float_array)
+    n = frame[population_col].pipe(as_float_array)
+    w = frame[standard_col].pipe(as_float_array)
     with np.errstate(invalid="ignore", divide="ignore"):
         weighted = w * o / n
         weighted_sq = w * w * o / (n * n)
@@ -461,7 +465,7 @@ def compare_with_benchmark(
     ``polarity`` may be one name or one per row (see :func:`normalise_polarity`).
     """
     lo, hi, bench = np.broadcast_arrays(
-        _as_float_array(ci_lower), _as_float_array(ci_upper), _as_float_array(benchmark_value)
+        as_float_array(ci_lower), as_float_array(ci_upper), as_float_array(benchmark_value)
     )
     pol = np.broadcast_to(normalise_polarity(polarity), lo.shape)
     not_compared = np.isnan(lo) | np.isnan(hi) | np.isnan(bench) | (lo > hi)
@@ -541,7 +545,7 @@ def chi_squared_trend_statistic(counts: ArrayLike, denominators: ArrayLike) -> n
     Fingertips recent-trend method (proportions). NaN where undefined (no events, all events,
     missing inputs).
     """
-    r, n = np.broadcast_arrays(_as_float_array(counts), _as_float_array(denominators))
+    r, n = np.broadcast_arrays(as_float_array(counts), as_float_array(denominators))
     t = np.arange(1, r.shape[-1] + 1, dtype=float)
     return _armitage(r, n, t)[0]
 
@@ -561,7 +565,7 @@ def weighted_regression_trend_statistic(
     input is missing.
     """
     y, lo, hi = np.broadcast_arrays(
-        _as_float_array(values), _as_float_array(ci_lower), _as_float_array(ci_upper)
+        as_float_array(values), as_float_array(ci_lower), as_float_array(ci_upper)
     )
     w = _regression_weights(lo, hi, confidence)
     t = np.arange(1, y.shape[-1] + 1, dtype=float)
@@ -657,21 +661,21 @@ def recent_trend(
             f"leave_one_out must be 'significant' or 'direction', got {leave_one_out!r}"
         )
     _z(confidence)
-    keys = _as_list(group_cols)
+    keys = as_list(group_cols)
     k = TREND_POINTS
 
     year, single = _parse_periods(frame[period_col])
     work = pd.DataFrame({"_year": year, "_single": single}, index=frame.index)
     work["_period"] = frame[period_col].to_numpy()
     if method == "proportion":
-        r = _as_float_array(frame[count_col])
-        n = _as_float_array(frame[denominator_col])
+        r = as_float_array(frame[count_col])
+        n = as_float_array(frame[denominator_col])
         work["_a"], work["_b"] = r, n
         work["_valid"] = np.isfinite(r) & np.isfinite(n) & (n > 0) & (r >= 0) & (r <= n)
     else:
-        y = _as_float_array(frame[value_col])
-        lo = _as_float_array(frame[ci_lower_col])
-        hi = _as_float_array(frame[ci_upper_col])
+        y = as_float_array(frame[value_col])
+        lo = as_float_array(frame[ci_lower_col])
+        hi = as_float_array(frame[ci_upper_col])
         work["_a"], work["_b"] = y, _regression_weights(lo, hi, confidence)
         work["_valid"] = np.isfinite(y) & np.isfinite(work["_b"].to_numpy())
     for key in keys:

@@ -81,6 +81,16 @@ def test_wilson_all_events_mirrors_no_events():
     assert float(lo) == pytest.approx(1 - 0.1611, abs=5e-5)
 
 
+def test_wilson_limits_at_none_and_all_are_exactly_0_and_100_percent():
+    # r = n gives (2n + 2z²) / (2(n + z²)) = 1 exactly; in floating point some n came out as
+    # 0.9999999999999998, shown as 99.99999999999997%
+    n = np.arange(1, 2001)
+    everyone = proportion_with_ci(n, n)
+    assert (everyone["ci_upper"] == 100.0).all()
+    nobody = proportion_with_ci(np.zeros_like(n), n)
+    assert (nobody["ci_lower"] == 0.0).all()
+
+
 def test_wilson_accepts_effective_sample_size():
     # Weighted survey: p = 0.73 with Kish n_eff = 1234.5, so r = p·n_eff = 901.185.
     # centre 2r + z²              = 1802.37 + 3.841459                 = 1806.211459
