@@ -61,6 +61,25 @@ PREMATURE_DELIVERIES = AssetKey(["marts", "premature_deliveries"])
 PREGNANCY_OUTCOMES = AssetKey(["marts", "pregnancy_outcomes"])
 PRETERM_OUTCOMES = AssetKey(["marts", "preterm_outcomes"])
 
+# The staging columns each mart reads (record-level tables are read column by column, not
+# whole): the breakdowns need the mother's age band, ethnic category, LSOA and NRPF flag.
+_BREAKDOWN_COLUMNS = ["mother_age_band", "ethnic_category", "lsoa_code", "nrpf"]
+MOTHER_COLUMNS = {
+    "bookings": ["booking_date", "gestation_at_booking_days", *_BREAKDOWN_COLUMNS],
+    "births": ["birth_date", "gestation_at_birth_days", "birth_outcome", *_BREAKDOWN_COLUMNS],
+}
+PRETERM_OUTCOME_COLUMNS = [
+    *MOTHER_COLUMNS["births"],
+    "neonatal_unit_admission",
+    "survived_28_days",
+    "survived_1_year",
+]
+PREGNANCY_COLUMNS = {
+    "bookings": ["booking_date", "mother_age_band"],
+    "births": ["booking_pseudo_id", "birth_date", "birth_outcome", "mother_age_band"],
+}
+IMD_COLUMNS = ["lsoa_code", "imd_decile"]
+
 _STAGED = {
     # asset key -> (table description, column descriptions, check wording)
     BOOKINGS: (
@@ -235,8 +254,8 @@ def late_bookings_mart(
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
     charted = late_bookings_with_spc(
-        wh.read_table("staging", BOOKINGS.path[1]),
-        wh.read_table("staging", IMD_LSOA.path[1]),
+        wh.read_table("staging", BOOKINGS.path[1], MOTHER_COLUMNS["bookings"]),
+        wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS),
         definitions,
         load_spc_settings(),
     )
@@ -276,8 +295,8 @@ def premature_deliveries_mart(
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
     charted = premature_deliveries_with_spc(
-        wh.read_table("staging", BIRTHS.path[1]),
-        wh.read_table("staging", IMD_LSOA.path[1]),
+        wh.read_table("staging", BIRTHS.path[1], MOTHER_COLUMNS["births"]),
+        wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS),
         definitions,
         load_spc_settings(),
     )
@@ -317,8 +336,8 @@ def pregnancy_outcomes_mart(
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     table = build_pregnancy_outcomes(
-        wh.read_table("staging", BOOKINGS.path[1]),
-        wh.read_table("staging", BIRTHS.path[1]),
+        wh.read_table("staging", BOOKINGS.path[1], PREGNANCY_COLUMNS["bookings"]),
+        wh.read_table("staging", BIRTHS.path[1], PREGNANCY_COLUMNS["births"]),
         wh.read_table("staging", TERMINATIONS.path[1]),
         settings.home_area_code(),
     )
@@ -359,8 +378,8 @@ def preterm_outcomes_mart(
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
     table = build_preterm_outcomes(
-        wh.read_table("staging", BIRTHS.path[1]),
-        wh.read_table("staging", IMD_LSOA.path[1]),
+        wh.read_table("staging", BIRTHS.path[1], PRETERM_OUTCOME_COLUMNS),
+        wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS),
         definitions,
     )
     descriptions = preterm_outcomes_descriptions(definitions)

@@ -12,6 +12,7 @@ disclosure control (DESIGN §6). Definitions (gestation thresholds) live in
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import io
 import os
@@ -274,6 +275,61 @@ def read_extract(path: Path, header: Sequence[str]) -> tuple[pd.DataFrame, Sourc
     it is quarantined rather than read with blanks.
     """
     text, data = read_text_strict(path)
+    frame = _read_plain(data, header)
+    if frame is None:
+        frame = _read_exact(path, text, data, header)
+    if frame.empty:
+        raise FileFault(path, "has a header but no data rows")
+    frame.insert(0, "source_file", path.name)
+    info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
+    return frame, info
+
+
+def _read_plain(data: bytes, header: Sequence[str]) -> pd.DataFrame | None:
+    """The extract through Arrow's multithreaded CSV reader, for the files a provider sends: no
+    quotes, one record per line, every record with the header's fields, no blank line, the header
+    exactly ``header`` (any order). None for any other file: :func:`_read_exact` then reads it
+    and says what is wrong. On such a file both readers split the same bytes at the same commas
+    and line ends, so they give the same text; record ``i`` is on line ``i + 2``.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    lone_carriage_return = b"\r" in body and body.count(b"\r") != body.count(b"\r\n")
+    if b'"' in body or b"\0" in body or lone_carriage_return:
+        return None  # quoting, a NUL or a lone carriage return: the exact reader's rules apply
+    end = body.find(b"\n")
+    names = [n.strip() for n in body[: end if end >= 0 else None].decode("utf-8").split(",")]
+    if len(names) != len(header) or set(names) != set(header):
+        return None
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pcsv.ParseOptions(quote_char=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.large_string() for name in names},
+                include_columns=list(header),
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None  # e.g. a record with too few or too many fields
+    # Arrow skips blank lines: every line after the header must have given a record.
+    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    if table.num_rows == 0 or table.num_rows != lines - 1:
+        return None
+    # large_string is what string[pyarrow] holds: the columns need no cast
+    frame = table.to_pandas(types_mapper={pa.large_string(): ARROW_STRING}.get)
+    frame.insert(0, "line_number", np.arange(2, 2 + len(frame), dtype=np.int64))
+    frame["_short_record"] = np.zeros(len(frame), dtype=bool)
+    return frame
+
+
+def _read_exact(path: Path, text: str, data: bytes, header: Sequence[str]) -> pd.DataFrame:
+    """pandas' reader, for any file: quoted fields (line breaks inside them counted in the line
+    numbers), blank lines (skipped), short records (flagged), and every file fault."""
     try:
         frame = pd.read_csv(
             io.StringIO(text), dtype=ARROW_STRING, keep_default_na=False, skip_blank_lines=False
@@ -297,13 +353,9 @@ def read_extract(path: Path, header: Sequence[str]) -> tuple[pd.DataFrame, Sourc
     starts = 2 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
     short = (fields < len(header)) & ~blank
     frame = frame.loc[~blank].reset_index(drop=True)
-    if frame.empty:
-        raise FileFault(path, "has a header but no data rows")
     frame.insert(0, "line_number", starts[~blank])
-    frame.insert(0, "source_file", path.name)
     frame["_short_record"] = short[~blank]
-    info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
-    return frame, info
+    return frame
 
 
 def _fields_unquoted(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -362,6 +414,122 @@ def _quoted(values: pd.Series) -> pd.Series:
     return "'" + values.astype(object).astype(str) + "'"
 
 
+# Ids are matched on 64-bit digests of their text: hash tables of integers are several times
+# faster than of Python strings. Equal text has equal digests, so digests find every match; a
+# match of digests is then confirmed on the text (two texts sharing a digest is possible in
+# principle, never seen in practice: the text decides).
+def _digests(text: np.ndarray) -> np.ndarray:
+    return pd.util.hash_array(text, categorize=False)
+
+
+def _first_match(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """For each value, the position of the first key equal to it, -1 where none:
+    ``pd.Index(keys.drop_duplicates()).get_indexer(values)`` in positions of ``keys``."""
+    key_text, value_text = keys.to_numpy(dtype=object), values.to_numpy(dtype=object)
+    position = np.full(len(values), -1, dtype=np.int64)
+    present = np.flatnonzero(values.notna().to_numpy())
+    if not keys.isna().any():
+        key_digests = _digests(key_text)
+        first = np.flatnonzero(~pd.Series(key_digests).duplicated().to_numpy())
+        index = pd.Index(key_digests[first])
+        found = index.get_indexer(_digests(value_text[present]))
+        matched = found >= 0
+        position[present[matched]] = first[found[matched]]
+        # the text decides: every digest match is a text match, and no key was passed over for
+        # an earlier key with its digest but other text
+        passed_over = np.ones(len(keys), dtype=bool)
+        passed_over[first] = False
+        later = np.flatnonzero(passed_over)
+        earlier = first[index.get_indexer(key_digests[later])]
+        at = present[matched]
+        if (key_text[position[at]] == value_text[at]).all() and (
+            key_text[later] == key_text[earlier]
+        ).all():
+            return position
+    # keys with missing values, or digests shared by different texts: on the text itself
+    booked = pd.Index(keys)
+    first = np.flatnonzero(~booked.duplicated(keep="first"))
+    found = booked[first].get_indexer(values)
+    return np.where(found >= 0, first[np.maximum(found, 0)], -1)
+
+
+def _nullable_int(number: np.ndarray, whole: np.ndarray, index: pd.Index) -> pd.Series:
+    """``pd.Series(number).where(whole).astype("Int64")``, built from the arrays: that cast
+    checks every value the slow way. Numbers beyond 2**53 take the cast itself, which refuses
+    one an int64 cannot hold."""
+    values = np.where(whole, number, 0.0)
+    if np.abs(values).max(initial=0.0) >= 2.0**53:
+        return pd.Series(number, index=index).where(whole).astype("Int64")
+    return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), ~whole), index=index)
+
+
+def _parsed_once(text: pd.Series, parse) -> np.ndarray:
+    """``parse(text)``, with each distinct text parsed once: a column of a million gestations or
+    dates holds a few hundred or thousand. The parsers used read each value on its own (a result
+    type that follows from the set of values is the same here), so the result is the same."""
+    at, distinct = pd.factorize(text, use_na_sentinel=False)
+    return parse(pd.Series(distinct, dtype=text.dtype))[at]
+
+
+def _numbers(text: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(text, errors="coerce")`` as floats, NaN where not a number."""
+    return _parsed_once(
+        text,
+        lambda t: pd.to_numeric(t, errors="coerce").to_numpy(dtype="float64", na_value=np.nan),
+    )
+
+
+def _dates(text: pd.Series) -> pd.Series:
+    """``pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")``, NaT where not a date."""
+    parsed = _parsed_once(
+        text,
+        lambda t: pd.to_datetime(t, format="%Y-%m-%d", errors="coerce").to_numpy(
+            dtype="datetime64[ns]"
+        ),
+    )
+    return pd.Series(parsed, index=text.index)
+
+
+def _arrow(text: pd.Series):
+    """The Arrow array under an Arrow-backed Series, in one chunk."""
+    import pyarrow as pa
+
+    values = pa.array(text.array)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _blank_as_missing(text: pd.Series) -> pd.Series:
+    """Arrow-backed text with "" as missing (Arrow's ``if_else``: several times faster than
+    ``Series.mask`` on these arrays)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pa.array(text.array)  # chunks kept: the kernels take them as they are
+    blank = pc.equal(values, "")
+    missing = pa.scalar(None, type=values.type)
+    return pd.Series(pd.arrays.ArrowStringArray(pc.if_else(blank, missing, values)), text.index)
+
+
+def _python_text(frame: pd.DataFrame, ids: Sequence[str] = ()) -> None:
+    """Arrow-backed text columns to Python strings (None where missing), in place: the types of
+    the staging tables, and faster than Arrow for hashing columns of unique ids. A column of
+    few distinct values (codes, bands) is converted through Arrow's dictionary encoding, one
+    Python string per distinct value; ``ids`` (a distinct value per row) value by value."""
+    import pyarrow.compute as pc
+
+    for column in frame.columns:
+        values = frame[column]
+        if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+            continue
+        if column in ids:
+            strings = values.to_numpy(dtype=object, na_value=None)
+        else:
+            encoded = pc.dictionary_encode(_arrow(values))
+            distinct = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), None)
+            strings = distinct[pc.fill_null(encoded.indices, -1).to_numpy()]
+        frame[column] = pd.Series(strings, index=frame.index, dtype=object)
+
+
 class _Rows:
     """Parses the text columns of one raw table and collects every reason per row, vectorised:
     one boolean mask per rule, and each message built for the rows it concerns only."""
@@ -392,7 +560,8 @@ class _Rows:
                 )
                 part = "'" + values + "'" if position in quote else values
             message = message + part
-        self.reasons.add(mask, message.reindex(self.raw.index))
+        # keyed by the rows it concerns: no string work on the (many) rows that pass
+        self.reasons.add_series(message)
 
     def _text(self, column: str) -> pd.Series:
         return self.raw[column].str.strip()
@@ -407,6 +576,8 @@ class _Rows:
     def text(
         self, column: str, required: bool = False, upper: bool = False, lower: bool = False
     ) -> pd.Series:
+        """The stripped text, blank as missing, Arrow-backed for the contract's checks (then
+        turned into Python strings: :func:`_python_text`)."""
         text = self._text(column)
         if upper:
             text = text.str.upper()
@@ -414,25 +585,22 @@ class _Rows:
             text = text.str.lower()
         if required:
             self.required(column, text)
-        blank = (text == "").to_numpy(dtype=bool)
-        return pd.Series(
-            np.where(blank, None, text.astype(object).to_numpy()), index=text.index, dtype=object
-        )
+        return _blank_as_missing(text)
 
     def whole(self, column: str, required: bool = False, thousands: bool = False) -> pd.Series:
         text = self._text(column)
         cleaned = text.str.replace(",", "", regex=False) if thousands else text
-        number = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        number = _numbers(cleaned)
         whole = np.isfinite(number) & (np.mod(number, 1) == 0)
         invalid = (text != "").to_numpy(dtype=bool) & ~whole
         self._report(invalid, column, f"{column}: ", text, " is not a whole number", quote=[1])
         if required:
             self.required(column, text)
-        return pd.Series(number, index=text.index).where(whole).astype("Int64")
+        return _nullable_int(number, whole, text.index)
 
     def date(self, column: str, required: bool = False) -> pd.Series:
         text = self._text(column)
-        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        parsed = _dates(text)
         invalid = (text != "").to_numpy(dtype=bool) & parsed.isna().to_numpy()
         self._report(invalid, column, f"{column}: ", text, " is not a date (YYYY-MM-DD)", quote=[1])
         if required:
@@ -457,7 +625,8 @@ class _Rows:
         import pandera.errors as pa_errors
 
         try:
-            model.validate(typed, lazy=True)
+            # in place: the models coerce nothing, so pandera's copy of the frame is not needed
+            model.validate(typed, lazy=True, inplace=True)
         except pa_errors.SchemaErrors as err:
             cases = err.failure_cases
             if cases["index"].isna().any():
@@ -573,7 +742,9 @@ def _split(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     quarantine = quarantine_frame(SOURCE, raw, reasons, list(header))
     valid = (reasons == "").to_numpy()
-    return typed.loc[valid, list(columns)].reset_index(drop=True), quarantine
+    staged = typed.loc[valid, list(columns)]
+    staged.index = pd.RangeIndex(len(staged))  # as reset_index, without its second copy
+    return staged, quarantine
 
 
 def parse_bookings(
@@ -589,6 +760,7 @@ def parse_bookings(
     rows.contract(MaternityBooking, typed, _TYPED_TO_RAW)
     rows.future(typed["booking_date"], "booking_date", as_of)
     rows.lsoa_in_lookup(typed["lsoa_code"], lookup_codes)
+    _python_text(typed, ids=["booking_pseudo_id"])
     rows.duplicates(typed["booking_pseudo_id"], "booking_pseudo_id")
     return _split(typed, raw, rows.reasons.reasons(), BOOKING_HEADER, BOOKING_STAGING_DESCRIPTIONS)
 
@@ -611,8 +783,8 @@ def parse_births(
     rows.contract(MaternityBirth, typed, _TYPED_TO_RAW)
     rows.future(typed["birth_date"], "birth_date", as_of)
     rows.lsoa_in_lookup(typed["lsoa_code"], lookup_codes)
-    booked = bookings.drop_duplicates("booking_pseudo_id").set_index("booking_pseudo_id")
-    booking_date = typed["booking_pseudo_id"].map(booked["booking_date"]).astype("datetime64[ns]")
+    _python_text(typed, ids=["birth_pseudo_id", "booking_pseudo_id"])
+    booking_date = _booking_dates(typed["booking_pseudo_id"], bookings)
     before = (typed["birth_date"] < booking_date).fillna(False).to_numpy(dtype=bool)
     rows.add(
         before,
@@ -628,6 +800,14 @@ def parse_births(
     typed["has_staged_booking"] = booking_date.notna()
     rows.duplicates(typed["birth_pseudo_id"], "birth_pseudo_id")
     return _split(typed, raw, rows.reasons.reasons(), BIRTH_HEADER, BIRTH_STAGING_DESCRIPTIONS)
+
+
+def _booking_dates(ids: pd.Series, bookings: pd.DataFrame) -> pd.Series:
+    """The booking date of each booking id: NaT where the id is not among ``bookings``, the
+    first booking's where an id is there twice."""
+    position = _first_match(ids, bookings["booking_pseudo_id"])
+    dates = bookings["booking_date"].to_numpy(dtype="datetime64[ns]")
+    return pd.Series(np.append(dates, np.datetime64("NaT", "ns"))[position], index=ids.index)
 
 
 def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -658,6 +838,7 @@ def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame,
     typed["has_suppressed_counts"] = suppressed
     raw_names = {v: k for k, v in names.items()}
     rows.contract(TerminationsRow, typed, raw_names)
+    _python_text(typed)
     this_year = as_of.year
     rows.add(
         (typed["year"] > this_year).fillna(False).to_numpy(dtype=bool),
@@ -816,127 +997,210 @@ def mother_breakdowns(records: pd.DataFrame, imd: pd.DataFrame) -> pd.DataFrame:
     """The value of every breakdown in ``BREAKDOWNS`` for each record ('Not known' where the
     field is blank, or the LSOA is not in the lookup). Deprivation is national: deciles 1-3 are
     the most deprived 30% (DESIGN §6); quintile = (decile + 1) // 2."""
-    lookup = imd.drop_duplicates("lsoa_code").set_index("lsoa_code")["imd_decile"]
-    decile = records["lsoa_code"].map(lookup).astype("Float64")
-    known = decile.notna()
-    deprived = decile.isin(MOST_DEPRIVED_DECILES)
-    quintile = ((decile + 1) // 2).astype("Int64")
-    code_group = {code: group for group, codes in ETHNIC_GROUPS.items() for code in codes}
-    ethnic = records["ethnic_category"].map(code_group)
-    nrpf = records["nrpf"].astype("boolean")
-    age = records["mother_age_band"].astype(object)
+    codes = breakdown_codes(records, imd)
     return pd.DataFrame(
-        {
-            "all": ALL,
-            "deprivation_group": np.select(
-                [deprived.to_numpy(dtype=bool), known.to_numpy(dtype=bool)],
-                list(DEPRIVATION_GROUPS),
-                default=NOT_KNOWN,
-            ),
-            "imd_quintile": quintile.map(IMD_QUINTILE_LABELS, na_action="ignore")
-            .astype(object)
-            .fillna(NOT_KNOWN),
-            "ethnic_group": ethnic.fillna(NOT_KNOWN),
-            "ethnic_minority": np.select(
-                [ethnic.eq(WHITE_BRITISH).to_numpy(dtype=bool), ethnic.notna().to_numpy()],
-                [WHITE_BRITISH, ETHNIC_MINORITY],
-                default=NOT_KNOWN,
-            ),
-            "nrpf": nrpf.map(NRPF_LABELS, na_action="ignore").astype(object).fillna(NOT_KNOWN),
-            "age_band": age.where(age.isin(AGE_BANDS), NOT_KNOWN),
-        },
+        {b: np.asarray(values, dtype=object)[codes[b]] for b, values in BREAKDOWNS.items()},
         index=records.index,
     )
 
 
+def breakdown_codes(records: pd.DataFrame, imd: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`mother_breakdowns` as each record's position among the breakdown's values in
+    ``BREAKDOWNS``, the form :func:`count_by_period` counts. Each rule runs once per distinct
+    LSOA, ethnic code, NRPF flag and age band (a few hundred values), not once per record."""
+    lsoa_at, lsoa = _distinct(records["lsoa_code"])
+    lookup = imd.drop_duplicates("lsoa_code").set_index("lsoa_code")["imd_decile"]
+    decile = lsoa.map(lookup).astype("Float64")
+    known = decile.notna()
+    deprived = decile.isin(MOST_DEPRIVED_DECILES)
+    quintile = ((decile + 1) // 2).astype("Int64")
+    code_group = {code: group for group, codes in ETHNIC_GROUPS.items() for code in codes}
+    ethnic_at, ethnic_code = _distinct(records["ethnic_category"])
+    ethnic = ethnic_code.map(code_group)
+    nrpf_at, nrpf = _distinct(records["nrpf"].astype("boolean"))
+    age_at, age = _distinct(records["mother_age_band"])
+    age = age.astype(object)
+    # breakdown -> (each record's distinct value, the label of each distinct value)
+    labels = {
+        "deprivation_group": (
+            lsoa_at,
+            np.select(
+                [deprived.to_numpy(dtype=bool), known.to_numpy(dtype=bool)],
+                list(DEPRIVATION_GROUPS),
+                default=NOT_KNOWN,
+            ),
+        ),
+        "imd_quintile": (
+            lsoa_at,
+            quintile.map(IMD_QUINTILE_LABELS, na_action="ignore").astype(object).fillna(NOT_KNOWN),
+        ),
+        "ethnic_group": (ethnic_at, ethnic.fillna(NOT_KNOWN)),
+        "ethnic_minority": (
+            ethnic_at,
+            np.select(
+                [ethnic.eq(WHITE_BRITISH).to_numpy(dtype=bool), ethnic.notna().to_numpy()],
+                [WHITE_BRITISH, ETHNIC_MINORITY],
+                default=NOT_KNOWN,
+            ),
+        ),
+        "nrpf": (
+            nrpf_at,
+            nrpf.map(NRPF_LABELS, na_action="ignore").astype(object).fillna(NOT_KNOWN),
+        ),
+        "age_band": (age_at, age.where(age.isin(AGE_BANDS), NOT_KNOWN)),
+    }
+    codes = {"all": np.zeros(len(records), dtype=np.int64)}
+    for breakdown, (at, label) in labels.items():
+        codes[breakdown] = _positions(label, BREAKDOWNS[breakdown])[at]
+    return codes
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Each value's position among the distinct values (missing being one of them), and those
+    values: a rule applied to the distinct values, then taken at the positions, is the rule
+    applied to every value."""
+    at, distinct = pd.factorize(values, use_na_sentinel=False)
+    return at, pd.Series(distinct)
+
+
+def _positions(labels, values: Sequence[str]) -> np.ndarray:
+    """The position of each label among ``values``; a label outside them is a programming error
+    (its records would vanish from every count), never let through."""
+    position = pd.Index(list(values)).get_indexer(np.asarray(labels, dtype=object))
+    if (position < 0).any():
+        stray = sorted({str(v) for v, p in zip(labels, position, strict=True) if p < 0})
+        raise ValueError(f"values {stray} are not among the categories {list(values)}")
+    return position
+
+
 # -- periods -----------------------------------------------------------------------------------
 PERIOD_TYPES = ("month", "quarter", "year")
-_PERIOD_MONTHS = {"quarter": 3, "year": 12}
-_PERIOD_FREQ = {"quarter": "Q", "year": "Y"}
+_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
-def month_starts(dates: pd.Series) -> pd.Series:
-    return dates.dt.to_period("M").dt.start_time.astype("datetime64[ns]")
+@dataclass(frozen=True)
+class Extra:
+    """A further key of the counts beyond the breakdown (e.g. the gestation band): its column
+    name, its values in display order, and each record's position among them."""
+
+    name: str
+    values: Sequence[str]
+    codes: np.ndarray
 
 
 def count_by_period(
     dates: pd.Series,
-    groups: pd.DataFrame,
-    counts: pd.DataFrame,
+    codes: Mapping[str, np.ndarray],
+    counts: Mapping[str, np.ndarray],
     categories: Mapping[str, Sequence[str]],
     period_types: Sequence[str] = PERIOD_TYPES,
     coverage: tuple[pd.Timestamp, pd.Timestamp] | None = None,
-    extra: pd.Series | None = None,
-    extra_values: Sequence[str] = (),
+    extra: Extra | None = None,
 ) -> pd.DataFrame:
     """Counts summed by period and breakdown value, long: one row per period type, period,
     breakdown and value (and ``extra`` key), with every cell present (0 where no record fell in
     it: the extract covers the period, so none is a true zero).
 
-    ``coverage`` (first and last month; default the months of ``dates``) bounds the periods.
-    Quarters and years are given only where every one of their months lies inside the coverage,
-    so a partial period never looks like a fall. Quarters and years are calendar ones.
+    ``codes`` gives, for each breakdown of ``categories``, each record's position among its
+    values (:func:`breakdown_codes`); ``counts`` the whole-number counts of each record (e.g. 1
+    for a late booking, else 0). ``coverage`` (first and last month; default the months of
+    ``dates``) bounds the periods. Quarters and years are given only where every one of their
+    months lies inside the coverage, so a partial period never looks like a fall. Quarters and
+    years are calendar ones. Rows are in display order: period type, period, breakdown, value,
+    extra key.
     """
-    extra_name = extra.name if extra is not None else None
+    names = list(counts)
     columns = [
         "period_start",
         "period_type",
         "breakdown",
         "breakdown_value",
-        *([extra_name] if extra_name else []),
-        *counts.columns,
+        *([extra.name] if extra else []),
+        *names,
     ]
-    month = month_starts(dates)
+    month = np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[M]")
+    present = ~np.isnat(month)
     if coverage is None:
-        if month.dropna().empty:
+        if not present.any():
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        coverage = (month.min(), month.max())
+        coverage = (pd.Timestamp(month[present].min()), pd.Timestamp(month[present].max()))
     months = pd.date_range(coverage[0], coverage[1], freq="MS")
-    inside = month.isin(months)
-    keys = ["period_start", "breakdown_value", *([extra_name] if extra_name else [])]
-    monthly = []
-    for breakdown, values in categories.items():  # a handful of breakdowns, never rows
-        work = counts.loc[inside].assign(
-            period_start=month[inside], breakdown_value=groups.loc[inside, breakdown]
-        )
-        if extra_name:
-            work[extra_name] = extra[inside]
-        summed = work.groupby(keys, sort=False, observed=True).sum()
-        stray = set(summed.index.get_level_values("breakdown_value")) - set(values)
-        if stray:  # a value outside the categories would vanish from the grid: never silently
-            raise ValueError(f"{breakdown}: values {sorted(map(str, stray))} are not categories")
-        grid_levels = [months, list(values), *([list(extra_values)] if extra_name else [])]
-        grid = pd.MultiIndex.from_product(grid_levels, names=keys)
-        # zero-fill is correct: the extract covers every month of the grid
-        filled = summed.reindex(grid, fill_value=0).reset_index()
-        filled.insert(1, "breakdown", breakdown)
-        monthly.append(filled)
-    month_table = pd.concat(monthly, ignore_index=True)
-    for column in counts.columns:
-        month_table[column] = month_table[column].astype("int64")
+    monthly = _monthly_cells(month, present, months, codes, counts, categories, extra)
+    # the cells of one period, in display order: breakdown, value, extra key
+    n_extra = len(extra.values) if extra else 1
+    cell_breakdown = np.concatenate(
+        [np.repeat(np.array([b], dtype=object), len(v) * n_extra) for b, v in categories.items()]
+    )
+    cell_value = np.concatenate(
+        [np.repeat(np.asarray(v, dtype=object), n_extra) for v in categories.values()]
+    )
     parts = []
-    if "month" in period_types:
-        parts.append(month_table.assign(period_type="month"))
-    group_keys = ["breakdown", "breakdown_value", *([extra_name] if extra_name else [])]
-    for period_type in ("quarter", "year"):
+    for period_type in PERIOD_TYPES:
         if period_type not in period_types:
             continue
-        start = (
-            month_table["period_start"]
-            .dt.to_period(_PERIOD_FREQ[period_type])
-            .dt.start_time.astype("datetime64[ns]")
-        )
-        span = pd.Series(months).dt.to_period(_PERIOD_FREQ[period_type]).value_counts()
-        complete = span[span == _PERIOD_MONTHS[period_type]].index.start_time
-        rows = month_table.assign(period_start=start).loc[start.isin(complete)]
-        summed = (
-            rows.groupby(["period_start", *group_keys], sort=False)[list(counts.columns)]
-            .sum()
-            .reset_index()
-        )
-        parts.append(summed.assign(period_type=period_type))
-    table = pd.concat(parts, ignore_index=True)
-    return _sort(table[columns], categories, extra_name, extra_values)
+        starts, sums = _periods(months, monthly, _PERIOD_MONTHS[period_type])
+        n = len(starts)
+        part = {
+            "period_start": np.repeat(starts.to_numpy(dtype="datetime64[ns]"), len(cell_value)),
+            "period_type": np.full(n * len(cell_value), period_type, dtype=object),
+            "breakdown": np.tile(cell_breakdown, n),
+            "breakdown_value": np.tile(cell_value, n),
+        }
+        if extra:
+            extra_values = np.asarray(extra.values, dtype=object)
+            part[extra.name] = np.tile(extra_values, n * len(cell_value) // n_extra)
+        flat = sums.reshape(n * len(cell_value), len(names))
+        part.update({name: flat[:, i] for i, name in enumerate(names)})
+        parts.append(part)
+    return pd.DataFrame(
+        {c: np.concatenate([part[c] for part in parts]) for c in columns}, columns=columns
+    )
+
+
+def _monthly_cells(
+    month: np.ndarray,
+    present: np.ndarray,
+    months: pd.DatetimeIndex,
+    codes: Mapping[str, np.ndarray],
+    counts: Mapping[str, np.ndarray],
+    categories: Mapping[str, Sequence[str]],
+    extra: Extra | None,
+) -> np.ndarray:
+    """The counts summed per month and cell (months × cells × counts, whole numbers): one
+    ``np.bincount`` per breakdown and count, on the number of each record's month and cell. A
+    record whose position is -1 (in no category) is in no cell."""
+    n_months = len(months)
+    first = months[0].to_datetime64().astype("datetime64[M]") if n_months else None
+    number = (month - first).astype(np.int64) if n_months else np.zeros(len(month), np.int64)
+    inside = present & (number >= 0) & (number < n_months)
+    n_extra = len(extra.values) if extra else 1
+    extra_at = np.asarray(extra.codes)[inside] if extra else np.zeros(inside.sum(), np.int64)
+    weights = [np.asarray(counts[name], dtype=np.float64)[inside] for name in counts]
+    number = number[inside]
+    blocks = []
+    for breakdown, values in categories.items():  # a handful of breakdowns, never rows
+        at = np.asarray(codes[breakdown])[inside]
+        n_cells = len(values) * n_extra
+        cell = number * n_cells + at * n_extra + extra_at
+        keep = (at >= 0) & (extra_at >= 0)
+        kept = weights if keep.all() else [w[keep] for w in weights]
+        cell = cell if keep.all() else cell[keep]
+        sums = [np.bincount(cell, weights=w, minlength=n_months * n_cells) for w in kept]
+        blocks.append(np.stack(sums, axis=-1).reshape(n_months, n_cells, len(weights)))
+    # sums of whole numbers: exact in float64 up to 2**53
+    return np.concatenate(blocks, axis=1).astype(np.int64)
+
+
+def _periods(
+    months: pd.DatetimeIndex, monthly: np.ndarray, span: int
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The calendar periods of ``span`` months (1, 3 or 12) all of whose months are in
+    ``months`` (consecutive month starts), with their sums of the monthly cells."""
+    if span == 1:
+        return months, monthly
+    index = np.arange(len(months))
+    start = index[((months.month.to_numpy() - 1) % span == 0) & (index + span <= len(months))]
+    return months[start], monthly[start[:, None] + np.arange(span)].sum(axis=1)
 
 
 def _sort(
@@ -996,6 +1260,11 @@ def is_late_booking(gestation_days: pd.Series, definitions: MaternityDefinitions
     return gestation_days >= definitions.late_booking_from_days
 
 
+def _is(values: pd.Series, value: str) -> np.ndarray:
+    """``values == value`` as booleans, missing being no match."""
+    return values.eq(value).to_numpy(dtype=bool, na_value=False)
+
+
 def late_bookings(
     bookings: pd.DataFrame, imd: pd.DataFrame, definitions: MaternityDefinitions | None = None
 ) -> pd.DataFrame:
@@ -1008,18 +1277,15 @@ def late_bookings(
     control: :func:`build_late_bookings` adds SPC and suppression.
     """
     d = definitions or MaternityDefinitions()
-    gestation = bookings["gestation_at_booking_days"].astype("int64")
-    counts = pd.DataFrame(
-        {
-            "bookings": np.ones(len(bookings), dtype=np.int64),
-            "booked_by_10_weeks": (gestation <= d.booked_by_days).astype("int64"),
-            "late_bookings": is_late_booking(gestation, d).astype("int64"),
-            "very_late_bookings": (gestation >= d.very_late_booking_from_days).astype("int64"),
-        },
-        index=bookings.index,
-    )
+    gestation = bookings["gestation_at_booking_days"].to_numpy(dtype="int64")
+    counts = {
+        "bookings": np.ones(len(bookings), dtype=np.int64),
+        "booked_by_10_weeks": gestation <= d.booked_by_days,
+        "late_bookings": is_late_booking(gestation, d),
+        "very_late_bookings": gestation >= d.very_late_booking_from_days,
+    }
     table = count_by_period(
-        bookings["booking_date"], mother_breakdowns(bookings, imd), counts, BREAKDOWNS
+        bookings["booking_date"], breakdown_codes(bookings, imd), counts, BREAKDOWNS
     )
     _add_proportion(table, "booked_by_10_weeks_pct", "booked_by_10_weeks", "bookings")
     _add_proportion(table, "late_booking_pct", "late_bookings", "bookings")
@@ -1030,19 +1296,17 @@ def late_bookings(
 def gestation_bands(gestation_days: pd.Series, definitions: MaternityDefinitions) -> pd.Series:
     """Extremely preterm (< 196), very preterm (196-223), moderate to late preterm (224-258) or
     term (>= 259), by default (DESIGN §6)."""
-    g = gestation_days.to_numpy(dtype="int64")
-    d = definitions
-    return pd.Series(
-        np.select(
-            [
-                g < d.very_preterm_from_days,
-                g < d.moderate_preterm_from_days,
-                g < d.preterm_before_days,
-            ],
-            list(GESTATION_BANDS[:3]),
-            default=TERM,
-        ),
-        index=gestation_days.index,
+    band = _gestation_band_codes(gestation_days.to_numpy(dtype="int64"), definitions)
+    return pd.Series(np.asarray(GESTATION_BANDS, dtype=object)[band], index=gestation_days.index)
+
+
+def _gestation_band_codes(gestation_days: np.ndarray, d: MaternityDefinitions) -> np.ndarray:
+    """:func:`gestation_bands` as positions in ``GESTATION_BANDS``."""
+    g = gestation_days
+    return np.select(
+        [g < d.very_preterm_from_days, g < d.moderate_preterm_from_days, g < d.preterm_before_days],
+        [GESTATION_BANDS.index(band) for band in GESTATION_BANDS[:3]],
+        default=GESTATION_BANDS.index(TERM),
     )
 
 
@@ -1063,24 +1327,17 @@ def premature_deliveries(
     (the method of Fingertips indicator 91743). Periods are by date of birth.
     """
     d = definitions or MaternityDefinitions()
-    gestation = births["gestation_at_birth_days"].astype("int64")
-    live = births["birth_outcome"].eq("live")
-    counts = pd.DataFrame(
-        {
-            "births": np.ones(len(births), dtype=np.int64),
-            "live_births": live.astype("int64"),
-            "stillbirths": births["birth_outcome"].eq("stillbirth").astype("int64"),
-            "preterm_births": (gestation < d.preterm_before_days).astype("int64"),
-            "very_preterm_births": (
-                (gestation >= d.very_preterm_from_days) & (gestation < d.moderate_preterm_from_days)
-            ).astype("int64"),
-            "extremely_preterm_births": (gestation < d.very_preterm_from_days).astype("int64"),
-        },
-        index=births.index,
-    )
-    table = count_by_period(
-        births["birth_date"], mother_breakdowns(births, imd), counts, BREAKDOWNS
-    )
+    gestation = births["gestation_at_birth_days"].to_numpy(dtype="int64")
+    counts = {
+        "births": np.ones(len(births), dtype=np.int64),
+        "live_births": _is(births["birth_outcome"], "live"),
+        "stillbirths": _is(births["birth_outcome"], "stillbirth"),
+        "preterm_births": gestation < d.preterm_before_days,
+        "very_preterm_births": (gestation >= d.very_preterm_from_days)
+        & (gestation < d.moderate_preterm_from_days),
+        "extremely_preterm_births": gestation < d.very_preterm_from_days,
+    }
+    table = count_by_period(births["birth_date"], breakdown_codes(births, imd), counts, BREAKDOWNS)
     _add_rate(table, "stillbirths_per_1000", "stillbirths", "births")
     _add_rate(table, "preterm_per_1000", "preterm_births", "births")
     _add_rate(table, "very_preterm_per_1000", "very_preterm_births", "births")
@@ -1099,39 +1356,35 @@ def preterm_outcomes(
     so the latest years have few or no known outcomes: the ``*_known`` columns say how many.
     """
     d = definitions or MaternityDefinitions()
-    band = gestation_bands(births["gestation_at_birth_days"].astype("int64"), d)
-    preterm = band != TERM
-    # each preterm baby counts in its own band and in "All preterm"
-    records = pd.concat([births, births.loc[preterm]], ignore_index=True)
-    band = pd.concat([band, pd.Series(ALL_PRETERM, index=band.index[preterm])], ignore_index=True)
-    band.name = "gestation_band"
-    live = records["birth_outcome"].eq("live")
+    band = _gestation_band_codes(births["gestation_at_birth_days"].to_numpy(dtype="int64"), d)
+    preterm = np.flatnonzero(band != GESTATION_BANDS.index(TERM))
+    # each preterm baby counts in its own band and in "All preterm": the records, then those again
+    rows = np.concatenate([np.arange(len(births)), preterm])
+    band = np.concatenate([band, np.full(len(preterm), GESTATION_BANDS.index(ALL_PRETERM))])
+    live = _is(births["birth_outcome"], "live")
 
-    def known(column: str) -> pd.Series:
-        return (live & records[column].astype("boolean").notna()).astype("int64")
+    def known(column: str) -> np.ndarray:
+        return live & births[column].astype("boolean").notna().to_numpy()
 
-    def answered(column: str, value: bool) -> pd.Series:
-        return (live & records[column].astype("boolean").eq(value).fillna(False)).astype("int64")
+    def answered(column: str, value: bool) -> np.ndarray:
+        return live & births[column].astype("boolean").eq(value).to_numpy(bool, na_value=False)
 
-    counts = pd.DataFrame(
-        {
-            "live_births": live.astype("int64"),
-            "nnu_admission_known": known("neonatal_unit_admission"),
-            "nnu_admissions": answered("neonatal_unit_admission", True),
-            "survival_28_days_known": known("survived_28_days"),
-            "deaths_under_28_days": answered("survived_28_days", False),
-            "survival_1_year_known": known("survived_1_year"),
-            "deaths_under_1_year": answered("survived_1_year", False),
-        }
-    )
+    counts = {
+        "live_births": live,
+        "nnu_admission_known": known("neonatal_unit_admission"),
+        "nnu_admissions": answered("neonatal_unit_admission", True),
+        "survival_28_days_known": known("survived_28_days"),
+        "deaths_under_28_days": answered("survived_28_days", False),
+        "survival_1_year_known": known("survived_1_year"),
+        "deaths_under_1_year": answered("survived_1_year", False),
+    }
     table = count_by_period(
-        records["birth_date"],
-        mother_breakdowns(records, imd),
-        counts,
+        births["birth_date"].to_numpy(dtype="datetime64[ns]")[rows],
+        {b: codes[rows] for b, codes in breakdown_codes(births, imd).items()},
+        {name: values[rows] for name, values in counts.items()},
         BREAKDOWNS,
         period_types=("year",),
-        extra=band,
-        extra_values=GESTATION_BANDS,
+        extra=Extra("gestation_band", GESTATION_BANDS, band),
     )
     _add_proportion(table, "nnu_admission_pct", "nnu_admissions", "nnu_admission_known")
     for period in ("28_days", "1_year"):
@@ -1159,30 +1412,23 @@ def pregnancy_outcomes(
     to (35 and over together); terminations have no 'Not known' age beyond total minus the sum
     of the age groups.
     """
-    groups_b = _pregnancy_groups(bookings)
-    groups_c = _pregnancy_groups(births)
-    booking_counts = pd.DataFrame({"bookings": np.ones(len(bookings), dtype=np.int64)})
-    year_of_birth = births["birth_date"].dt.year
-    first_baby = (
-        ~pd.DataFrame({"id": births["booking_pseudo_id"], "year": year_of_birth}).duplicated()
-        | births["booking_pseudo_id"].isna()
-    )
-    birth_counts = pd.DataFrame(
-        {
-            "maternities": first_baby.astype("int64").to_numpy(),
-            "live_births": births["birth_outcome"].eq("live").astype("int64").to_numpy(),
-            "stillbirths": births["birth_outcome"].eq("stillbirth").astype("int64").to_numpy(),
-        },
-        index=births.index,
-    )
+    birth_counts = {
+        "maternities": _first_babies(births),
+        "live_births": _is(births["birth_outcome"], "live"),
+        "stillbirths": _is(births["birth_outcome"], "stillbirth"),
+    }
     keys = ["period_start", "period_type", "breakdown", "breakdown_value"]
     parts = []
-    for dates, groups, counts in (
-        (bookings["booking_date"], groups_b, booking_counts.set_axis(bookings.index)),
-        (births["birth_date"], groups_c, birth_counts),
+    for dates, codes, counts in (
+        (
+            bookings["booking_date"],
+            _pregnancy_codes(bookings),
+            {"bookings": np.ones(len(bookings), dtype=np.int64)},
+        ),
+        (births["birth_date"], _pregnancy_codes(births), birth_counts),
     ):
         # years only where the extract covers all twelve months (count_by_period)
-        table = count_by_period(dates, groups, counts, PREGNANCY_BREAKDOWNS, period_types=("year",))
+        table = count_by_period(dates, codes, counts, PREGNANCY_BREAKDOWNS, period_types=("year",))
         parts.append(table.set_index(keys))
     parts.append(_termination_counts(terminations, area_code).set_index(keys))
     table = pd.concat(parts, axis=1, join="outer").reset_index()
@@ -1207,11 +1453,41 @@ def pregnancy_outcomes(
     ]
 
 
-def _pregnancy_groups(records: pd.DataFrame) -> pd.DataFrame:
-    band = records["mother_age_band"].map({k: v[0] for k, v in PREGNANCY_AGE_BANDS.items()})
-    return pd.DataFrame(
-        {"all": ALL, "age_band": band.astype(object).fillna(NOT_KNOWN)}, index=records.index
-    )
+def _first_babies(births: pd.DataFrame) -> np.ndarray:
+    """True for the first baby of each booking in a calendar year, and for every baby without a
+    booking: one per delivery, so twins make one maternity. Pairs of booking and year are
+    matched on digests of the id (see :func:`_digests`), confirmed on its text."""
+    ids = births["booking_pseudo_id"]
+    year = births["birth_date"].dt.year
+    first = np.ones(len(births), dtype=bool)
+    present = np.flatnonzero(ids.notna().to_numpy())
+    text = ids.to_numpy(dtype=object)[present]
+    year_at, years = pd.factorize(year.to_numpy()[present], use_na_sentinel=False)
+    id_at = pd.factorize(_digests(text))[0]
+    # pairs are numbered in order of first appearance: the first row of pair k is the k-th new
+    key = id_at * len(years) + year_at
+    pair = pd.factorize(key)[0]
+    new = ~pd.Series(key).duplicated().to_numpy()
+    earliest = np.flatnonzero(new)[pair]
+    repeat = np.flatnonzero(~new)
+    if (text[repeat] == text[earliest[repeat]]).all():
+        first[present[repeat]] = False
+        return first
+    # two ids sharing a digest: on the text itself
+    pairs = pd.DataFrame({"id": ids, "year": year})
+    return (~pairs.duplicated() | ids.isna()).to_numpy(dtype=bool)
+
+
+def _pregnancy_codes(records: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each record's position among the values of ``PREGNANCY_BREAKDOWNS``: the DHSC age band
+    of its age band ('Not known' where not recorded)."""
+    at, age = _distinct(records["mother_age_band"])
+    band = age.map({k: v[0] for k, v in PREGNANCY_AGE_BANDS.items()})
+    label = band.astype(object).fillna(NOT_KNOWN)
+    return {
+        "all": np.zeros(len(records), dtype=np.int64),
+        "age_band": _positions(label, PREGNANCY_BREAKDOWNS["age_band"])[at],
+    }
 
 
 def _termination_counts(terminations: pd.DataFrame, area_code: str) -> pd.DataFrame:
@@ -1385,34 +1661,74 @@ def _partitions(table: pd.DataFrame, extra: str | None, band_total: bool) -> lis
     return out
 
 
-def _groups(partition: _Partition, flags: pd.Series) -> pd.Series:
-    """Group of each cell whose total row is published (not suppressed); NA elsewhere."""
-    flag = flags.to_numpy(dtype=bool)
+def _group_codes(partition: _Partition, flag: np.ndarray) -> np.ndarray:
+    """Group of each cell whose total row is published (not suppressed); -1 elsewhere."""
     has_total = partition.total >= 0
     published = has_total & ~flag[np.where(has_total, partition.total, 0)]
     groups = np.full(len(flag), -1, dtype=np.int64)
     groups[partition.cells[published]] = partition.group[published]
-    return pd.Series(groups, index=flags.index).astype("Int64").mask(groups < 0)
+    return groups
+
+
+def _secondary(counts: pd.Series, flag: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """:func:`cov_pipeline.disclosure.secondary_suppression` of ``counts`` with primary flags
+    ``flag`` in groups ``group`` (-1: in none), as a boolean array.
+
+    That function withholds more only in a group with exactly one hidden cell (withheld, or a
+    count that is missing), that cell withheld, and a cell still shown; without such a group
+    its answer is the flags as given. This is found on the arrays first, so the call (a few
+    milliseconds of pandas work, made dozens of times per mart) is made only where it can
+    change something."""
+    in_group = group >= 0
+    if not in_group.any():
+        return flag
+    g = group[in_group]
+    hidden = (flag | pd.to_numeric(counts, errors="coerce").isna().to_numpy())[in_group]
+    size = np.bincount(g)
+    hidden_n = np.bincount(g, weights=hidden, minlength=len(size))
+    flagged_n = np.bincount(g, weights=flag[in_group], minlength=len(size))
+    if not ((hidden_n == 1) & (flagged_n == 1) & (size > hidden_n)).any():
+        return flag
+    groups = pd.Series(group, index=counts.index).astype("Int64").mask(group < 0)
+    suppressed = pd.Series(flag, index=counts.index)
+    return secondary_suppression(counts, suppressed, groups).to_numpy(dtype=bool)
 
 
 def _row_total_suppression(
-    table: pd.DataFrame, flags: dict[str, pd.Series], total: str, parts: Sequence[str]
+    table: pd.DataFrame, flags: dict[str, np.ndarray], total: str, parts: Sequence[str]
 ) -> None:
     """Within each row, ``parts`` add up to ``total`` (e.g. live births + stillbirths = births):
     a lone withheld part takes the smallest other part with it while the total is published."""
     n = len(table)
-    stacked = pd.DataFrame(
-        {
-            "count": np.concatenate([table[p].astype("float64").to_numpy() for p in parts]),
-            "flag": np.concatenate([flags[p].to_numpy(dtype=bool) for p in parts]),
-            "row": np.tile(np.arange(n), len(parts)),
-        }
-    )
-    published = ~flags[total].to_numpy(dtype=bool)
-    groups = pd.Series(stacked["row"]).astype("Int64").where(np.tile(published, len(parts)))
-    updated = secondary_suppression(stacked["count"], stacked["flag"], groups).to_numpy()
+    count = pd.Series(np.concatenate([table[p].astype("float64").to_numpy() for p in parts]))
+    flag = np.concatenate([flags[p] for p in parts])
+    published = np.tile(~flags[total], len(parts))
+    group = np.where(published, np.tile(np.arange(n), len(parts)), -1)
+    updated = _secondary(count, flag, group)
     for i, part in enumerate(parts):
-        flags[part] = pd.Series(updated[i * n : (i + 1) * n], index=table.index)
+        flags[part] = updated[i * n : (i + 1) * n]
+
+
+def _partition_suppression(
+    table: pd.DataFrame, flags: dict[str, np.ndarray], counts: Sequence[str], partition: _Partition
+) -> None:
+    """Secondary suppression of each of ``counts`` within the groups of ``partition``. The
+    counts do not interact (each has its own flags and, through them, its own published
+    totals), so they are stacked into one call with a group number of their own per count:
+    :func:`cov_pipeline.disclosure.secondary_suppression` decides group by group, so this is
+    one call per count, made once."""
+    n = len(table)
+    n_groups = int(partition.group.max()) + 1 if len(partition.group) else 0
+    group = np.concatenate(
+        [
+            np.where(g >= 0, g + i * n_groups, -1)
+            for i, g in enumerate(_group_codes(partition, flags[c]) for c in counts)
+        ]
+    )
+    count = pd.Series(np.concatenate([table[c].astype("float64").to_numpy() for c in counts]))
+    updated = _secondary(count, np.concatenate([flags[c] for c in counts]), group)
+    for i, c in enumerate(counts):
+        flags[c] = updated[i * n : (i + 1) * n]
 
 
 def control_disclosure(
@@ -1436,27 +1752,24 @@ def control_disclosure(
     """
     out = table.copy()
     flags = {
-        f.count: is_small_count(out[f.count].astype("Float64")).fillna(False).astype(bool)
+        f.count: is_small_count(out[f.count].astype("Float64")).fillna(False).to_numpy(dtype=bool)
         for f in figures
     }
     partitions = _partitions(out, extra, band_total)
     for _ in range(MAX_SUPPRESSION_PASSES):
-        before = {k: v.copy() for k, v in flags.items()}
+        before = dict(flags)  # arrays are replaced, never changed in place
         for figure in figures:
             if figure.denominator is not None:
                 flags[figure.count] = flags[figure.count] | flags[figure.denominator]
         for total, parts in row_totals:
             _row_total_suppression(out, flags, total, parts)
         for partition in partitions:
-            for figure in figures:
-                flags[figure.count] = secondary_suppression(
-                    out[figure.count], flags[figure.count], _groups(partition, flags[figure.count])
-                )
-        if all(flags[k].equals(before[k]) for k in flags):
+            _partition_suppression(out, flags, [f.count for f in figures], partition)
+        if all(np.array_equal(flags[k], before[k]) for k in flags):
             break
     else:
         raise RuntimeError(f"disclosure control did not settle in {MAX_SUPPRESSION_PASSES} passes")
-    any_flag = pd.Series(False, index=out.index)
+    any_flag = np.zeros(len(out), dtype=bool)
     for figure in figures:
         withheld = flags[figure.count]
         if figure.denominator is not None:
@@ -1465,7 +1778,7 @@ def control_disclosure(
         for column in figure.derived:
             out[column] = out[column].mask(withheld)
         any_flag |= withheld
-    out["is_suppressed"] = any_flag.to_numpy()
+    out["is_suppressed"] = any_flag
     return out
 
 

@@ -58,9 +58,9 @@ def sql_type(series: pd.Series, backend: str) -> str:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "TIMESTAMP"
     if pd.api.types.is_object_dtype(dtype):
-        first = series.dropna()
-        if not first.empty:
-            sample = first.iloc[0]
+        present = series.notna().to_numpy()  # not dropna(): that copies the column
+        if present.any():
+            sample = series.iloc[int(present.argmax())]
             if isinstance(sample, bool | np.bool_):
                 return "BOOLEAN"
             if isinstance(sample, dt.date) and not isinstance(sample, dt.datetime):

@@ -4,6 +4,10 @@ Each model states a parsed row: names, types, ranges, allowed codes. Text that c
 (a date that is not a date) has its own reason before these run; rules that need other tables (an
 LSOA missing from the IMD lookup, a birth before its booking, a repeated pseudo id) or the clock
 (a date in the future) are applied in :mod:`cov_pipeline.maternity`.
+
+Text columns are Arrow-backed strings (``string[pyarrow]``): pandera then checks the dtype once
+per column, where a plain ``str`` annotation makes it test every value's Python type, and runs
+``isin`` and ``str_matches`` in Arrow's kernels.
 """
 
 from __future__ import annotations
@@ -47,6 +51,15 @@ BIRTH_OUTCOMES = ("live", "stillbirth")
 LSOA_CODE_PATTERN = r"^[EW]01\d{6}$"
 AREA_CODE_PATTERN = r"^[EWKN]\d{8}$"
 PSEUDO_ID_PATTERN = r"^[A-Za-z0-9_-]{4,64}$"
+ARROW_TEXT = {"storage": "pyarrow"}
+
+
+def _text(**checks) -> object:
+    """A text column: an Arrow-backed string with the given checks. ``str_matches`` then runs in
+    RE2, where ``\\d`` is 0-9 only: codes with other digits (an LSOA written in Arabic-Indic
+    digits) are rejected, as the data dictionary's codes require."""
+    return pa.Field(dtype_kwargs=ARROW_TEXT, **checks)
+
 
 _GESTATION_ERROR = (
     f"is outside the possible range ({GESTATION_MIN_EXCLUSIVE}, {GESTATION_MAX_EXCLUSIVE}) days"
@@ -60,9 +73,9 @@ def _possible_gestation(series: pd.Series) -> pd.Series:
 class _Mother(pa.DataFrameModel):
     """Columns every record-level extract carries about the mother."""
 
-    mother_age_band: Series[str] = pa.Field(nullable=True, isin=list(AGE_BANDS))
-    ethnic_category: Series[str] = pa.Field(nullable=True, isin=list(ETHNIC_CATEGORIES))
-    lsoa_code: Series[str] = pa.Field(nullable=True, str_matches=LSOA_CODE_PATTERN)
+    mother_age_band: Series[pd.StringDtype] = _text(nullable=True, isin=list(AGE_BANDS))
+    ethnic_category: Series[pd.StringDtype] = _text(nullable=True, isin=list(ETHNIC_CATEGORIES))
+    lsoa_code: Series[pd.StringDtype] = _text(nullable=True, str_matches=LSOA_CODE_PATTERN)
     nrpf: Series[pd.BooleanDtype] = pa.Field(nullable=True)
 
     class Config:
@@ -78,7 +91,7 @@ class MaternityBooking(_Mother):
     copy).
     """
 
-    booking_pseudo_id: Series[str] = pa.Field(nullable=False, str_matches=PSEUDO_ID_PATTERN)
+    booking_pseudo_id: Series[pd.StringDtype] = _text(nullable=False, str_matches=PSEUDO_ID_PATTERN)
     booking_date: Series[pd.Timestamp] = pa.Field(nullable=False)
     gestation_at_booking_days: Series[pd.Int64Dtype] = pa.Field(nullable=False)
 
@@ -95,11 +108,11 @@ class MaternityBirth(_Mother):
     yet known for recent births); a stillborn baby has none of them.
     """
 
-    birth_pseudo_id: Series[str] = pa.Field(nullable=False, str_matches=PSEUDO_ID_PATTERN)
-    booking_pseudo_id: Series[str] = pa.Field(nullable=True, str_matches=PSEUDO_ID_PATTERN)
+    birth_pseudo_id: Series[pd.StringDtype] = _text(nullable=False, str_matches=PSEUDO_ID_PATTERN)
+    booking_pseudo_id: Series[pd.StringDtype] = _text(nullable=True, str_matches=PSEUDO_ID_PATTERN)
     birth_date: Series[pd.Timestamp] = pa.Field(nullable=False)
     gestation_at_birth_days: Series[pd.Int64Dtype] = pa.Field(nullable=False)
-    birth_outcome: Series[str] = pa.Field(nullable=False, isin=list(BIRTH_OUTCOMES))
+    birth_outcome: Series[pd.StringDtype] = _text(nullable=False, isin=list(BIRTH_OUTCOMES))
     birthweight_grams: Series[pd.Int64Dtype] = pa.Field(nullable=True)
     neonatal_unit_admission: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     survived_28_days: Series[pd.BooleanDtype] = pa.Field(nullable=True)
@@ -148,8 +161,8 @@ class TerminationsRow(pa.DataFrameModel):
     """
 
     year: Series[pd.Int64Dtype] = pa.Field(nullable=False, ge=1968)
-    area_code: Series[str] = pa.Field(nullable=False, str_matches=AREA_CODE_PATTERN)
-    area_name: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    area_code: Series[pd.StringDtype] = _text(nullable=False, str_matches=AREA_CODE_PATTERN)
+    area_name: Series[pd.StringDtype] = _text(nullable=False, str_length={"min_value": 1})
     terminations: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
     terminations_under_18: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
     terminations_18_19: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)

@@ -37,11 +37,13 @@ from cov_pipeline.maternity import (
     load_maternity,
     load_maternity_definitions,
     mother_breakdowns,
+    parse_births,
     pregnancy_outcomes,
     premature_deliveries,
     premature_deliveries_descriptions,
     preterm_outcomes,
     preterm_outcomes_descriptions,
+    read_extract,
 )
 from cov_pipeline.quality import FileFault
 
@@ -134,6 +136,12 @@ BAD_BOOKINGS = [
         "a malformed LSOA code",
         "BK000002,2024-01-11,70,25 to 29,A,E0100001,N",
         "lsoa_code: 'E0100001' is not an LSOA code (E01 or W01 and six digits)",
+    ),
+    (
+        "an LSOA code in digits other than 0-9 (Arabic-Indic)",
+        "BK000002,2024-01-11,70,25 to 29,A,E01\u0661\u0662\u0663\u0664\u0665\u0666,N",
+        "lsoa_code: 'E01\u0661\u0662\u0663\u0664\u0665\u0666' is not an LSOA code (E01 or W01 "
+        "and six digits)",
     ),
     (
         "a date that is not a date",
@@ -843,3 +851,82 @@ def test_quoted_fields_keep_physical_line_numbers(tmp_path):
         ("bookings_2024.csv", 6, "record has fewer fields than the header (7)"),
     ]
     assert result.bookings.staging["line_number"].tolist() == [2]
+
+
+# -- reading and linking at speed (issue #7): the fast paths give what the rules say ------------
+def test_line_ends_a_byte_order_mark_and_column_order_do_not_change_what_is_staged(tmp_path):
+    rows = [GOOD_BOOKING, "BK000002,2024-01-11,900,25 to 29,A,E01000001,N"]
+    plain = load(tmp_path, bookings=rows)
+    # the same extract from Windows, with a byte order mark and the columns in another order
+    names = BOOKING_HEADER.split(",")
+    order = [names.index(n) for n in reversed(names)]
+    lines = [",".join(reversed(names))] + [",".join(r.split(",")[i] for i in order) for r in rows]
+    text = "\ufeff" + "\r\n".join(lines) + "\r\n"
+    (tmp_path / "bookings_2024.csv").write_bytes(text.encode("utf-8"))
+    births = [tmp_path / "births_2024.csv"]
+    terminations = [tmp_path / "terminations_2023.csv"]
+    windows = load_maternity([tmp_path / "bookings_2024.csv"], births, terminations, IMD, AS_OF)
+    pd.testing.assert_frame_equal(plain.bookings.staging, windows.bookings.staging)
+    assert quarantined(windows.bookings) == [
+        (
+            "bookings_2024.csv",
+            3,
+            "gestation_at_booking_days: 900 is outside the possible range (0, 400) days",
+        )
+    ]
+
+
+def test_a_blank_line_is_skipped_and_still_counted_in_line_numbers(tmp_path):
+    rows = [GOOD_BOOKING, "", "BK000002,2024-01-11,900,25 to 29,A,E01000001,N"]
+    result = load(tmp_path, bookings=rows)
+    assert result.bookings.staging["line_number"].tolist() == [2]
+    assert [line for _, line, _ in quarantined(result.bookings)] == [4]
+    assert result.bookings.input_rows == 2
+
+
+def test_whole_numbers_are_read_in_any_form_that_is_a_whole_number(tmp_path):
+    gestations = ["1e2", "+70", "70.0", " 71 ", "70.5", "0x46"]
+    rows = [f"BK00000{i},2024-01-11,{g},25 to 29,A,E01000001,N" for i, g in enumerate(gestations)]
+    result = load(tmp_path, bookings=rows, births=[GOOD_BIRTH.replace("BK000001", "")])
+    assert result.bookings.staging["gestation_at_booking_days"].tolist() == [100, 70, 70, 71]
+    assert [reason for _, _, reason in quarantined(result.bookings)] == [
+        "gestation_at_booking_days: '70.5' is not a whole number",
+        "gestation_at_booking_days: '0x46' is not a whole number",
+    ]
+
+
+def test_a_birth_is_linked_to_the_first_booking_with_its_id(tmp_path):
+    # the second booking with the id (9 September) would put the birth before its booking
+    bookings = pd.DataFrame(
+        {
+            "booking_pseudo_id": ["BK000001", "BK000002", "BK000001"],
+            "booking_date": pd.to_datetime(["2024-01-10", "2024-01-11", "2024-09-09"]),
+        }
+    )
+    path = write(tmp_path, "births_2024.csv", BIRTH_HEADER, [GOOD_BIRTH])
+    raw, _ = read_extract(path, BIRTH_HEADER.split(","))
+    staged, quarantine = parse_births(raw, pd.Index(["E01000001"]), AS_OF, bookings)
+    assert quarantine.empty
+    assert staged["has_staged_booking"].tolist() == [True]
+
+
+def test_twins_born_either_side_of_new_year_are_a_maternity_in_each_year():
+    # one baby a month through 2023 and 2024 (so both years are covered), then the twin of
+    # December 2023's baby born on 1 January 2024, and two babies of 2023 without a booking
+    dates = [f"{y}-{m:02d}-15" for y in (2023, 2024) for m in range(1, 13)]
+    births = births_frame([280] * 27, date=[*dates, "2024-01-01", "2023-03-03", "2023-04-04"])
+    births.loc[24, "booking_pseudo_id"] = births.loc[11, "booking_pseudo_id"]
+    births.loc[[25, 26], "booking_pseudo_id"] = None
+    bookings = bookings_frame([60], "2023-01-01")
+    terminations = pd.DataFrame(
+        {"year": pd.Series([], dtype="int64"), "area_code": pd.Series([], dtype=object),
+         "terminations": pd.Series([], dtype="Int64"),
+         **{c: pd.Series([], dtype="Int64") for c in (
+             "terminations_under_18", "terminations_18_19", "terminations_20_24",
+             "terminations_25_29", "terminations_30_34", "terminations_35_and_over")}}
+    )  # fmt: skip
+    table = pregnancy_outcomes(bookings, births, terminations, "E08000026")
+    everyone = table[table["breakdown"] == "all"].set_index("period_start")
+    assert everyone.loc["2023-01-01", "maternities"] == 14  # 12 + 2 without a booking
+    assert everyone.loc["2024-01-01", "maternities"] == 13  # 12 + the twin of December
+    assert everyone.loc["2024-01-01", "live_births"] == 13
