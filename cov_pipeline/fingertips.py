@@ -5,13 +5,19 @@ in CRLF), then parses explicitly: blank values are missing, never zero; a blank 
 note was suppressed or not published. File faults raise :class:`FileFault` before anything is
 written; row faults go to quarantine with file, line and reasons. Identical rows exported in
 several files are kept once; rows that disagree are quarantined, never silently resolved.
+
+A million rows load in seconds (issue #7): the text stays in Arrow, screens on the raw bytes skip
+string kernels that would change nothing, pandera words the reasons of the rows that can fail
+only, de-duplication decides on the keys that repeat only, and the wide rows are taken once.
 """
 
 from __future__ import annotations
 
 import codecs
+import copy
 import csv
 import io
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -197,14 +203,14 @@ def read_fingertips_file(
     Text columns are Arrow-backed strings (``string[pyarrow]``): parsing and the string work that
     follows run in Arrow's C++ kernels instead of on Python objects.
     """
-    text, data = read_text_strict(path)
-    header = next(csv.reader(_lines(text)), [])
-    header_lines = 1 + sum(name.count("\n") for name in header)
-    snake, parent_basis = check_header(path, header)
-    del text  # the decoded copy was for the UTF-8 check and the header; the readers take bytes
-    frame = _read_fast(data, None, snake, header_lines)
-    if frame is None:
-        frame = _read_exact(path, data.decode("utf-8-sig"), snake, header_lines)
+    data = path.read_bytes()
+    if not data or data.isspace():
+        read_text_strict(path)  # its test, so that it says so in its words
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # hashlib releases the GIL: the file is hashed while it is parsed
+        digest = pool.submit(sha256_of, data)
+        frame, parent_basis = _read_export(path, data)
+        sha256 = digest.result()
     if frame.empty:
         raise FileFault(path, "has a header but no data rows")
     if OPTIONAL_TRAILING[1] not in frame.columns:
@@ -212,18 +218,46 @@ def read_fingertips_file(
     frame["source_file"] = source_name or path.name
     frame["compared_to_parent_basis"] = parent_basis or None
     info = SourceFile(
-        name=source_name or path.name, sha256=sha256_of(data), size_bytes=len(data), rows=len(frame)
+        name=source_name or path.name, sha256=sha256, size_bytes=len(data), rows=len(frame)
     )
     return frame, info
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The text's lines, ends kept, produced on demand: the header needs only the first few."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end + 1
-        yield text[start:end]
+def _read_export(path: Path, data: bytes) -> tuple[pd.DataFrame, str]:
+    """The export's records as text columns and ``line_number``, and its parent comparison's
+    basis; header and encoding faults raised as :func:`read_text_strict` and
+    :func:`check_header` word them, UTF-8 first."""
+    try:
+        header = next(csv.reader(_decoded_lines(data)), [])
+        header_lines = 1 + sum(name.count("\n") for name in header)
+        snake, parent_basis = check_header(path, header)
+    except (UnicodeDecodeError, FileFault):
+        read_text_strict(path)  # a file that is not UTF-8 is reported as that first
+        raise
+    # The fast reader checks that every field is UTF-8 as it converts it (Arrow's validator
+    # rejects what Python's strict decoder rejects), so the file is decoded whole only for
+    # the exact reader: the fast path saves a copy of the file as Python text.
+    frame = _read_fast(data, None, snake, header_lines)
+    if frame is None:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            read_text_strict(path)  # says where, in its words
+            raise
+        frame = _read_exact(path, text, snake, header_lines)
+    return frame, parent_basis
+
+
+def _decoded_lines(data: bytes) -> Iterator[str]:
+    """The lines of UTF-8 bytes (a leading BOM dropped), ends kept, each decoded strictly when
+    asked for: the header needs only the first few. Decoding line by line decodes the same
+    text as decoding the whole: the line break is a byte no other character's encoding holds.
+    """
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        yield data[start:end].decode("utf-8")
         start = end
 
 
@@ -243,29 +277,36 @@ def _read_fast(
     """Arrow's multithreaded CSV reader, when every record is one line (no quoted line breaks, no
     blank lines), so that line numbers follow from record positions. None otherwise.
 
-    ``text`` is not needed (lines are counted on the bytes); it is accepted for the callers that
-    hold it."""
+    ``text`` is not needed (lines are counted on the bytes, while Arrow reads); it is accepted
+    for the callers that hold it."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     if header_lines != 1:
         return None
-    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    try:
-        table = pcsv.read_csv(
-            pa.py_buffer(body),
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(
+            pcsv.read_csv,
+            pa.py_buffer(memoryview(data)[skip:]),
             read_options=pcsv.ReadOptions(use_threads=True, column_names=names, skip_rows=1),
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
                 column_types={name: pa.large_string() for name in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                check_utf8=True,  # the file's UTF-8 check (see read_fingertips_file)
             ),
         )
-    except pa.ArrowInvalid:
-        return None  # e.g. a record with the wrong number of fields: the exact reader says where
-    # b"\n" is one byte in UTF-8 and occurs in no other character's encoding
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        # counted while Arrow reads (without the GIL); b"\n" is one byte in UTF-8 and occurs
+        # in no other character's encoding
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        try:
+            table = reading.result()
+        except pa.ArrowInvalid:
+            # e.g. a record with the wrong number of fields, or not UTF-8: the exact reader's
+            # path says where
+            return None
     if lines != header_lines + table.num_rows:
         return None
     # large_string is what string[pyarrow] holds: read as such, the columns need no cast
@@ -332,12 +373,26 @@ def parse_time_periods(periods: pd.Series) -> pd.DataFrame:
     Financial years run 1 April to 31 March; '2020/21 - 22/23' pools three financial years. An
     export holds a few dozen distinct labels however many rows it has: each is parsed once.
     """
+    codes, parsed = _parse_distinct_periods(periods)
+    return pd.DataFrame(_take_periods(parsed, codes, periods.index), copy=False)
+
+
+def _parse_distinct_periods(periods: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's label code and the parsed distinct labels, with one more row of nulls last:
+    the code -1 of a missing label picks it as it stands."""
     codes, labels = pd.factorize(periods, use_na_sentinel=True)
     parsed = _parse_period_labels(pd.Series(labels, dtype=object))
-    taken = parsed.iloc[np.where(codes >= 0, codes, 0)].reset_index(drop=True)
-    taken.loc[codes < 0] = None
-    taken.index = periods.index
-    return taken.astype(parsed.dtypes.to_dict())
+    nulls = pd.DataFrame({name: pd.Series([None], dtype=parsed[name].dtype) for name in parsed})
+    return codes, pd.concat([parsed, nulls], ignore_index=True)
+
+
+def _take_periods(parsed: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> dict[str, pd.Series]:
+    """The parsed columns at ``codes``, one take per column (no frame-wide indexing), in their
+    own dtypes."""
+    return {
+        name: pd.Series(parsed[name].array.take(codes), index=index, copy=False)
+        for name in parsed.columns
+    }
 
 
 def _parse_period_labels(periods: pd.Series) -> pd.DataFrame:
@@ -416,15 +471,30 @@ def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     The text work (trimming, line breaks, blanks to null, numbers) runs on the Arrow arrays
     behind the columns; pandas sees only the finished columns.
     """
+    frame, valid, quarantine = _parse(raw)
+    if valid.all():
+        return frame, quarantine
+    return _take_rows(frame, np.flatnonzero(valid)), quarantine
+
+
+def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Every row of ``raw`` typed (row ``i`` of the frame is row ``i`` of ``raw``), which rows
+    are valid, and the quarantine rows of the others.
+
+    The invalid rows stay in the frame so that its rows are taken once, at the end, by
+    :func:`_deduplicate`. Reasons are worded for the rows that have one only: most rows pass
+    every rule.
+    """
     import pyarrow.compute as pc
 
     if not raw.index.equals(pd.RangeIndex(len(raw))):
         raw = raw.reset_index(drop=True)
     index = raw.index
-    typed: dict[str, pd.Series] = {
+    typed: dict[str, object] = {
         name: raw[name] for name in ("source_file", "line_number", "compared_to_parent_basis")
     }
-    reasons: list[pd.Series] = []
+    # (where the rule fails, raw column whose text the reason quotes, the reason's words)
+    rules: list[tuple[np.ndarray, str, str, str]] = []
     # One task per column: Arrow's kernels release the GIL, so columns are worked side by side.
     coded = ["indicator_id", "time_period_sortable"]
     text_columns = [c for c in TEXT_COLUMNS if c not in NUMERIC_COLUMNS and c not in coded]
@@ -441,66 +511,189 @@ def parse_fingertips(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     with np.errstate(invalid="ignore"):
         whole = ~np.isnan(number) & (np.mod(number, 1) == 0)
     bad_id = _bool(pc.not_equal(stripped["indicator_id"], "")) & ~whole
-    reasons.append(_reason(bad_id, "indicator_id: ", raw["indicator_id"], " is not a whole number"))
-    typed["indicator_id"] = pd.Series(np.where(whole, number, np.nan), index=index).astype("Int64")
+    rules.append((bad_id, "indicator_id", "indicator_id: ", " is not a whole number"))
+    typed["indicator_id"] = _whole_numbers(np.where(whole, number, np.nan))
 
     for column in NUMERIC_COLUMNS:
         number, invalid = numbers[column]
-        reasons.append(_reason(invalid, f"{column}: ", raw[column], " is not a number"))
-        typed[column] = pd.Series(number, index=index)
+        rules.append((invalid, column, f"{column}: ", " is not a number"))
+        typed[column] = number
 
-    sortable = pd.Series(_arrow_to_float(stripped["time_period_sortable"]), index=index)
-    typed["time_period_sortable"] = sortable.round().astype("Int64")
+    typed["time_period_sortable"] = _whole_numbers(
+        np.round(_arrow_to_float(stripped["time_period_sortable"]))
+    )
     del stripped
 
-    periods = parse_time_periods(typed["time_period"])
-    unknown_period = typed["time_period"].notna() & periods["period_type"].isna()
-    reasons.append(
-        _reason(unknown_period, "time_period: ", raw["time_period"], " is not a recognised period")
-    )
-    typed.update({name: periods[name] for name in periods.columns})
+    period_codes, parsed = _parse_distinct_periods(typed["time_period"])
+    typed.update(_take_periods(parsed, period_codes, index))
+    unknown = parsed["period_type"].isna().to_numpy()[period_codes] & (period_codes >= 0)
+    rules.append((unknown, "time_period", "time_period: ", " is not a recognised period"))
     typed["is_headline"] = typed["category_type"].isna() & typed["category"].isna()
     # The contract's failure texts list a failing row's columns in the frame's order: keep it.
     order = [
         *("source_file", "line_number", "compared_to_parent_basis"),
         *(c for c in TEXT_COLUMNS if c not in NUMERIC_COLUMNS),
         *NUMERIC_COLUMNS,
-        *periods.columns,
+        *parsed.columns,
         "is_headline",
     ]
-    frame = pd.DataFrame({c: typed[c] for c in order}, index=index)
+    # copy=False: every column is new or an unchanged raw column; no copy, no consolidation
+    frame = pd.DataFrame({c: typed[c] for c in order}, index=index, copy=False)
 
-    contract = pandera_reasons(FingertipsRow, frame, inplace=True)  # the model coerces nothing
+    contract = _contract_reasons(frame)
+    flagged = np.zeros(len(frame), dtype=bool)
+    for failed, *_ in rules:
+        flagged |= failed
+    flagged[contract.index.to_numpy(dtype=np.int64)] = True  # labels are positions here
+    if not flagged.any():
+        return frame, ~flagged, empty_quarantine()
+
+    at = np.flatnonzero(flagged)
+    rows = _rows_at(raw, at)
+    reasons = [
+        _reason(failed[at], prefix, rows[column], suffix)
+        for failed, column, prefix, suffix in rules
+    ]
     if not contract.empty:
-        reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(index))
-    all_reasons = join_reasons(reasons, index)
-    quarantine = quarantine_frame(SOURCE, raw, all_reasons, TEXT_COLUMNS)
-    valid = all_reasons == ""
-    if valid.all():
-        return frame, quarantine
-    return _take_rows(frame, np.flatnonzero(valid.to_numpy())), quarantine
+        reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(rows.index))
+    all_reasons = join_reasons(reasons, rows.index)
+    quarantine = quarantine_frame(SOURCE, rows, all_reasons, TEXT_COLUMNS)
+    valid = np.ones(len(frame), dtype=bool)
+    valid[at[(all_reasons != "").to_numpy()]] = False
+    return frame, valid, quarantine
+
+
+def _whole_numbers(numbers: np.ndarray) -> pd.arrays.IntegerArray:
+    """Whole float64 numbers as ``Int64``, NaN as missing: what ``astype("Int64")`` gives, with
+    its test (each value equal to its int64 cast) run once on the whole array rather than
+    through pandas' general path. Anything else (a fraction, infinity, beyond int64) takes
+    ``astype`` itself, which raises."""
+    missing = np.isnan(numbers)
+    filled = np.where(missing, 1.0, numbers)  # pandas holds 1 under the mask, as here
+    with np.errstate(invalid="ignore"):
+        whole = filled.astype(np.int64)
+    if not np.array_equal(whole, filled):
+        return pd.Series(numbers).astype("Int64").array
+    return pd.arrays.IntegerArray(whole, missing)
+
+
+def _contract_reasons(frame: pd.DataFrame) -> pd.Series:
+    """pandera's reasons (see :func:`pandera_reasons`) for the rows that break ``FingertipsRow``,
+    with pandera run over just the rows that can fail.
+
+    pandera tests every row and, for each frame-level check, every column of every row for
+    nulls; over a million rows that costs more than the parsing. :func:`_contract_suspects`
+    finds, cheaply and erring towards too many, the rows that can fail; pandera then validates
+    those rows alone (the checks are row by row) and words their reasons exactly as it would
+    have in the whole frame. Contract breaks that are not row faults (a wrong dtype, a missing
+    column) raise as before: the subset has the frame's columns and dtypes, even when empty.
+    """
+    suspects = _contract_suspects(FingertipsRow.to_schema(), frame)
+    return pandera_reasons(FingertipsRow, _rows_at(frame, np.flatnonzero(suspects)), inplace=True)
+
+
+def _contract_suspects(schema, frame: pd.DataFrame) -> np.ndarray:
+    """Rows that may fail ``schema``: every row pandera would reject, and perhaps a few more.
+
+    Runs the schema's own checks the cheap way: a column check on the column's distinct values
+    (checks are value by value; a text column has few), a frame check once without pandera's
+    leniency for rows of nulls. A feature whose failures this does not predict (uniqueness,
+    coercion, parsers, checks on groups or not one result per value, object columns, whose
+    every value's type pandera checks) makes every row a suspect: pandera then checks all.
+    """
+    every = np.ones(len(frame), dtype=bool)
+    if schema.unique or schema.coerce or schema.parsers or schema.index is not None:
+        return every
+    suspect = np.zeros(len(frame), dtype=bool)
+    for name, column in schema.columns.items():
+        if name not in frame.columns:
+            continue  # pandera says so (not a row fault): it sees the same columns
+        values = frame[name]
+        if (
+            column.unique
+            or column.coerce
+            or column.regex
+            or column.parsers
+            or column.default is not None
+            or values.dtype == object
+        ):
+            return every
+        if not column.nullable:
+            suspect |= values.isna().to_numpy()
+        for check in column.checks:
+            failing = _failing_values(check, values)
+            if failing is None:
+                return every
+            suspect |= failing
+    for check in schema.checks:
+        if check.groupby is not None:
+            return every
+        strict = copy.copy(check)
+        strict.ignore_na = False  # pandera passes a row of nulls; a suspect here, harmlessly
+        passed = _passed(strict(frame).check_output, frame.index)
+        if passed is None:
+            return every
+        suspect |= ~passed
+    return suspect
+
+
+def _failing_values(check, values: pd.Series) -> np.ndarray | None:
+    """Where a column check fails, or None where its result is not one boolean per value.
+
+    A text column is checked on its distinct values (checks are value by value; a text column
+    has few), other columns as they are. Nulls are left out, as pandera leaves them out,
+    unless the check says not to ignore them.
+    """
+    if check.groupby is not None:
+        return None
+    text = isinstance(values.dtype, pd.StringDtype)
+    if text:
+        codes, distinct = pd.factorize(values, use_na_sentinel=check.ignore_na)
+        subject = pd.Series(distinct)
+    else:
+        subject = pd.Series(values.array, copy=False)
+    judged = subject.index[subject.notna().to_numpy()] if check.ignore_na else subject.index
+    output = check(subject).check_output
+    if not isinstance(output, pd.Series) or not output.index.equals(judged):
+        return None
+    failing = np.zeros(len(subject) + 1, dtype=bool)  # one more: a left-out null's code -1
+    failing[judged.to_numpy()[~output.to_numpy(dtype=bool, na_value=False)]] = True
+    return failing[codes] if text else failing[:-1]
+
+
+def _passed(output, index: pd.Index) -> np.ndarray | None:
+    """A check's output as one boolean per row of ``index`` (unknown counts as failed), or None
+    when it is not a boolean Series on that index."""
+    if not isinstance(output, pd.Series) or not output.index.equals(index):
+        return None
+    return output.to_numpy(dtype=bool, na_value=False)
 
 
 def _arrow_text(text: pd.Series):
     """The Arrow array behind a text column (converted once if the column is not Arrow-backed)."""
     import pyarrow as pa
 
-    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+    if _is_arrow_text(text.dtype):
         return text.array._pa_array
     return pa.chunked_array([pa.array(text.astype(ARROW_STRING).array)])
+
+
+def _is_arrow_text(dtype) -> bool:
+    """Whether a pandas column is ``string[pyarrow]``."""
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
 
 
 def _clean_text(text):
     """Line breaks as LF, outer whitespace trimmed, blank as null."""
     import pyarrow.compute as pc
 
-    if pc.any(pc.match_substring(text, "\r\n")).as_py():
+    if _may_contain(text, b"\r") and pc.any(pc.match_substring(text, "\r\n")).as_py():
         text = pc.replace_substring(text, "\r\n", "\n")
     text = _trim(text)
     blank = pc.equal(text, "")
     if not pc.any(blank).as_py():
         return text
-    return pc.if_else(blank, None, text)
+    return _null_where(blank, text)
 
 
 def _parse_number(text) -> tuple[np.ndarray, np.ndarray]:
@@ -509,11 +702,11 @@ def _parse_number(text) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow.compute as pc
 
     text = _trim(text)
-    if pc.any(pc.match_substring(text, ",")).as_py():
+    if _may_contain(text, b",") and pc.any(pc.match_substring(text, ",")).as_py():
         text = pc.replace_substring(text, ",", "")
     number = _arrow_to_float(text)
     invalid = _bool(pc.not_equal(text, "")) & ~np.isfinite(number)
-    return np.where(invalid, np.nan, number), invalid
+    return (np.where(invalid, np.nan, number) if invalid.any() else number), invalid
 
 
 def _trim(text):
@@ -521,6 +714,8 @@ def _trim(text):
     Arrow's ``utf8_is_space`` and its trim agree on every code point (as does ``str.strip``)."""
     import pyarrow.compute as pc
 
+    if not _may_have_outer_space(text):
+        return text
     edges = pc.or_(
         pc.utf8_is_space(pc.utf8_slice_codeunits(text, 0, 1)),
         pc.utf8_is_space(pc.utf8_slice_codeunits(text, -1)),
@@ -528,6 +723,90 @@ def _trim(text):
     if not pc.any(edges).as_py():
         return text
     return pc.utf8_trim_whitespace(text)
+
+
+def _value_bytes(text) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each chunk of an Arrow text array as its value offsets and the bytes they point into,
+    viewed in place (no copy). For ``string`` and ``large_string`` (:func:`_is_string_array`)."""
+    import pyarrow as pa
+
+    width = np.dtype(np.int64 if text.type == pa.large_string() else np.int32)
+    for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
+        if len(chunk) == 0:
+            continue
+        _, offsets, data = chunk.buffers()
+        starts = np.frombuffer(offsets, width, len(chunk) + 1, chunk.offset * width.itemsize)
+        data = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+        yield starts, data
+
+
+def _may_contain(text, byte: bytes) -> bool:
+    """Whether a byte occurs in the text's values: a scan of the raw bytes, many times cheaper
+    than a string kernel, to skip one that cannot find anything. (Bytes under a null count:
+    this may say yes for nothing, never no for something.)"""
+    if not _is_string_array(text):
+        return True
+    code = ord(byte)
+    return any(
+        bool((data[offsets[0] : offsets[-1]] == code).any()) for offsets, data in _value_bytes(text)
+    )
+
+
+def _may_have_outer_space(text) -> bool:
+    """Whether any value may start or end with whitespace, judged on its first and last byte:
+    every character Arrow (or Unicode) counts as whitespace is a byte up to 0x20 in UTF-8, or a
+    sequence of bytes from 0x80. Erring like :func:`_may_contain`, never the other way (an
+    empty value's "edges" are its neighbours' edges, judged anyway)."""
+    if not _is_string_array(text):
+        return True
+    for offsets, data in _value_bytes(text):
+        if data.size:
+            edges = np.concatenate((offsets[:-1], offsets[1:] - 1))
+            if _EDGE_BYTE[data.take(edges, mode="clip")].any():
+                return True
+    return False
+
+
+# Bytes that may begin or end a whitespace character in UTF-8 (and DEL, for simplicity).
+_EDGE_BYTE = np.zeros(256, dtype=bool)
+_EDGE_BYTE[:0x21] = _EDGE_BYTE[0x7F:] = True
+
+
+def _null_where(mask, text):
+    """``text`` made null where ``mask`` holds (``if_else(mask, None, text)``). A chunk with no
+    nulls and no offset, as the readers and Arrow's kernels make them, gets a validity bitmap
+    and keeps its offsets and bytes, instead of a copy of them all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(text, pa.ChunkedArray):
+        return pc.if_else(mask, pa.scalar(None, text.type), text)
+    chunks, start = [], 0
+    for chunk in text.chunks:
+        # a kernel's output need not be chunked as its input: take the mask's span of this chunk
+        where = mask.slice(start, len(chunk))
+        start += len(chunk)
+        where = where.combine_chunks() if isinstance(where, pa.ChunkedArray) else where
+        if not pc.any(where).as_py():
+            chunks.append(chunk)
+            continue
+        valid = pc.invert(where)
+        if chunk.null_count or chunk.offset or where.null_count or valid.offset:
+            chunks.append(pc.if_else(where, pa.scalar(None, chunk.type), chunk))
+            continue
+        chunks.append(
+            pa.Array.from_buffers(
+                chunk.type, len(chunk), [valid.buffers()[1], *chunk.buffers()[1:]]
+            )
+        )
+    return pa.chunked_array(chunks, text.type)
+
+
+def _is_string_array(text) -> bool:
+    """Whether an Arrow array holds text as offsets into bytes (what the byte screens read)."""
+    import pyarrow as pa
+
+    return text.type in (pa.string(), pa.large_string())
 
 
 def _bool(array) -> np.ndarray:
@@ -547,7 +826,7 @@ def _arrow_to_float(array) -> np.ndarray:
     import pyarrow.compute as pc
 
     try:
-        cleaned = pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+        cleaned = _null_where(pc.equal(array, ""), array)
         return pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         text = pd.Series(pd.arrays.ArrowStringArray(array))
@@ -573,14 +852,69 @@ def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     if valid.empty:
         return valid.assign(source_row_count=pd.Series(dtype="int64")), empty_quarantine()
-    file_codes = pd.factorize(valid["source_file"], sort=True)[0]
-    order = np.lexsort((valid["line_number"].to_numpy(), file_codes))
+    staged, rejected, reasons = _deduplicate(valid, np.arange(len(valid)))
+    return staged, _take_rows(valid, rejected).assign(_reasons=reasons)
+
+
+def _deduplicate(
+    frame: pd.DataFrame, rows: np.ndarray, in_order: bool = False
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`deduplicate` of the rows of ``frame`` at ``rows`` (ascending positions): the staged
+    rows, and the positions in ``frame`` of the rejected rows with their reasons, by file and line.
+
+    Only a key that more than one row holds needs a decision. Those rows are found with one
+    pass over the keys, and the rules are applied to them alone: every row of such a key
+    is among them, so each decision is the one the whole table would give. Every other row is
+    staged as it is, with a count of 1. ``in_order`` says the rows are known to be in file and
+    line order already (as :func:`load_fingertips` reads them), which is then not checked.
+    """
+    if in_order:
+        order = rows
+    else:
+        files = frame["source_file"].to_numpy(dtype=object)[rows]
+        order = rows[_file_line_order(files, frame["line_number"].to_numpy()[rows])]
+        del files
+    key = _key(frame).to_numpy()[order]
+    repeated = pd.Series(key).duplicated(keep=False).to_numpy()
+    staged_at, counts = ~repeated, np.ones(len(order), dtype="int64")
+    rejected, reasons = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    if repeated.any():
+        at = np.flatnonzero(repeated)
+        first, copies, rejects, why = _resolve_repeats(frame, order[at], key[at])
+        staged_at[at[first]] = True
+        counts[at[first]] = copies
+        rejected, reasons = order[at[rejects]], why[rejects]
+    # in the staging table's column order, so that no second copy is needed to reorder them
+    staging_order = [c for c in STAGING_DESCRIPTIONS if c in frame.columns]
+    staged = _take_rows(
+        frame, order[staged_at], staging_order + [c for c in frame if c not in staging_order]
+    )
+    staged["source_row_count"] = counts[staged_at]
+    return staged, rejected, reasons
+
+
+def _file_line_order(files: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Positions that sort rows by file name, then line (stable). The rows of a load arrive
+    in that order already (files are read by name); that is checked in one pass, not sorted."""
+    codes = pd.factorize(files, sort=True)[0]
+    file_step, line_step = np.diff(codes), np.diff(lines)
+    if np.all((file_step > 0) | ((file_step == 0) & (line_step >= 0))):
+        return np.arange(len(codes))
+    return np.lexsort((lines, codes))
+
+
+def _resolve_repeats(
+    frame: pd.DataFrame, positions: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rules for the rows at ``positions`` (every row of their keys, by file and line):
+    which row of each key is staged and how many copies it stands for, which rows are
+    rejected, and why (``""`` for a row that is not)."""
     small = pd.DataFrame(
         {
-            "key": _key(valid).to_numpy()[order],
-            "measures": _row_hash(valid, MEASURE_COLUMNS)[order],
-            "file": valid["source_file"].to_numpy(dtype=object)[order],
-            "line": valid["line_number"].to_numpy()[order],
+            "key": key,
+            "measures": _row_hash(_take_rows(frame, positions, MEASURE_COLUMNS), MEASURE_COLUMNS),
+            "file": frame["source_file"].to_numpy(dtype=object)[positions],
+            "line": frame["line_number"].to_numpy()[positions],
         }
     )
     conflict = (small.groupby("key")["measures"].transform("nunique") > 1).to_numpy()
@@ -599,35 +933,69 @@ def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             "duplicate of line " + first_line[same_file_copy].astype(str) + " in the same file"
         )
     rejected = (reasons != "").to_numpy()
-    kept = ~rejected
-    first_of_key = kept & ~small["key"].where(kept).duplicated(keep="first").to_numpy()
-    copies = small.loc[kept].groupby("key").size()
-    # in the staging table's column order, so that no second copy is needed to reorder them
-    staging_order = [c for c in STAGING_DESCRIPTIONS if c in valid.columns]
-    staged = _take_rows(
-        valid, order[first_of_key], staging_order + [c for c in valid if c not in staging_order]
-    )
-    staged["source_row_count"] = (
-        copies.reindex(small.loc[first_of_key, "key"]).to_numpy().astype("int64")
-    )
-    quarantined = _take_rows(valid, order[rejected])
-    return staged, quarantined.assign(_reasons=reasons[rejected].to_numpy())
+    kept = np.flatnonzero(~rejected)
+    first = np.zeros(len(small), dtype=bool)
+    first[kept] = ~small["key"].iloc[kept].duplicated(keep="first").to_numpy()
+    copies = small.iloc[kept].groupby("key").size()
+    counts = copies.reindex(small.loc[first, "key"]).to_numpy().astype("int64")
+    return first, counts, rejected, reasons.to_numpy()
 
 
 def _take_rows(
     frame: pd.DataFrame, positions: np.ndarray, columns: list[str] | None = None
 ) -> pd.DataFrame:
     """The rows at ``positions``, renumbered from 0: one take per column, side by side on threads
-    (Arrow's and numpy's takes release the GIL), and no second copy to reset the index. Positions
-    in ascending order are a filter, which Arrow runs chunk by chunk without concatenating."""
+    (Arrow's and numpy's takes release the GIL), and no second copy to reset the index.
+
+    Positions in ascending order are a filter. Where they keep long runs of rows (the usual
+    case: a few copies and faults dropped from a million rows), an Arrow text column is cut
+    into slices of those runs, which share its buffers: nothing is copied. Otherwise Arrow
+    filters chunk by chunk without concatenating. Columns held in numpy are taken as plain
+    arrays, which pandas adopts without inspecting every value (as it does for an object
+    column wrapped in a pandas array).
+    """
     columns = list(frame.columns) if columns is None else columns
+    runs = None
     if positions.size and np.all(positions[1:] > positions[:-1]):
         keep = np.zeros(len(frame), dtype=bool)
         keep[positions] = True
         positions = keep
+        edges = np.flatnonzero(np.diff(keep, prepend=False, append=False))
+        if len(edges) // 2 * _ROWS_PER_SLICE <= len(keep):
+            runs = edges.reshape(-1, 2)
+
+    def take(column: str):
+        values = frame[column].array
+        if isinstance(values, pd.arrays.NumpyExtensionArray):
+            return np.asarray(values)[positions]  # its array as is (to_numpy tests every value)
+        if runs is not None and _is_arrow_text(values.dtype):
+            return pd.arrays.ArrowStringArray(_slices(values._pa_array, runs))
+        return values[positions]
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        taken = pool.map(lambda c: frame[c].array[positions], columns)
+        taken = pool.map(take, columns)
         return pd.DataFrame(dict(zip(columns, taken, strict=True)), copy=False)
+
+
+# A run of kept rows at least this long on average makes slices cheaper than a filter's copy.
+_ROWS_PER_SLICE = 1024
+
+
+def _slices(values, runs: np.ndarray):
+    """The rows of a chunked Arrow array in ``runs`` ([start, stop) pairs), as one chunked
+    array of slices of its chunks: views of the same buffers."""
+    import pyarrow as pa
+
+    pieces = [chunk for start, stop in runs for chunk in values.slice(start, stop - start).chunks]
+    return pa.chunked_array(pieces, values.type)
+
+
+def _rows_at(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """The rows at ``positions`` with their labels, taken by :func:`_take_rows` (pandas'
+    ``iloc`` makes Arrow concatenate every chunk of a column, however few rows it takes)."""
+    rows = _take_rows(frame, positions)
+    rows.index = frame.index[positions]
+    return rows
 
 
 def _key(frame: pd.DataFrame) -> pd.Series:
@@ -636,23 +1004,38 @@ def _key(frame: pd.DataFrame) -> pd.Series:
 
 
 def _row_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A 64-bit hash per row over ``columns``: equal rows (nulls equal to nulls) hash equal.
+    """A 64-bit number per row over ``columns``: equal rows (nulls equal to nulls) get equal
+    numbers.
 
-    Text columns are hashed through their factorize codes (Arrow's dictionary encoding for
-    Arrow-backed text), which are equal exactly where the texts are, instead of through a million
-    Python strings; other columns are hashed as they are.
+    Text and ``Int64`` columns are coded by factorize (Arrow's dictionary encoding for
+    Arrow-backed text), codes that are equal exactly where the values are, instead of through a
+    million Python strings. Where every column is so coded (the key) and the codes fit 64 bits
+    together, the number is the row's codes read as one mixed-radix number: exact, and no
+    hashing. Otherwise the codes, and other columns as they are (a float by its bits: -0.0 and
+    0.0 differ), are hashed.
     """
+    coded = [_is_coded(frame[column].dtype) for column in columns]
     parts = {
-        column: (
-            pd.factorize(frame[column], use_na_sentinel=True)[0]
-            if isinstance(frame[column].dtype, pd.StringDtype) or frame[column].dtype == object
-            else frame[column]
-        )
-        for column in columns
+        column: pd.factorize(frame[column], use_na_sentinel=True) if is_coded else frame[column]
+        for column, is_coded in zip(columns, coded, strict=True)
+    }
+    if all(coded) and math.prod(len(uniques) + 1 for _, uniques in parts.values()) < 2**63:
+        number = np.zeros(len(frame), dtype=np.int64)
+        for codes, uniques in parts.values():
+            number = number * (len(uniques) + 1) + (codes + 1)  # code -1 of a null is digit 0
+        return number.view(np.uint64)
+    parts = {
+        column: part[0] if is_coded else part
+        for (column, part), is_coded in zip(parts.items(), coded, strict=True)
     }
     return pd.util.hash_pandas_object(
-        pd.DataFrame(parts, index=frame.index), index=False
+        pd.DataFrame(parts, index=frame.index, copy=False), index=False
     ).to_numpy()
+
+
+def _is_coded(dtype) -> bool:
+    """Whether :func:`_row_hash` codes a column by factorize (text, objects, whole numbers)."""
+    return isinstance(dtype, (pd.StringDtype, pd.Int64Dtype)) or pd.api.types.is_object_dtype(dtype)
 
 
 def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
@@ -666,9 +1049,19 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
         frames.append(frame)
         files.append(info)
     raw = pd.concat(frames, ignore_index=True)
-    valid, row_faults = parse_fingertips(raw)
-    staged, duplicates = deduplicate(valid)
-    dup_quarantine = _quarantine_typed(duplicates, raw)
+    del frames
+    # Row i of the typed frame is row i of raw; invalid rows stay in it until the one take.
+    typed, valid, row_faults = _parse(raw)
+    # Files are read in name order and each file's lines in order: unless two files share a
+    # name, the rows are in the order de-duplication works in.
+    in_order = len({path.name for path in paths}) == len(paths)
+    staged, rejected, reasons = _deduplicate(typed, np.flatnonzero(valid), in_order)
+    del typed
+    dup_quarantine = (
+        quarantine_frame(SOURCE, _take_rows(raw, rejected), pd.Series(reasons), TEXT_COLUMNS)
+        if rejected.size
+        else empty_quarantine()
+    )
     quarantine = pd.concat([row_faults, dup_quarantine], ignore_index=True)
     quarantine = quarantine.sort_values(["source_file", "line_number"], kind="stable")
     columns = [c for c in STAGING_DESCRIPTIONS if c in staged.columns]
@@ -678,13 +1071,3 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
         files=files,
         input_rows=len(raw),
     )
-
-
-def _quarantine_typed(rows: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
-    """Quarantine rows for typed rows, recording the raw text they were parsed from."""
-    if rows.empty:
-        return empty_quarantine()
-    position = pd.MultiIndex.from_frame(raw[["source_file", "line_number"]])
-    wanted = pd.MultiIndex.from_frame(rows[["source_file", "line_number"]])
-    original = raw.iloc[position.get_indexer(wanted)].reset_index(drop=True)
-    return quarantine_frame(SOURCE, original, pd.Series(rows["_reasons"].to_numpy()), TEXT_COLUMNS)

@@ -465,3 +465,281 @@ def test_optimised_loader_matches_a_straightforward_reference(tmp_path, monkeypa
     assert "sex: missing" in reasons[("a.csv", 9)]
     assert "value: 'inf' is not a number" in reasons[("a.csv", 10)]
     assert "area_code: str_matches" in reasons[("a.csv", 10)]
+
+
+# -- the speed work's shortcuts, each against what it replaces --------------------------------------
+def _bad_rows() -> list[dict[str, str]]:
+    """Rows breaking every rule of the contract, beside good ones."""
+    return [
+        row(),
+        row(**{"Area Code": "", "Sex": "  ", "Age": "", "Value": "9.9"}),  # missing, outside CI
+        row(**{"Area Code": "E0800003!", "Area Name": "Birmingham"}),  # bad code
+        row(**{"Area Code": "E08000030", "Indicator ID": "-5"}),  # not > 0
+        row(**{"Area Code": "E08000031", "Count": "-3", "Denominator": "-1"}),  # not >= 0
+        row(**{"Area Code": "E08000032", "Lower CI 99.8 limit": "5.0"}),  # 99.8% inside 95%
+        row(**{"Area Code": "E08000033", "Indicator Name": "", "Area Name": " "}),
+        row(**{"Area Code": "E08000034", "Time period": "", "Time period Sortable": ""}),
+        row(**{"Area Code": "E08000035", "Value": "", "Count": "", "Value note": "Suppressed"}),
+    ]
+
+
+def test_contract_checked_on_suspect_rows_words_what_the_whole_frame_would(tmp_path, monkeypatch):
+    """pandera validates only the rows the cheap screen flags: the reasons are the same as when
+    it validates every row, and every row pandera rejects was flagged."""
+    import cov_pipeline.fingertips as ft
+    from cov_pipeline.quality import pandera_reasons
+    from cov_pipeline.schemas.fingertips import FingertipsRow
+
+    path = write_export(tmp_path / "a.csv", _bad_rows() * 3)
+    screened = load_fingertips([path])
+
+    seen = {}
+    suspects = ft._contract_suspects
+
+    def spy(schema, frame):
+        seen["frame"], seen["suspects"] = frame, suspects(schema, frame)
+        return seen["suspects"]
+
+    monkeypatch.setattr(ft, "_contract_suspects", spy)
+    load_fingertips([path])
+    monkeypatch.setattr(ft, "_contract_suspects", lambda schema, frame: np.ones(len(frame), bool))
+    whole = load_fingertips([path])
+
+    pd.testing.assert_frame_equal(screened.staging, whole.staging)
+    pd.testing.assert_frame_equal(screened.quarantine, whole.quarantine)
+    rejected = pandera_reasons(FingertipsRow, seen["frame"].copy()).index
+    assert 0 < len(set(rejected)) < len(seen["frame"])
+    assert seen["suspects"][rejected.to_numpy(dtype=int)].all()
+    reasons = " | ".join(whole.quarantine["reasons"])
+    for rule in ("str_matches", "greater_than(0)", "greater_than_or_equal_to(0)", "missing",
+                 "ci95_lower <= value", "ci99_8_lower <= ci95_lower"):  # fmt: skip
+        assert rule in reasons
+
+
+def test_contract_features_the_screen_cannot_predict_make_every_row_a_suspect():
+    import pandera.pandas as pa
+
+    import cov_pipeline.fingertips as ft
+
+    frame = pd.DataFrame({"a": [1, 2, 2], "b": ["x", "y", "z"]})
+    unique = pa.DataFrameSchema({"a": pa.Column(int, unique=True)})
+    assert ft._contract_suspects(unique, frame).all()
+    aggregate = pa.DataFrameSchema({"a": pa.Column(int, pa.Check(lambda s: s.mean() > 5))})
+    assert ft._contract_suspects(aggregate, frame).all()
+    objects = pa.DataFrameSchema({"b": pa.Column(str)})  # pandera checks each value's type
+    assert ft._contract_suspects(objects, frame).all()
+    plain = pa.DataFrameSchema({"a": pa.Column(int, pa.Check.gt(1))})
+    assert ft._contract_suspects(plain, frame).tolist() == [True, False, False]
+
+
+def _text(values, chunks=1):
+    import pyarrow as pa
+
+    size = max(1, -(-len(values) // chunks))
+    parts = [values[i : i + size] for i in range(0, len(values), size)] or [[]]
+    return pa.chunked_array([pa.array(p, pa.large_string()) for p in parts], pa.large_string())
+
+
+def test_byte_screens_never_miss_whitespace_a_line_break_or_a_comma():
+    """Every character Arrow or Python counts as whitespace, at either end, is seen by the screen
+    on the raw bytes; and the screened trim gives Arrow's trim."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    import cov_pipeline.fingertips as ft
+
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    chars = pa.array([chr(c) for c in points], pa.large_string())
+    arrow_space = np.asarray(pc.utf8_is_space(chars))
+    spaces = [chr(c) for c, s in zip(points, arrow_space, strict=True) if s or chr(c).isspace()]
+    assert len(spaces) > 25
+    for space in spaces:
+        for value in (space + "x", "x" + space, space):
+            array = _text(["a", "", value, "b"], chunks=2)
+            assert ft._may_have_outer_space(array), repr(value)
+            assert ft._trim(array).equals(pc.utf8_trim_whitespace(array)), repr(value)
+    clean = _text(["Coventry", "", "É", "a b", "x"] * 50, chunks=3)
+    assert ft._trim(clean) is clean
+    sliced = pa.chunked_array([pa.array([" a", "b", "c "], pa.large_string()).slice(1, 1)])
+    assert not ft._may_have_outer_space(sliced)  # bytes outside the slice are not its values
+    assert ft._may_contain(_text(["a", "rate\r\nper", "b"], 2), b"\r")
+    assert ft._may_contain(_text(["1", "1,000"], 2), b",")
+    assert not ft._may_contain(_text(["1", "1000", ""], 2), b",")
+
+
+def test_nulls_set_through_a_bitmap_equal_if_else():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    import cov_pipeline.fingertips as ft
+
+    cases = [
+        _text(["", "a", "", "b"] * 5, chunks=3),
+        _text(["a", "b"], chunks=1),
+        _text([""] * 7, chunks=2),
+        pa.chunked_array([pa.array(["x", "", None, "y", ""], pa.large_string())]),  # has nulls
+        pa.chunked_array([pa.array(["z", "", "q", ""], pa.large_string()).slice(1)]),  # offset
+    ]
+    for text in cases:
+        blank = pc.equal(text, "")
+        expected = pc.if_else(blank, pa.scalar(None, text.type), text)
+        assert ft._null_where(blank, text).equals(expected)
+
+
+def test_whole_numbers_as_pandas_astype_gives_them():
+    import cov_pipeline.fingertips as ft
+
+    values = np.array([1.0, np.nan, -7.0, 2.0**53, -(2.0**63), 0.0, -0.0, 92196.0])
+    pd.testing.assert_extension_array_equal(
+        ft._whole_numbers(values), pd.Series(values).astype("Int64").array
+    )
+    for bad in (0.5, np.inf, 2.0**63):
+        with pytest.raises(Exception) as expected:
+            pd.Series([1.0, bad]).astype("Int64")
+        with pytest.raises(type(expected.value), match=str(expected.value)):
+            ft._whole_numbers(np.array([1.0, bad]))
+
+
+def test_rows_taken_as_slices_equal_a_plain_take():
+    import cov_pipeline.fingertips as ft
+
+    n = 6000
+    frame = pd.DataFrame(
+        {
+            "text": pd.array(
+                [f"v{i % 97}" if i % 13 else None for i in range(n)], "string[pyarrow]"
+            ),
+            "number": np.arange(n, dtype="float64"),
+            "whole": pd.array(np.arange(n), "Int64"),
+            "name": np.array([f"f{i % 3}" for i in range(n)], dtype=object),
+        }
+    )
+    frame["text"] = pd.concat([frame["text"][:2500], frame["text"][2500:]]).array  # 2 chunks
+    keep = np.ones(n, dtype=bool)
+    patterns = {
+        "all": keep,
+        "few dropped": keep & ~np.isin(np.arange(n), [0, 2499, 2500, 4000, n - 1]),
+        "many short runs": np.arange(n) % 3 != 0,
+        "none": ~keep,
+    }
+    for name, rows in patterns.items():
+        positions = np.flatnonzero(rows)
+        taken = ft._take_rows(frame, positions, ["name", "text", "number", "whole"])
+        expected = frame.take(positions).reset_index(drop=True)[["name", "text", "number", "whole"]]
+        pd.testing.assert_frame_equal(taken, expected, obj=name)
+    shuffled = np.random.default_rng(1).permutation(n)[:100]
+    pd.testing.assert_frame_equal(
+        ft._take_rows(frame, shuffled), frame.take(shuffled).reset_index(drop=True)
+    )
+
+
+def _plain_deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rules applied to every row of the table, by pandas, with hashes of the values."""
+    from cov_pipeline.fingertips import KEY_COLUMNS, MEASURE_COLUMNS, STAGING_DESCRIPTIONS
+
+    order = np.lexsort((valid["line_number"].to_numpy(), valid["source_file"].to_numpy()))
+    rows = valid.iloc[order].reset_index(drop=True)
+    small = pd.DataFrame(
+        {
+            "key": pd.util.hash_pandas_object(rows[KEY_COLUMNS], index=False),
+            "measures": pd.util.hash_pandas_object(rows[MEASURE_COLUMNS], index=False),
+            "file": rows["source_file"],
+            "line": rows["line_number"],
+        }
+    )
+    conflict = small.groupby("key")["measures"].transform("nunique") > 1
+    same_file = small.duplicated(["key", "file"]) & ~conflict
+    reasons = pd.Series("", index=small.index, dtype=object)
+    places = small["file"] + ":" + small["line"].astype(str)
+    listed = places[conflict].groupby(small.loc[conflict, "key"]).transform(", ".join)
+    reasons[conflict] = (
+        "conflicting rows for the same indicator, area, breakdown and period: " + listed
+    )
+    first_line = small.groupby(["key", "file"])["line"].transform("first")
+    reasons[same_file] = (
+        "duplicate of line " + first_line[same_file].astype(str) + " in the same file"
+    )
+    kept = reasons == ""
+    first = kept & ~small["key"].where(kept).duplicated()  # fine here: no hash comes near 2**53
+    staged = rows[first].reset_index(drop=True)
+    staged["source_row_count"] = (
+        small[kept].groupby("key").size().reindex(small.loc[first, "key"]).to_numpy()
+    )
+    columns = [c for c in STAGING_DESCRIPTIONS if c in staged.columns]
+    quarantined = rows[~kept].reset_index(drop=True).assign(_reasons=reasons[~kept].to_numpy())
+    return staged[columns + [c for c in staged if c not in columns]], quarantined
+
+
+def test_deduplication_decided_on_repeated_keys_equals_the_whole_table_rules(tmp_path):
+    """Only rows whose key repeats go through the rules; the result is the rules' result for the
+    whole table, whatever the order of the rows."""
+    from cov_pipeline.fingertips import deduplicate, parse_fingertips, read_fingertips_file
+
+    rng = np.random.default_rng(7)
+    areas = [f"E0800{i:04d}" for i in range(60)]
+    periods = [("2019 - 21", "20190000"), ("2020 - 22", "20200000"), ("2022/23", "20220000")]
+
+    def some_row():
+        period, sortable = periods[rng.integers(len(periods))]
+        value = ["5.9", "6.0"][rng.integers(2)] if rng.random() < 0.2 else "5.9"
+        return row(
+            **{"Area Code": areas[rng.integers(len(areas))], "Time period": period,
+               "Time period Sortable": sortable, "Value": value, "Sex": ["Persons", "Male"][rng.integers(2)]}
+        )  # fmt: skip
+
+    files = [
+        write_export(tmp_path / f"{name}.csv", [some_row() for _ in range(150)]) for name in "abc"
+    ]
+    raw = pd.concat([read_fingertips_file(p)[0] for p in files], ignore_index=True)
+    valid, _ = parse_fingertips(raw)
+    for shuffle in (False, True):
+        rows = valid.sample(frac=1, random_state=3).reset_index(drop=True) if shuffle else valid
+        staged, quarantined = deduplicate(rows)
+        expected_staged, expected_quarantined = _plain_deduplicate(rows)
+        pd.testing.assert_frame_equal(staged, expected_staged)
+        pd.testing.assert_frame_equal(quarantined, expected_quarantined)
+        assert staged["source_row_count"].gt(1).any() and len(quarantined) > 0
+
+
+@pytest.mark.parametrize(
+    "bad", [b"\xe9", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xff"]
+)
+def test_the_fast_reader_rejects_what_the_strict_decoder_rejects(tmp_path, bad):
+    """The fast path leaves the UTF-8 check to Arrow's reader: the same bytes fail, with
+    read_text_strict's message, whether the file has a BOM or not."""
+    import re
+
+    from cov_pipeline.quality import read_text_strict
+
+    for bom in (b"", b"\xef\xbb\xbf"):
+        path = write_export(tmp_path / "a.csv", [row(), row(**{"Area Name": "Coventry"})])
+        data = bom + path.read_bytes().replace(b"Coventry", b"Cov" + bad + b"entry", 1)
+        path.write_bytes(data)
+        with pytest.raises(FileFault) as strict:
+            read_text_strict(path)
+        assert "(line 2)" in str(strict.value)
+        with pytest.raises(FileFault, match=f"^{re.escape(str(strict.value))}$"):
+            load_fingertips([path])
+
+
+def test_not_utf8_is_reported_before_a_header_fault(tmp_path):
+    path = write_export(tmp_path / "a.csv", [row()], [h for h in HEADER if h != "Value"])
+    path.write_bytes(path.read_bytes() + b"\xe9\r\n")
+    with pytest.raises(FileFault, match=r"^a.csv: not UTF-8: byte 0xe9"):
+        load_fingertips([path])
+    path.write_bytes(b"\xef\xbb\xbf")  # a BOM and nothing else: decoded, it has no header
+    with pytest.raises(FileFault, match=r"^a.csv: missing required column\(s\): 'Indicator ID'"):
+        load_fingertips([path])
+
+
+def test_rows_without_any_time_period_are_quarantined(tmp_path):
+    """Every row missing its period (labels parsed: none) quarantines them all, as it would
+    with one labelled row beside them."""
+    path = write_export(
+        tmp_path / "a.csv",
+        [row(**{"Time period": ""}), row(**{"Time period": " ", "Area Code": "E92000001"})],
+    )
+    load = load_fingertips([path])
+    assert load.staging.empty
+    assert load.quarantine["reasons"].tolist() == ["time_period: missing"] * 2
+    assert parse_time_periods(pd.Series([None, "2022"], dtype=object)).iloc[0].isna().all()
