@@ -138,7 +138,9 @@ def quarantine_frame(
             "source_file": rows["source_file"].to_numpy(),
             "line_number": rows["line_number"].astype("int64").to_numpy(),
             "reasons": reasons.loc[bad].to_numpy(),
-            "record": records.splitlines(),
+            # JSON escapes line feeds inside values, so records are split on "\n" alone
+            # (splitlines would also split inside a value at U+2028, U+0085 and the like)
+            "record": records.rstrip("\n").split("\n"),
         }
     )
 
