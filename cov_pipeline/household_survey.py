@@ -34,6 +34,14 @@ from cov_pipeline.quality import (
     read_text_strict,
     sha256_of,
 )
+from cov_pipeline.referrals import (
+    blank_rows,
+    by_value,
+    columns_frame,
+    distinct_values,
+    rows_that_may_fail,
+    stripped,
+)
 from cov_pipeline.schemas.household_survey import (
     AGE_BANDS,
     AUDIT_C_ITEM_RANGE,
@@ -331,8 +339,14 @@ def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile
     """A wave file as text columns plus ``source_file`` and ``line_number``; header checked."""
     text, data = read_text_strict(path)
     try:
+        # No NA values are recognised (keep_default_na=False, no na_values), so the NA filter
+        # has nothing to find: na_filter=False skips it, and every field stays text.
         frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
         raise FileFault(path, f"wave {wave.year}: not a readable CSV: {exc}") from None
@@ -365,7 +379,7 @@ def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile
         for column in names:
             breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
     starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
-    blank = (frame[names] == "").all(axis=1).to_numpy() if names else np.ones(len(frame), bool)
+    blank = blank_rows(frame, names)
     frame = frame.loc[~blank].copy()
     if frame.empty:
         raise FileFault(path, f"wave {wave.year}: has a header but no respondents")
@@ -398,6 +412,11 @@ def _look_up(text: pd.Series, keys: list[str]) -> tuple[np.ndarray, pd.Series]:
     return position, text
 
 
+def _numbers(text: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(text, errors="coerce")`` as floats, converted once per distinct answer."""
+    return by_value(text, lambda v: pd.to_numeric(v, errors="coerce")).to_numpy(dtype=float)
+
+
 def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.Series]:
     """The wave's rows on the harmonised schema, and one reason string per row ('' when valid).
 
@@ -417,13 +436,13 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
             else:
                 reasons.append(message(mask).reindex(index))
 
-    rid = raw[wave.respondent_id].str.strip()
+    rid = stripped(raw[wave.respondent_id])
     no_id = (rid == "").to_numpy()
     out["respondent_id"] = rid.where(~no_id, None).astype(object)
     fault(no_id, f"respondent_id: missing (column '{wave.respondent_id}')")
 
     text = raw[wave.weight]
-    number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    number = _numbers(text)
     with np.errstate(invalid="ignore"):
         usable = np.isfinite(number) & (number > 0)
     missing = np.zeros(len(raw), dtype=bool)
@@ -437,7 +456,9 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
     out["weight"] = np.where(missing | not_number | not_positive, np.nan, number)
 
     for variable in wave.variables:
-        text = raw[variable.column]
+        # Each distinct answer is looked up once (a column holds a handful), then spread over
+        # the rows by its number.
+        answer, text = distinct_values(raw[variable.column])
         prefix = f"{variable.target}: "
         at = f" in column '{variable.column}'"
         if variable.codes is not None:
@@ -454,9 +475,16 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
                 found = (number % 1 == 0) & (number >= low) & (number <= high)
             values = np.where(found, number, 0)
             outcome = f" is outside the scale {low}-{high}"
-        missing = np.zeros(len(raw), dtype=bool)
+        missing = np.zeros(len(text), dtype=bool)
         missing[~found] = _is_missing(text[~found], wave.missing_codes)
-        fault(~found & ~missing, lambda m: prefix + _quoted(text[m]) + at + outcome)  # noqa: B023
+        found, missing, values = found[answer], missing[answer], values[answer]
+        shown = text.to_numpy()
+
+        def message(m: np.ndarray) -> pd.Series:
+            given = pd.Series(shown[answer[m]], index=index[m])  # noqa: B023
+            return prefix + _quoted(given) + at + outcome  # noqa: B023
+
+        fault(~found & ~missing, message)
         if variable.target in INTEGER_VARIABLES:
             out[variable.target] = pd.arrays.IntegerArray(
                 np.asarray(values, dtype=np.int64), mask=~found
@@ -468,20 +496,27 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
     return out, join_reasons(reasons, index)
 
 
+def repeated_respondents(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose respondent id is given more than once in its wave."""
+    has_id = frame["respondent_id"].notna().to_numpy()
+    return frame[["wave_year", "respondent_id"]].duplicated(keep=False).to_numpy() & has_id
+
+
 def duplicate_reasons(frame: pd.DataFrame, record_hash: pd.Series) -> pd.Series:
     """Reasons for respondents who appear more than once in a wave.
 
     Identical copies (the same answers on every field) keep the first and quarantine the others;
     copies that disagree are all quarantined, since nothing says which one is right.
+    ``record_hash`` hashes each row's delivered fields; only the repeated rows'
+    (:func:`repeated_respondents`) are needed.
     """
-    has_id = frame["respondent_id"].notna()
-    key = frame["wave_year"].astype(str) + "\x1f" + frame["respondent_id"].fillna("")
-    repeated = key.duplicated(keep=False) & has_id
+    repeated = repeated_respondents(frame)
     result = pd.Series(None, index=frame.index, dtype=object)
     if not repeated.any():
         return result
     rows = frame.loc[repeated]
-    rkey, rhash = key[repeated], record_hash[repeated]
+    rkey = rows["wave_year"].astype(str) + "\x1f" + rows["respondent_id"]
+    rhash = record_hash.loc[rows.index]
     conflict = rhash.groupby(rkey).transform("nunique") > 1
     location = rows["source_file"] + " line " + rows["line_number"].astype(str)
     first_location = location.groupby(rkey).transform("first")
@@ -518,27 +553,44 @@ def audit_c_total(q1: pd.Series, q2: pd.Series, q3: pd.Series) -> pd.Series:
     return total.astype("Int64")
 
 
+def score_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """The AUDIT-C and SWEMWBS scores and the indicator flags of harmonised responses, by name
+    (same index as ``frame``)."""
+    index = frame.index
+    total = audit_c_total(frame["audit_c_q1"], frame["audit_c_q2"], frame["audit_c_q3"])
+    # The SWEMWBS block summed row by row as numbers: pandas' row sum of nullable columns goes
+    # through a groupby.
+    items = np.column_stack(
+        [frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in SWEMWBS_ITEMS]
+    )
+    given = ~np.isnan(items)
+    answered = given.sum(axis=1).astype(np.int64)
+    complete = answered == len(SWEMWBS_ITEMS)
+    raw_sum = np.where(given, items, 0.0).sum(axis=1)
+    raw = pd.Series(np.where(complete, raw_sum, np.nan), index=index).astype("Int64")
+    metric = pd.Series(swemwbs_metric(raw), index=index)
+    health = frame["self_rated_health"]
+    smoking = frame["smoking_status"]
+    return {
+        "audit_c_total": total,
+        "is_audit_c_increasing_risk": (total >= AUDIT_C_INCREASING_RISK_FROM).astype("boolean"),
+        "swemwbs_items_answered": pd.Series(answered, index=index),
+        "swemwbs_raw_score": raw,
+        "swemwbs_metric_score": metric,
+        "is_low_wellbeing": (metric < LOW_WELLBEING_BELOW).astype("boolean").where(metric.notna()),
+        "is_good_health": health.isin(["Very good", "Good"])
+        .astype("boolean")
+        .where(health.notna()),
+        "is_bad_health": health.isin(["Bad", "Very bad"]).astype("boolean").where(health.notna()),
+        "is_current_smoker": smoking.eq("Current").astype("boolean").where(smoking.notna()),
+    }
+
+
 def score_responses(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the AUDIT-C and SWEMWBS scores and the indicator flags to harmonised responses."""
     out = frame.copy()
-    out["audit_c_total"] = audit_c_total(out["audit_c_q1"], out["audit_c_q2"], out["audit_c_q3"])
-    out["is_audit_c_increasing_risk"] = (
-        out["audit_c_total"] >= AUDIT_C_INCREASING_RISK_FROM
-    ).astype("boolean")
-    items = out[list(SWEMWBS_ITEMS)]
-    answered = items.notna().sum(axis=1).astype("int64")
-    out["swemwbs_items_answered"] = answered
-    raw = items.sum(axis=1, min_count=len(SWEMWBS_ITEMS)).astype("Int64")
-    out["swemwbs_raw_score"] = raw.where(answered == len(SWEMWBS_ITEMS))
-    out["swemwbs_metric_score"] = swemwbs_metric(out["swemwbs_raw_score"])
-    metric = pd.Series(out["swemwbs_metric_score"], index=out.index)
-    out["is_low_wellbeing"] = (metric < LOW_WELLBEING_BELOW).astype("boolean").where(metric.notna())
-    health = out["self_rated_health"]
-    known = health.notna()
-    out["is_good_health"] = health.isin(["Very good", "Good"]).astype("boolean").where(known)
-    out["is_bad_health"] = health.isin(["Bad", "Very bad"]).astype("boolean").where(known)
-    smoking = out["smoking_status"]
-    out["is_current_smoker"] = smoking.eq("Current").astype("boolean").where(smoking.notna())
+    for name, values in score_columns(frame).items():
+        out[name] = values
     return out
 
 
@@ -567,7 +619,7 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
             raise FileFault(
                 codebook_path, f"wave {wave.year}: no file matches {wave.files!r} in the folder"
             )
-    harmonised, reasons, hashes, quarantine_sources = [], [], [], []
+    harmonised, reasons, quarantine_sources = [], [], []
     files = [codebook.source]
     offset = 0
     for path, wave in assigned:
@@ -579,12 +631,21 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
         record = [c for c in raw.columns if c not in ("source_file", "line_number")]
         harmonised.append(typed)
         reasons.append(why)
-        hashes.append(pd.util.hash_pandas_object(raw[record], index=False))
         quarantine_sources.append((raw, record))
     frame = pd.concat(harmonised)
     first = pd.concat(reasons)
-    duplicates = duplicate_reasons(frame, pd.concat(hashes))
+    # Copies are told apart by a hash of their delivered fields, made for repeated ids only.
+    repeated = pd.Series(repeated_respondents(frame), index=frame.index)
+    hashes = pd.concat(
+        [
+            pd.util.hash_pandas_object(raw.loc[repeated.loc[raw.index], record], index=False)
+            for raw, record in quarantine_sources
+        ]
+    )
+    duplicates = duplicate_reasons(frame, hashes)
     clean = (first == "") & duplicates.isna()
+    # Only the rows that can fail the contract are validated: the failures are the same.
+    clean &= rows_that_may_fail(HouseholdSurveyResponse.to_schema(), frame)
     contract = pandera_reasons(HouseholdSurveyResponse, frame.loc[clean])
     contract = contract.groupby(level=0).agg(" | ".join).reindex(frame.index)
     all_reasons = join_reasons([first, duplicates, contract], frame.index)
@@ -597,10 +658,14 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
         ],
         ignore_index=True,
     )
-    staged = score_responses(frame.loc[all_reasons == ""])
-    staged = staged.sort_values(["wave_year", "source_file", "line_number"], kind="stable")
+    # The staged rows are taken once, already in the staging order (scoring is row by row).
+    valid = np.flatnonzero((all_reasons == "").to_numpy())
+    keys = frame[["wave_year", "source_file", "line_number"]].iloc[valid].reset_index(drop=True)
+    order = valid[keys.sort_values(list(keys.columns), kind="stable").index.to_numpy()]
+    rows = frame.iloc[order]
+    staged = {**{name: rows[name] for name in rows.columns}, **score_columns(rows)}
     return HouseholdSurveyLoad(
-        staging=staged[STAGING_COLUMNS].reset_index(drop=True),
+        staging=columns_frame({c: staged[c] for c in STAGING_COLUMNS}, pd.RangeIndex(len(rows))),
         quarantine=quarantine.sort_values(
             ["source_file", "line_number"], kind="stable"
         ).reset_index(drop=True),
@@ -721,6 +786,15 @@ BREAKDOWNS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
     ("Ethnic group", "ethnic_group", ETHNIC_GROUPS),
 )
 
+# The columns of the staged responses the indicators mart reads: an asset building it need
+# read no other (issue #7).
+INDICATOR_INPUT_COLUMNS = [
+    "wave_year",
+    "weight",
+    *(indicator.source_column for indicator in INDICATORS),
+    *(column for _, column, _ in BREAKDOWNS if column is not None),
+]
+
 INDICATOR_DESCRIPTIONS = {
     "wave_year": "Survey wave (year of fieldwork).",
     "breakdown": "What the rows are split by: All, Sex, Age band, IMD quintile or Ethnic group.",
@@ -790,13 +864,23 @@ CHANGE_DESCRIPTIONS = {
 }
 
 
-def _category_labels(responses: pd.DataFrame, column: str | None, labels: tuple) -> pd.Series:
+def _category_codes(responses: pd.DataFrame, column: str | None, labels: tuple) -> np.ndarray:
+    """Each respondent's category in a breakdown, as its place among ``labels`` with 'Not known'
+    last (where the answer is missing; for IMD quintile, also where it is not 1-5)."""
     if column is None:
-        return pd.Series(ALL_ADULTS, index=responses.index)
-    values = responses[column]
+        return np.zeros(len(responses), dtype=np.int64)
     if column == "imd_quintile":
-        values = values.astype("Int64").map(IMD_LABELS, na_action="ignore")
-    return values.astype(object).where(values.notna(), NOT_KNOWN)
+        quintile = responses[column].astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
+        known = np.isin(quintile, list(IMD_LABELS))
+        return np.where(known, np.nan_to_num(quintile) - 1, len(labels)).astype(np.int64)
+    values = responses[column]
+    code = np.where(
+        values.notna().to_numpy(), pd.Index(list(labels)).get_indexer(values), len(labels)
+    )
+    if (code < 0).any():
+        unknown = sorted({str(v) for v in values[code < 0]})
+        raise ValueError(f"{column}: values outside the mart's categories: {unknown}")
+    return code.astype(np.int64)
 
 
 def weighted_indicators(
@@ -810,37 +894,43 @@ def weighted_indicators(
     Kish's effective n (:func:`weighted_proportion`, :func:`weighted_mean`); withheld where fewer
     than ``min_unweighted_n`` answered; unweighted n of 1-7 suppressed (disclosure control).
     """
-    weight = responses["weight"].astype("float64")
-    parts: dict[tuple[str, str], pd.Series] = {}
+    weight = responses["weight"].to_numpy(dtype="float64")
+    sums = ("n", "sw", "sw2", "swy", "swy2")
+    parts = []  # per indicator, the five per-respondent terms of its sums, in that order
     for indicator in INDICATORS:
-        y = pd.Series(
-            pd.array(responses[indicator.source_column], dtype="Float64").to_numpy(
-                dtype=float, na_value=np.nan
-            ),
-            index=responses.index,
-        )
-        answered = y.notna()
-        w = weight.where(answered, 0.0)
-        y0 = y.fillna(0.0)
-        parts[(indicator.code, "n")] = answered.astype("int64")
-        parts[(indicator.code, "sw")] = w
-        parts[(indicator.code, "sw2")] = w * w
-        parts[(indicator.code, "swy")] = w * y0
-        parts[(indicator.code, "swy2")] = w * y0 * y0
-    sums = pd.DataFrame(parts)
-    sums.columns = pd.MultiIndex.from_tuples(sums.columns, names=["indicator", "sum"])
+        # Booleans as 1/0, missing as NaN.
+        y = responses[indicator.source_column].to_numpy(dtype="float64", na_value=np.nan)
+        answered = ~np.isnan(y)
+        w = np.where(answered, weight, 0.0)
+        y0 = np.where(answered, y, 0.0)
+        parts += [answered.astype("float64"), w, w * w, w * y0, w * y0 * y0]
+    # One float block (the counts are whole numbers, summed exactly), grouped by numbers rather
+    # than labels; the sums are pandas' compensated group sums, row by row as before.
+    terms = pd.DataFrame(np.column_stack(parts))
+    wave_year = pd.Series(responses["wave_year"].to_numpy(), name="wave_year")
 
     frames = []
     for breakdown, column, labels in BREAKDOWNS:
-        category = _category_labels(responses, column, labels)
-        grouped = sums.groupby(
-            [responses["wave_year"], category.rename("category")], sort=False
-        ).sum()
-        long = grouped.stack(level="indicator", future_stack=True).reset_index()
-        long.insert(1, "breakdown", breakdown)
-        order = {label: i for i, label in enumerate((*labels, NOT_KNOWN), start=1)}
-        long["category_order"] = long["category"].map(order).astype("int64")
-        frames.append(long)
+        code = pd.Series(_category_codes(responses, column, labels), name="category")
+        grouped = terms.groupby([wave_year, code], sort=False).sum()
+        values = grouped.to_numpy().reshape(len(grouped), len(INDICATORS), len(sums))
+        category = grouped.index.get_level_values("category").to_numpy()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "wave_year": np.repeat(
+                        grouped.index.get_level_values("wave_year"), len(INDICATORS)
+                    ),
+                    "breakdown": breakdown,
+                    "category": np.repeat(
+                        np.array([*labels, NOT_KNOWN], dtype=object)[category], len(INDICATORS)
+                    ),
+                    "category_order": np.repeat(category + 1, len(INDICATORS)),
+                    "indicator": np.tile([i.code for i in INDICATORS], len(grouped)),
+                    **{name: values[:, :, k].ravel() for k, name in enumerate(sums)},
+                }
+            )
+        )
     table = pd.concat(frames, ignore_index=True)
 
     meta = pd.DataFrame([vars(i) for i in INDICATORS]).rename(

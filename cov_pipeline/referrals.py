@@ -156,8 +156,14 @@ def read_referral_file(
         raise FileFault(path, f"extract date {extract_date} in the file name is after today")
     text, data = read_text_strict(path)
     try:
+        # No NA values are recognised (keep_default_na=False, no na_values), so the NA filter
+        # has nothing to find: na_filter=False skips it, and every field stays text.
         frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
         raise FileFault(path, f"not a readable CSV: {exc}") from None
@@ -184,7 +190,7 @@ def read_referral_file(
         for column in names:
             breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
     starts = 2 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
-    blank = (frame[names] == "").all(axis=1).to_numpy()
+    blank = blank_rows(frame, names)
     frame = frame.loc[~blank, RAW_COLUMNS].reset_index(drop=True)
     if frame.empty:
         raise FileFault(path, "has a header but no referrals")
@@ -193,6 +199,19 @@ def read_referral_file(
     frame["extract_date"] = pd.Timestamp(extract_date)
     info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
     return frame, info, extract_date
+
+
+def blank_rows(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """Rows whose fields are all empty (a blank line). Only rows with an empty first field can
+    be blank, so only those are compared field by field."""
+    if not names:
+        return np.ones(len(frame), dtype=bool)
+    blank = frame[names[0]].to_numpy() == ""
+    candidates = np.flatnonzero(blank)
+    if len(candidates) and len(names) > 1:
+        rest = frame.iloc[candidates][names[1:]]
+        blank[candidates] = (rest == "").all(axis=1).to_numpy()
+    return blank
 
 
 # -- parsing and validation ---------------------------------------------------------------------
@@ -207,17 +226,57 @@ def _ymd(values: pd.Series) -> pd.Series:
 def _join(parts: Iterable[pd.Series], index: pd.Index, separator: str = " | ") -> pd.Series:
     """Per row, the non-empty texts of ``parts`` joined in order ('' where none). Only the rows
     that have a text are touched: on a clean extract that is none of them."""
-    present = [p[p.notna() & (p.astype(str) != "")] for p in parts]
-    present = [p for p in present if len(p)]
+    present = []
+    for part in parts:
+        # Empty and missing texts are dropped on the numpy array first: turning every value to
+        # text, as the check below does, costs a string per row.
+        values = part.to_numpy(dtype=object)
+        texts = part[pd.notna(values) & (values != "")]
+        texts = texts[texts.astype(str) != ""]
+        if len(texts):
+            present.append(texts)
     if not present:
         return pd.Series("", index=index, dtype=object)
     joined = pd.concat(present).astype(str).groupby(level=0, sort=False).agg(separator.join)
     return joined.reindex(index, fill_value="").astype(object)
 
 
+def stripped(values: pd.Series) -> pd.Series:
+    """``values.str.strip()``, without a pass in Python over a column that holds no whitespace
+    at all (the usual case): joining the column and splitting the result on whitespace are two
+    passes in C, and the split returns the joined text whole exactly when it has none."""
+    try:
+        joined = "\x00".join(values.to_numpy(dtype=object))
+    except TypeError:  # a value that is not text
+        return values.str.strip()
+    if not joined or joined.split(maxsplit=1) == [joined]:
+        return values
+    return values.str.strip()
+
+
 def delivered_text(raw: pd.DataFrame) -> pd.DataFrame:
     """The delivered fields with surrounding spaces removed: what is parsed and compared."""
-    return pd.DataFrame({c: raw[c].str.strip() for c in RAW_COLUMNS}, index=raw.index)
+    return pd.DataFrame({c: stripped(raw[c]) for c in RAW_COLUMNS}, index=raw.index)
+
+
+def distinct_values(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """The number of each value among the distinct values, and those values (a missing value,
+    if any, last): the pair that rebuilds ``values`` as ``distinct.to_numpy()[number]``."""
+    number, distinct = pd.factorize(values)
+    distinct = pd.Series(distinct, dtype=values.dtype)
+    missing = number < 0
+    if missing.any():
+        number = np.where(missing, len(distinct), number)
+        distinct = pd.concat([distinct, values[missing].iloc[:1]], ignore_index=True)
+    return number, distinct
+
+
+def by_value(values: pd.Series, convert) -> pd.Series:
+    """``convert(values)`` for an element-wise conversion, run once per distinct value: an
+    extract repeats the same dates, ages and codes many times over."""
+    number, distinct = distinct_values(values)
+    converted = convert(distinct).to_numpy()
+    return pd.Series(converted[number], index=values.index, name=values.name)
 
 
 def parse_referrals(
@@ -229,16 +288,22 @@ def parse_referrals(
     typed = pd.DataFrame(index=raw.index)
     unreadable = pd.DataFrame(False, index=raw.index, columns=RAW_COLUMNS)
     reasons: list[pd.Series] = []
+    # Compared as numpy arrays: pandas' comparison of a text column checks each value for null.
+    given = {column: text[column].to_numpy(dtype=object) != "" for column in RAW_COLUMNS}
 
     for column in ("referral_id", "sex", "ethnic_category", "lsoa_code"):
         name = TYPED_NAMES.get(column, column)
-        typed[name] = text[column].where(text[column] != "", None).astype(object)
+        typed[name] = np.where(given[column], text[column].to_numpy(dtype=object), None)
     for column in ("referral_source", "presenting_need"):
-        typed[TYPED_NAMES[column]] = text[column].where(text[column] != "", None).astype(object)
+        typed[TYPED_NAMES[column]] = np.where(
+            given[column], text[column].to_numpy(dtype=object), None
+        )
 
     for column in DATE_COLUMNS:
-        parsed = pd.to_datetime(text[column], format="%Y-%m-%d", errors="coerce")
-        bad = (text[column] != "") & parsed.isna()
+        parsed = by_value(
+            text[column], lambda v: pd.to_datetime(v, format="%Y-%m-%d", errors="coerce")
+        )
+        bad = given[column] & parsed.isna().to_numpy()
         typed[column] = parsed.astype("datetime64[ns]")
         unreadable[column] = bad
         if bad.any():
@@ -246,9 +311,9 @@ def parse_referrals(
                 column + ": " + _quoted(raw.loc[bad, column]) + " is not a date (YYYY-MM-DD)"
             )
 
-    number = pd.to_numeric(text["age"], errors="coerce")
+    number = by_value(text["age"], lambda v: pd.to_numeric(v, errors="coerce"))
     whole = number.notna() & np.isfinite(number) & (number % 1 == 0)
-    bad_age = (text["age"] != "") & ~whole
+    bad_age = given["age"] & ~whole.to_numpy()
     typed["age"] = number.where(whole).astype("Int64")
     unreadable["age"] = bad_age
     if bad_age.any():
@@ -290,18 +355,129 @@ _DATE_RULES = {
 }
 
 
+# Column checks whose outcome for a cell depends on that cell alone (pandera's built-ins).
+_CELL_WISE_CHECKS = frozenset(
+    {
+        "equal_to",
+        "not_equal_to",
+        "greater_than",
+        "greater_than_or_equal_to",
+        "less_than",
+        "less_than_or_equal_to",
+        "in_range",
+        "isin",
+        "notin",
+        "str_matches",
+        "str_contains",
+        "str_startswith",
+        "str_endswith",
+        "str_length",
+    }
+)
+
+
+def _failures(schema, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """pandera's failure cases of ``frame`` (lazily validated; none if it passes), or None where
+    a failure belongs to no row (a wrong dtype, a missing column, a check that raised)."""
+    import pandera.errors as pa_errors
+
+    try:
+        schema.validate(frame, lazy=True, inplace=True)  # the schemas here coerce nothing
+    except pa_errors.SchemaErrors as err:
+        cases = err.failure_cases
+        return None if cases["index"].isna().any() else cases
+    return pd.DataFrame({"column": [], "index": []})
+
+
+def _is_cell_wise(column) -> bool:
+    """Whether each check of this pandera column judges a cell on its own."""
+    return not (column.unique or column.coerce or column.regex or column.parsers) and all(
+        check.name in _CELL_WISE_CHECKS for check in column.checks
+    )
+
+
+def rows_that_may_fail(schema, frame: pd.DataFrame) -> np.ndarray:
+    """Mask of the rows of ``frame`` that can fail the pandera ``schema``: every row it would
+    report, found without running every check on every row.
+
+    A column check on a cell depends on that cell alone, so each column is validated on its
+    distinct values (an extract repeats the same codes and dates many times over) and a row is
+    marked where one of its values fails; the dataframe-level checks run on the whole frame
+    once. Validating the marked rows then reports exactly what validating the whole frame
+    would, with the same failure cases in the same order, because the rows that pass add none.
+    This assumes dataframe-level checks that judge each row on its own fields, reading them by
+    name (those of the schemas here do); a column check that is not one of pandera's cell-wise
+    built-ins, a uniqueness rule, coercion or a missing column mark every row, which is always
+    safe.
+    """
+    import pandera.pandas as pa
+
+    everything = np.ones(len(frame), dtype=bool)
+    if (
+        len(frame) == 0
+        or schema.unique
+        or any(name not in frame.columns for name in schema.columns)
+        or not all(_is_cell_wise(column) for column in schema.columns.values())
+    ):
+        return everything
+    # Each column's distinct values (null included) numbered, and the first row of each.
+    distinct = {}
+    for name in schema.columns:
+        codes = pd.factorize(frame[name])[0]
+        codes[codes < 0] = codes.max() + 1  # missing values as one more
+        distinct[name] = codes, np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
+    # Columns of few distinct values are probed together (one validation), each repeating its
+    # values down the probe; a column of mostly distinct values (an id) is probed alone.
+    few = [name for name, (_, firsts) in distinct.items() if 8 * len(firsts) <= len(frame)]
+    suspect = np.zeros(len(frame), dtype=bool)
+    for names in [few, *([name] for name in distinct if name not in few)]:
+        if not names:
+            continue
+        length = np.arange(max(len(distinct[name][1]) for name in names))
+        probe = pd.DataFrame(
+            {
+                name: frame[name].iloc[firsts[length % len(firsts)]].reset_index(drop=True)
+                for name, (_, firsts) in ((name, distinct[name]) for name in names)
+            }
+        )
+        cases = _failures(pa.DataFrameSchema({n: schema.columns[n] for n in names}), probe)
+        if cases is None:
+            return everything
+        for name, failed in cases.groupby("column", sort=False):
+            codes, firsts = distinct[str(name)]
+            bad = np.zeros(len(firsts), dtype=bool)
+            bad[codes[firsts[failed["index"].to_numpy(dtype=np.int64) % len(firsts)]]] = True
+            suspect |= bad[codes]
+    if schema.checks:
+        # Run on the columns that are quick to scan for nulls (pandera scans the frame it is
+        # given on each check); a check that reads another column raises and marks every row.
+        # A row whose scanned columns are all null is marked too: pandera lets a row pass a
+        # dataframe check when all its fields are null, which holds in the narrow frame for
+        # more rows than in the whole one.
+        quick = frame[[c for c in frame.columns if frame[c].dtype != object]]
+        cases = _failures(pa.DataFrameSchema(checks=schema.checks), quick)
+        if cases is None:
+            return everything
+        suspect |= frame.index.isin(cases["index"]) | quick.isna().all(axis=1).to_numpy()
+    return suspect
+
+
 def contract_reasons(typed: pd.DataFrame, unreadable: pd.DataFrame) -> pd.Series:
     """Validate against :class:`ReferralRecord` and phrase every failure for the quarantine.
 
     Returns one reason per failing check, indexed by row label (a row may appear more than
     once). A cell whose text could not be read has its reason already and is not also called
     missing. Failures that belong to no row (a wrong dtype) are contract breaks in our parsing,
-    not bad input, so they raise.
+    not bad input, so they raise. Only the rows that can fail are validated in full
+    (:func:`rows_that_may_fail`): the failures are those of the whole frame.
     """
     import pandera.errors as pa_errors
 
+    suspect = rows_that_may_fail(ReferralRecord.to_schema(), typed)
+    if not suspect.any():
+        return pd.Series(dtype=object)
     try:
-        ReferralRecord.validate(typed, lazy=True)
+        ReferralRecord.validate(typed if suspect.all() else typed[suspect], lazy=True)
     except pa_errors.SchemaErrors as err:
         cases = err.failure_cases
         if cases["index"].isna().any():
@@ -394,16 +570,20 @@ def resolve_versions(frame: pd.DataFrame, faults: pd.Series, text: pd.DataFrame)
     """
     index = frame.index
     ids = frame["referral_id"]
-    has_id = ids.notna().to_numpy()
-    record = pd.Series(pd.util.hash_pandas_object(text, index=False).to_numpy(), index=index)
+    # Each referral id as a number (-1 where missing): the groupings below are over numbers.
+    id_code = pd.factorize(ids)[0]
+    has_id = id_code >= 0
+    n_ids = int(id_code.max()) + 1 if has_id.any() else 0
+    rank = frame["extract_rank"].to_numpy(dtype=np.int64)
     reasons = pd.Series(None, index=index, dtype=object)
 
     keyed = frame.loc[has_id, ["referral_id", "extract_rank", "source_file", "line_number"]]
-    keyed = keyed.assign(_hash=record[has_id])
-    groups = keyed.groupby(["extract_rank", "referral_id"], sort=False)
-    repeated = groups["line_number"].transform("size").to_numpy() > 1
+    within_extract = pd.Series(rank[has_id] * n_ids + id_code[has_id])
+    repeated = within_extract.duplicated(keep=False).to_numpy()
     if repeated.any():
         rows = keyed.loc[repeated]
+        # Copies are told apart by a hash of their delivered fields, made for these rows only.
+        rows = rows.assign(_hash=pd.util.hash_pandas_object(text.loc[rows.index], index=False))
         rgroups = rows.groupby(["extract_rank", "referral_id"], sort=False)
         conflict = rgroups["_hash"].transform("nunique").to_numpy() > 1
         first_line = rgroups["line_number"].transform("min")
@@ -422,19 +602,29 @@ def resolve_versions(frame: pd.DataFrame, faults: pd.Series, text: pd.DataFrame)
         reasons.loc[rows.index[later_copy]] = identical[later_copy]
         reasons.loc[rows.index[conflict]] = differing[conflict]
 
+    def per_id(values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` over the rows of each referral id."""
+        return np.bincount(id_code[has_id], weights=values[has_id], minlength=n_ids)
+
+    def of_row(per_referral: np.ndarray, fill) -> np.ndarray:
+        """A per-id figure on each row (``fill`` where the row has no id)."""
+        out = np.full(len(index), fill, dtype=per_referral.dtype)
+        out[has_id] = per_referral[id_code[has_id]]
+        return out
+
     usable = ((faults.fillna("") == "") & reasons.isna()).to_numpy() & has_id
-    rank = frame["extract_rank"].to_numpy()
-    latest_rank = frame.groupby("referral_id")["extract_rank"].transform("max").to_numpy()
-    is_latest = has_id & (rank == latest_rank)
-    latest_usable = np.zeros(len(index), dtype=bool)
-    if has_id.any():
-        flag = pd.Series((usable & is_latest)[has_id], index=index[has_id])
-        latest_usable[has_id] = flag.groupby(ids[has_id]).transform("any").to_numpy(dtype=bool)
+    latest_rank = np.full(n_ids, -1, dtype=np.int64)
+    np.maximum.at(latest_rank, id_code[has_id], rank[has_id])
+    is_latest = has_id & (rank == of_row(latest_rank, -1))
+    latest_usable = of_row(per_id(usable & is_latest) > 0, False)
     earlier = has_id & ~is_latest
     superseded = earlier & usable & latest_usable
     orphaned = earlier & usable & ~latest_usable
     if orphaned.any():
-        latest_file = frame.loc[is_latest].groupby("referral_id")["source_file"].first()
+        of_orphans = of_row(per_id(orphaned) > 0, False)
+        latest_file = (
+            frame.loc[is_latest & of_orphans].groupby("referral_id")["source_file"].first()
+        )
         where = latest_file.reindex(ids[orphaned]).to_numpy()
         reasons.loc[index[orphaned]] = (
             "referral_id: " + _quoted(ids[orphaned]) + " is quarantined in the later extract "
@@ -442,27 +632,27 @@ def resolve_versions(frame: pd.DataFrame, faults: pd.Series, text: pd.DataFrame)
         )  # fmt: skip
     kept = usable & is_latest
 
-    merged = pd.Series(superseded, index=index).groupby(ids).sum()
-    extract_rows = (1 + merged.reindex(ids[kept]).fillna(0)).astype("int64")
-    extract_rows.index = index[kept]
+    merged = per_id(superseded).astype(np.int64)
+    extract_rows = pd.Series(1 + merged[id_code[kept]], index=index[kept], dtype="int64")
 
     changed = pd.Series(None, index=index[kept], dtype=object)
     if superseded.any():
         # only referrals with an earlier version to compare with
-        several = kept & ids.isin(ids[superseded]).to_numpy()
-        order = frame.loc[superseded | several].sort_values(
-            ["referral_id", "extract_rank"], kind="stable"
-        )
-        current = text.loc[order.index]
-        previous = current.groupby(order["referral_id"].to_numpy()).shift(1)
+        several = kept & of_row(merged > 0, False)
+        # Each referral's versions in extract order (the order of the referrals themselves
+        # does not matter: each is compared with its own previous version).
+        chosen = np.flatnonzero(superseded | several)
+        chosen = chosen[np.lexsort((rank[chosen], id_code[chosen]))]
+        order = index[chosen]
+        current = text.loc[order]
+        previous = current.groupby(id_code[chosen]).shift(1)
         has_previous = previous["referral_id"].notna()
         compared = [c for c in RAW_COLUMNS if c != "referral_id"]
         differs = (current[compared] != previous[compared]) & has_previous.to_numpy()[:, None]
         parts = [
-            pd.Series(np.where(differs[c], c, None), index=order.index, dtype=object)
-            for c in compared
+            pd.Series(np.where(differs[c], c, None), index=order, dtype=object) for c in compared
         ]
-        listed = _join(parts, order.index, ", ")
+        listed = _join(parts, order, ", ")
         on_kept = listed.loc[index[several]]
         changed.loc[on_kept.index] = on_kept.where(on_kept != "", None)
     return Versions(kept=kept, reasons=reasons, extract_rows=extract_rows, changed=changed)
@@ -479,46 +669,91 @@ def age_bands(age: pd.Series) -> pd.Series:
     return pd.Series(labels[np.where(inside, position, len(AGE_BANDS))], index=age.index)
 
 
-def join_deprivation(referrals: pd.DataFrame, imd: pd.DataFrame) -> pd.DataFrame:
-    """Add the national IMD decile, quintile and most-deprived-30% flag of each LSOA.
+def deprivation(lsoa_code: pd.Series, imd: pd.DataFrame) -> pd.DataFrame:
+    """The national IMD decile, quintile, most-deprived-30% flag and deprivation group of each
+    LSOA (same index as ``lsoa_code``).
 
     ``imd`` is the lookup of ``staging.imd_lsoa`` (``lsoa_code, imd_decile, imd_quintile,
     is_most_deprived_30pct``). A blank LSOA, or one not in the lookup (outside the area, or of
     another boundary vintage), gets nulls and the deprivation group 'Not known'.
     """
     lookup = imd[["lsoa_code", "imd_decile", "imd_quintile", "is_most_deprived_30pct"]]
-    out = referrals.merge(lookup, on="lsoa_code", how="left", validate="many_to_one")
-    out.index = referrals.index
-    out["imd_decile"] = out["imd_decile"].astype("Int64")
-    out["imd_quintile"] = out["imd_quintile"].astype("Int64")
-    out["is_most_deprived_30pct"] = out["is_most_deprived_30pct"].astype("boolean")
-    flag = out["is_most_deprived_30pct"]
-    out["deprivation_group"] = np.select(
+    # Looked up once per distinct LSOA (a few hundred), then spread over the referrals.
+    codes, distinct = pd.factorize(lsoa_code, use_na_sentinel=False)
+    found = pd.DataFrame({"lsoa_code": distinct}).merge(
+        lookup, on="lsoa_code", how="left", validate="many_to_one"
+    )
+    flag = found["is_most_deprived_30pct"].astype("boolean")
+    group = np.select(
         [flag.eq(True).fillna(False).to_numpy(), flag.eq(False).fillna(False).to_numpy()],
-        [MOST_DEPRIVED, LESS_DEPRIVED],
-        default=NOT_KNOWN,
-    ).astype(object)
-    return out
+        [0, 1],
+        default=2,
+    )
+    return columns_frame(
+        {
+            "imd_decile": found["imd_decile"].astype("Int64").array.take(codes),
+            "imd_quintile": found["imd_quintile"].astype("Int64").array.take(codes),
+            "is_most_deprived_30pct": flag.array.take(codes),
+            "deprivation_group": _labels((MOST_DEPRIVED, LESS_DEPRIVED, NOT_KNOWN), group[codes]),
+        },
+        lsoa_code.index,
+    )
+
+
+def _mapped(codes: pd.Series, labels: Mapping[str, str], otherwise: object = np.nan) -> np.ndarray:
+    """``codes.map(labels).fillna(otherwise)`` as an object array: the same lookup of each code
+    among the keys, without the intermediate copies."""
+    position = pd.Index(list(labels)).get_indexer(codes)
+    return np.array([*labels.values(), otherwise], dtype=object)[position]  # -1: otherwise
+
+
+def _labels(labels: Iterable[str], position: np.ndarray) -> np.ndarray:
+    """The label at each position, as an object array (one string object per label, shared)."""
+    return np.array(list(labels), dtype=object)[position]
 
 
 def label_referrals(typed: pd.DataFrame) -> pd.DataFrame:
-    """Labels, age band, wait and status of valid typed referrals."""
-    out = typed.copy()
-    out["age_band"] = age_bands(out["age"])
-    out["sex"] = out["sex_code"].map(SEX_CODES).fillna(SEX_CODES["X"]).astype(object)
+    """Labels, age band, wait and status of valid typed referrals (the new columns only, same
+    index as ``typed``)."""
+    first_contact = typed["first_contact_date"].to_numpy(dtype="datetime64[ns]")
+    discharge = typed["discharge_date"].to_numpy(dtype="datetime64[ns]")
+    seen, closed = ~np.isnat(first_contact), ~np.isnat(discharge)
+    waited = first_contact - typed["referral_date"].to_numpy(dtype="datetime64[ns]")
+    not_seen = np.isnat(waited)
+    # Whole days, rounded down as Timedelta.days is.
+    days = np.where(not_seen, np.timedelta64(0, "D"), waited) // np.timedelta64(1, "D")
     groups = {code: group for code, (_, group) in ETHNIC_CATEGORIES.items()}
-    out["ethnic_group"] = out["ethnic_category"].map(groups).fillna("Not stated").astype(object)
-    out["referral_source"] = out["referral_source_code"].map(REFERRAL_SOURCES).astype(object)
-    out["presenting_need"] = out["presenting_need_code"].map(PRESENTING_NEEDS).astype(object)
-    seen = out["first_contact_date"].notna()
-    closed = out["discharge_date"].notna()
-    out["wait_days"] = (out["first_contact_date"] - out["referral_date"]).dt.days.astype("Int64")
-    out["status"] = np.select(
-        [~seen & ~closed, seen & ~closed, seen & closed],
-        [STATUSES[0], STATUSES[1], STATUSES[2]],
-        default=STATUSES[3],
-    ).astype(object)
-    return out
+    status = np.select([~seen & ~closed, seen & ~closed, seen & closed], [0, 1, 2], default=3)
+    return columns_frame(
+        {
+            "age_band": age_bands(typed["age"]),
+            "sex": _mapped(typed["sex_code"], SEX_CODES, SEX_CODES["X"]),
+            "ethnic_group": _mapped(typed["ethnic_category"], groups, "Not stated"),
+            "referral_source": _mapped(typed["referral_source_code"], REFERRAL_SOURCES),
+            "presenting_need": _mapped(typed["presenting_need_code"], PRESENTING_NEEDS),
+            "wait_days": pd.arrays.IntegerArray(days.astype(np.int64), mask=not_seen),
+            "status": _labels(STATUSES, status),
+        },
+        typed.index,
+    )
+
+
+def columns_frame(columns: Mapping[str, pd.Series | np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """A frame of these columns (Series or arrays of the index's length, taken by position) on
+    ``index``, made without copying them: building the staging table column by column and
+    copying it at each step cost more than the labelling itself."""
+    return pd.DataFrame(
+        {name: _values(column) for name, column in columns.items()}, index=index, copy=False
+    )
+
+
+def _values(column: pd.Series | np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The array behind a column, with its dtype (``Series.array`` would scan text for nulls)."""
+    if not isinstance(column, pd.Series):
+        return column
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.array
+    return column.to_numpy()
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -539,6 +774,19 @@ class ReferralsLoad:
     @property
     def rows_accounted_for(self) -> int:
         return int(self.staging["extract_rows"].sum()) + len(self.quarantine)
+
+
+def staging_order(referral_date: pd.Series, referral_id: pd.Series) -> np.ndarray:
+    """Positions that put referrals in the staging order, by referral date then id (ties kept
+    in place): as a stable ``sort_values(["referral_date", "referral_id"])``, which orders the
+    ids by Python's string comparison too, but sorting the ids directly rather than through
+    categories (they are all distinct) and the dates as numbers."""
+    if referral_date.isna().any() or referral_id.isna().any():
+        frame = pd.DataFrame({"d": referral_date.to_numpy(), "i": referral_id.to_numpy()})
+        return frame.sort_values(["d", "i"], kind="stable").index.to_numpy()
+    by_id = np.argsort(referral_id.to_numpy(dtype=object), kind="stable")
+    dates = referral_date.to_numpy(dtype="datetime64[ns]")[by_id]
+    return by_id[np.argsort(dates, kind="stable")]
 
 
 def load_referrals(
@@ -580,14 +828,23 @@ def load_referrals(
     all_reasons = _join([first, versions.reasons], raw.index)
     quarantine = quarantine_frame(SOURCE, raw, all_reasons, RAW_COLUMNS)
 
-    kept = typed.loc[versions.kept].join(raw.loc[versions.kept, ["source_file", "line_number"]])
-    staged = join_deprivation(label_referrals(kept), imd)
-    staged["line_number"] = staged["line_number"].astype("int64")
-    staged["extract_rows"] = versions.extract_rows.reindex(staged.index).astype("int64")
-    staged["changed_in_later_extract"] = versions.changed.reindex(staged.index).astype(object)
-    staged = staged.sort_values(["referral_date", "referral_id"], kind="stable")
+    # The staged rows are taken once, already in the staging order (labelling is row by row).
+    kept = np.flatnonzero(versions.kept)
+    kept = kept[staging_order(typed["referral_date"].iloc[kept], typed["referral_id"].iloc[kept])]
+    rows = typed.iloc[kept]
+    labels = label_referrals(rows)
+    imd_columns = deprivation(rows["lsoa_code"], imd)
+    staged = {
+        **{name: rows[name] for name in rows.columns},
+        **{name: labels[name] for name in labels.columns},
+        **{name: imd_columns[name] for name in imd_columns.columns},
+        "source_file": raw["source_file"].to_numpy()[kept],
+        "line_number": raw["line_number"].to_numpy(dtype=np.int64)[kept],
+        "extract_rows": versions.extract_rows.reindex(rows.index).astype("int64"),
+        "changed_in_later_extract": versions.changed.reindex(rows.index).astype(object),
+    }
     return ReferralsLoad(
-        staging=staged[STAGING_COLUMNS].reset_index(drop=True),
+        staging=columns_frame({c: staged[c] for c in STAGING_COLUMNS}, pd.RangeIndex(len(kept))),
         quarantine=pd.concat([empty_quarantine(), quarantine], ignore_index=True)
         .sort_values(["source_file", "line_number"], kind="stable")
         .reset_index(drop=True),
@@ -610,6 +867,20 @@ BREAKDOWNS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
     ("Deprivation group", "deprivation_group", DEPRIVATION_GROUPS),
     ("IMD quintile", "imd_quintile_group", IMD_QUINTILE_GROUPS),
 )
+# The columns of staging.referrals each mart reads (the dates, and the breakdowns' labels with
+# IMD quintile): an asset building a mart need read no other (issue #7).
+TRENDS_INPUT_COLUMNS = [
+    "referral_date",
+    "extract_date",
+    "imd_quintile",
+    *(column for _, column, _ in BREAKDOWNS if column in STAGING_DESCRIPTIONS),
+]
+WAITING_INPUT_COLUMNS = [
+    *TRENDS_INPUT_COLUMNS,
+    "first_contact_date",
+    "discharge_date",
+    "wait_days",
+]
 PERCENTILE_METHOD = (
     "linear interpolation between closest ranks (Hyndman and Fan type 7, as Excel "
     "PERCENTILE.INC and numpy): for n sorted values x1..xn the p-th percentile lies at rank "
@@ -630,13 +901,14 @@ def reporting_months(referrals: pd.DataFrame) -> pd.DatetimeIndex:
 def month_positions(dates: pd.Series, months: pd.DatetimeIndex) -> np.ndarray:
     """Position of each date's month among ``months`` (may fall outside 0..K-1); a large number
     for a missing date (never reached)."""
+    never = np.iinfo(np.int64).max // 2
     if len(months) == 0:
-        return np.full(len(dates), np.iinfo(np.int64).max // 2, dtype=np.int64)
-    first = months[0]
-    years = dates.dt.year.to_numpy(dtype="float64", na_value=np.nan)
-    number = dates.dt.month.to_numpy(dtype="float64", na_value=np.nan)
-    position = (years - first.year) * 12 + (number - first.month)
-    return np.where(np.isnan(position), np.iinfo(np.int64).max // 2, position).astype(np.int64)
+        return np.full(len(dates), never, dtype=np.int64)
+    values = np.asarray(dates, dtype="datetime64[ns]")
+    # Months since 1970-01 of each date and of the first month: their difference.
+    number = values.astype("datetime64[M]").astype(np.int64)
+    first = np.datetime64(months[0], "M").astype(np.int64)
+    return np.where(np.isnat(values), never, number - first)
 
 
 def breakdown_cells(referrals: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -666,7 +938,8 @@ def breakdown_cells(referrals: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         if column is None:
             code = np.zeros(len(referrals), dtype=np.int64)
         else:
-            values = labels[column] if column in labels else referrals[column].to_numpy()
+            # a Series, so that a label column read as categories is recoded, not spelt out
+            values = labels[column] if column in labels else referrals[column]
             code = pd.Categorical(values, categories=list(categories)).codes.astype(np.int64)
             if (code < 0).any():
                 unknown = sorted({str(v) for v in np.asarray(values, dtype=object)[code < 0]})
@@ -685,9 +958,14 @@ def _grid(cells: pd.DataFrame, months: pd.DatetimeIndex) -> pd.DataFrame:
     return grid
 
 
+def _cells(codes: np.ndarray, rows: np.ndarray, position: np.ndarray, k: int) -> np.ndarray:
+    """Grid position (cell × K + month) of each (row, breakdown): shape rows × breakdowns."""
+    return codes[rows] * k + position[:, None]
+
+
 def _flat(codes: np.ndarray, rows: np.ndarray, position: np.ndarray, k: int) -> np.ndarray:
-    """Flat grid position (cell × K + month) of each (row, breakdown): rows × breakdowns."""
-    return (codes[rows] * k + position[:, None]).ravel()
+    """:func:`_cells` flattened, row by row."""
+    return _cells(codes, rows, position, k).ravel()
 
 
 def _count(flat: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -695,13 +973,43 @@ def _count(flat: np.ndarray, size: int, weights: np.ndarray | None = None) -> np
 
 
 def _percentiles(
-    flat: np.ndarray, values: np.ndarray, size: int, qs: Iterable[float] = (0.5, 0.9)
+    cells: np.ndarray, values: np.ndarray, size: int, qs: Iterable[float] = (0.5, 0.9)
 ) -> list[np.ndarray]:
-    """Percentiles of ``values`` per flat grid position (NaN where none), by PERCENTILE_METHOD."""
-    if len(flat) == 0:
-        return [np.full(size, np.nan) for _ in qs]
-    grouped = pd.Series(values, dtype="float64").groupby(flat)
-    return [grouped.quantile(q).reindex(np.arange(size)).to_numpy() for q in qs]
+    """Percentiles of ``values`` per flat grid position (NaN where none), by PERCENTILE_METHOD.
+
+    ``cells`` holds the grid position of each row in each breakdown (:func:`_cells`; a grid
+    position belongs to one breakdown) and ``values`` one value per row; missing values are
+    left out. The rows are sorted by value once, then for each breakdown by grid position with
+    a stable sort, which leaves each cell's values in order; the percentile is then read at
+    rank 1 + (n - 1)p with the arithmetic of pandas' groupby quantile, which this replaces
+    (same figures, to the last bit).
+    """
+    qs = list(qs)
+    out = [np.full(size, np.nan) for _ in qs]
+    values = np.asarray(values, dtype="float64")
+    known = np.flatnonzero(~np.isnan(values))
+    # A stable sort of 16-bit integers is a radix sort: used for whole days of waiting, and
+    # for grid positions, which fit 16 bits on any real mart.
+    order_by = values[known]
+    small = len(known) and order_by.min() >= -(2**15) and order_by.max() < 2**15
+    if small and (order_by == np.floor(order_by)).all():
+        order_by = order_by.astype(np.int16)
+    in_value_order = known[np.argsort(order_by, kind="stable")]
+    values = values[in_value_order]
+    key = np.uint16 if size <= np.iinfo(np.uint16).max + 1 else np.int64
+    for cell in np.ascontiguousarray(cells[in_value_order].T):  # one breakdown at a time
+        ordered = values[np.argsort(cell.astype(key), kind="stable")]
+        count = np.bincount(cell, minlength=size)
+        start = (np.cumsum(count) - count)[count > 0]
+        n = count[count > 0]
+        for result, q in zip(out, qs, strict=True):
+            rank = q * (n - 1).astype("float64")  # counted from 0
+            low = rank.astype(np.int64)  # rounded down, as pandas does
+            fraction = rank % 1
+            below = ordered[start + low]
+            above = ordered[start + np.minimum(low + 1, n - 1)]
+            result[count > 0] = np.where(fraction == 0.0, below, below + (above - below) * fraction)
+    return out
 
 
 def _spc_kwargs(settings: Mapping[str, SpcSettings] | None, measure: str) -> dict:
@@ -878,7 +1186,11 @@ def waiting_snapshots(
     """
     k = len(months)
     start = np.maximum(month_positions(referral_date, months), 0)
-    leaves = pd.concat([first_contact_date, discharge_date], axis=1).min(axis=1)
+    # The earlier of the two dates, either where the other is missing.
+    leaves = np.fmin(
+        np.asarray(first_contact_date, dtype="datetime64[ns]"),
+        np.asarray(discharge_date, dtype="datetime64[ns]"),
+    )
     stop = np.minimum(month_positions(leaves, months), k)  # first month end not on the list
     spans = np.maximum(stop - start, 0)
     rows = np.repeat(np.arange(len(spans)), spans)
@@ -949,10 +1261,11 @@ def waiting_figures(
         referrals["discharge_date"],
         months,
     )
-    flat = _flat(codes, rows, position, k)
+    on_list = _cells(codes, rows, position, k)
+    flat = on_list.ravel()
     waits = np.repeat(waited, n_breakdowns)
     grid["waiting_list"] = _count(flat, size)
-    median, p90 = _percentiles(flat, waits, size)
+    median, p90 = _percentiles(on_list, waited, size)
     grid["waiting_median_days"] = median
     grid["waiting_p90_days"] = p90
     grid["wait_threshold_days"] = np.int64(threshold_days)
@@ -960,10 +1273,10 @@ def waiting_figures(
 
     seen_at = month_positions(referrals["first_contact_date"], months)
     seen = np.flatnonzero((seen_at >= 0) & (seen_at < k))
-    seen_flat = _flat(codes, seen, seen_at[seen], k)
+    seen_cells = _cells(codes, seen, seen_at[seen], k)
     wait = referrals["wait_days"].astype("float64").to_numpy()[seen]
-    grid["first_seen"] = _count(seen_flat, size)
-    median, p90 = _percentiles(seen_flat, np.repeat(wait, n_breakdowns), size)
+    grid["first_seen"] = _count(seen_cells.ravel(), size)
+    median, p90 = _percentiles(seen_cells, wait, size)
     grid["first_seen_median_wait_days"] = median
     grid["first_seen_p90_wait_days"] = p90
 
@@ -986,9 +1299,10 @@ def referral_waiting(
     is withheld.
     """
     grid = waiting_figures(referrals, threshold_days)
-    table = _with_spc(grid, "waiting_list", "waiting_list", spc_settings, "waiting_list_")
+    settings = spc_settings if spc_settings is not None else load_spc_settings()  # read once
+    table = _with_spc(grid, "waiting_list", "waiting_list", settings, "waiting_list_")
     table = _with_spc(
-        table, "first_seen_median_wait_days", "median_wait_days", spc_settings, "median_wait_"
+        table, "first_seen_median_wait_days", "median_wait_days", settings, "median_wait_"
     )
     hidden = {
         count: protect_breakdowns(table, count)

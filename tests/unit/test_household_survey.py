@@ -552,3 +552,30 @@ def test_line_numbers_follow_quoted_line_breaks_and_codes_are_trimmed(tmp_path):
     assert reasons_by_line(result) == {
         5: "swemwbs_7: ' 9 ' in column 'wb7' is outside the scale 1-5"
     }
+
+
+def test_the_indicators_mart_reads_only_its_input_columns(tmp_path):
+    from cov_pipeline.household_survey import INDICATOR_INPUT_COLUMNS
+
+    rows = [GOOD.format(n=n) for n in range(1, 61)]
+    rows += [f"S{n},7,2,4,1,5,1,0,-1,-1,1,1,1,1,1,1,2,I7,0.5" for n in range(1, 61)]
+    staged = load(tmp_path, rows).staging
+    assert set(INDICATOR_INPUT_COLUMNS) < set(staged.columns)
+    pd.testing.assert_frame_equal(
+        weighted_indicators(staged[INDICATOR_INPUT_COLUMNS]), weighted_indicators(staged)
+    )
+
+
+def test_answers_are_harmonised_once_per_distinct_answer_with_each_row_s_reason(tmp_path):
+    # the same bad answers on several rows: each row gets its own reason, with its own line
+    rows = [GOOD.format(n=n) for n in range(1, 5)]
+    rows[1] = rows[1].replace(",1.25", ",abc")
+    rows[2] = rows[2].replace("R3,2,", "R3,9,")
+    rows[3] = rows[3].replace("R4,2,", "R4,9,")
+    result = load(tmp_path, rows)
+    assert reasons_by_line(result) == {
+        3: "weight: 'abc' in column 'wt' is not a number",
+        4: "age_band: code '9' in column 'age' is not in the codebook for wave 2018",
+        5: "age_band: code '9' in column 'age' is not in the codebook for wave 2018",
+    }
+    assert result.staging["respondent_id"].tolist() == ["R1"]

@@ -582,3 +582,72 @@ def test_spc_settings_for_the_three_measures_are_configured():
     assert settings["referrals"].improvement == "neutral"
     assert settings["waiting_list"].improvement == "down"
     assert settings["median_wait_days"].improvement == "down"
+
+
+# -- speed work (issue #7): the shortcuts give what the plain computation gives ---------------
+def test_fields_padded_with_whitespace_are_trimmed_before_they_are_read(tmp_path):
+    # tabs, spaces and a no-break space around fields: read as the trimmed text
+    padded = row(" R1", "2024-01-10\t", " 15 ", "2\u00a0", " A", "E01000001 ", " EDU", "SM ")
+    staged, reasons = one(tmp_path, padded, row("R2"))
+    assert reasons == {}
+    r1 = staged.set_index("referral_id").loc["R1"]
+    assert (r1["referral_date"], r1["age"], r1["sex"]) == (pd.Timestamp("2024-01-10"), 15, "Female")
+    assert (r1["ethnic_group"], r1["imd_decile"], r1["referral_source"]) == (
+        "White British",
+        2,
+        "Education (school or college)",
+    )
+
+
+def test_validating_only_the_rows_that_may_fail_reports_what_pandera_reports(tmp_path):
+    # pandera on the whole frame is the oracle: the same failure cases, in the same order
+    import pandera.errors as pa_errors
+
+    from cov_pipeline.referrals import (
+        ReferralRecord,
+        delivered_text,
+        parse_referrals,
+        read_referral_file,
+        rows_that_may_fail,
+    )
+
+    rows = [row(f"R{n}") for n in range(1, 41)]
+    rows[3] = row("R4", age="9")
+    rows[7] = row("R8", sex="7", lsoa="E0100001", contact="2024-01-02")
+    rows[12] = row("R13", referred="2017-12-31", source="", need="XX")
+    rows[20] = row("R21", contact="2024-05-01", discharge="2024-01-05")
+    rows[33] = row("", age="", ethnic="Q")
+    path = write(tmp_path, "referrals_2024-04-01.csv", rows)
+    raw, _, _ = read_referral_file(path, TODAY)
+    typed, _, _ = parse_referrals(raw, delivered_text(raw))
+
+    def failure_cases(frame: pd.DataFrame) -> pd.DataFrame:
+        with pytest.raises(pa_errors.SchemaErrors) as caught:
+            ReferralRecord.validate(frame, lazy=True)
+        return caught.value.failure_cases.reset_index(drop=True)
+
+    marked = rows_that_may_fail(ReferralRecord.to_schema(), typed)
+    assert np.flatnonzero(marked).tolist() == [3, 7, 12, 20, 33]
+    pd.testing.assert_frame_equal(failure_cases(typed[marked]), failure_cases(typed))
+
+
+def test_the_marts_read_only_their_input_columns(six):
+    from cov_pipeline.referrals import TRENDS_INPUT_COLUMNS, WAITING_INPUT_COLUMNS
+
+    assert set(TRENDS_INPUT_COLUMNS) < set(WAITING_INPUT_COLUMNS) < set(six.columns)
+    trends, waiting = six[TRENDS_INPUT_COLUMNS], six[WAITING_INPUT_COLUMNS]
+    pd.testing.assert_frame_equal(referral_trends(trends), referral_trends(six))
+    pd.testing.assert_frame_equal(referral_waiting(waiting), referral_waiting(six))
+
+
+def test_percentiles_per_cell_are_those_of_pandas_groupby_quantile():
+    from cov_pipeline.referrals import _percentiles
+
+    rng = np.random.default_rng(7)
+    # two breakdowns (grid positions 0-4 and 5-9); whole days, then fractions; some missing
+    cells = np.column_stack([rng.integers(0, 5, 300), rng.integers(5, 10, 300)])
+    for values in (rng.integers(0, 90, 300).astype(float), rng.normal(20, 9, 300)):
+        values[::17] = np.nan
+        grouped = pd.Series(np.repeat(values, 2)).groupby(cells.ravel())
+        for got, q in zip(_percentiles(cells, values, 10), (0.5, 0.9), strict=True):
+            np.testing.assert_array_equal(got, grouped.quantile(q).reindex(range(10)).to_numpy())
