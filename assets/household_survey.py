@@ -22,6 +22,7 @@ from cov_pipeline.household_survey import (
     CHANGE_DESCRIPTIONS,
     CODEBOOK_NAME,
     INDICATOR_DESCRIPTIONS,
+    INDICATOR_INPUT_COLUMNS,
     MIN_UNWEIGHTED_N,
     SOURCE,
     STAGING_DESCRIPTIONS,
@@ -137,7 +138,7 @@ def household_survey_indicators(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
-    table = weighted_indicators(wh.read_table("staging", STAGING.path[1]))
+    table = weighted_indicators(wh.read_table("staging", STAGING.path[1], INDICATOR_INPUT_COLUMNS))
     wh.replace_table(
         "marts",
         INDICATORS.path[1],

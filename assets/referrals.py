@@ -28,7 +28,9 @@ from cov_pipeline.referrals import (
     SOURCE,
     STAGING_DESCRIPTIONS,
     TRENDS_DESCRIPTIONS,
+    TRENDS_INPUT_COLUMNS,
     WAITING_DESCRIPTIONS,
+    WAITING_INPUT_COLUMNS,
     load_referrals,
     referral_trends,
     referral_waiting,
@@ -44,22 +46,6 @@ QUARANTINE = AssetKey(["quality", "referrals_quarantine"])
 TRENDS = AssetKey(["marts", "referral_trends"])
 WAITING = AssetKey(["marts", "referral_waiting"])
 IMD_COLUMNS = ["lsoa_code", "imd_decile", "imd_quintile", "is_most_deprived_30pct"]
-
-
-# The staging columns each mart reads: dates, the extract date (the last complete month) and
-# the breakdowns' labels; the waiting mart also the contact and discharge dates.
-TREND_COLUMNS = [
-    "referral_date",
-    "extract_date",
-    "presenting_need",
-    "referral_source",
-    "age_band",
-    "sex",
-    "ethnic_group",
-    "deprivation_group",
-    "imd_quintile",
-]
-WAITING_COLUMNS = [*TREND_COLUMNS, "first_contact_date", "discharge_date", "wait_days"]
 
 
 @multi_asset(
@@ -174,7 +160,7 @@ def referral_trends_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
-    table = referral_trends(wh.read_table("staging", STAGING.path[1], TREND_COLUMNS))
+    table = referral_trends(wh.read_table("staging", STAGING.path[1], TRENDS_INPUT_COLUMNS))
     wh.replace_table(
         "marts",
         TRENDS.path[1],
@@ -216,7 +202,9 @@ def referral_waiting_mart(
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     threshold = settings.referral_wait_threshold_days()
-    table = referral_waiting(wh.read_table("staging", STAGING.path[1], WAITING_COLUMNS), threshold)
+    table = referral_waiting(
+        wh.read_table("staging", STAGING.path[1], WAITING_INPUT_COLUMNS), threshold
+    )
     wh.replace_table(
         "marts",
         WAITING.path[1],

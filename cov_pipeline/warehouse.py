@@ -355,7 +355,12 @@ def _normalise_dtypes(frame: pd.DataFrame, sql_types: Mapping[str, str]) -> pd.D
         if kind in ("BIGINT", "INTEGER", "SMALLINT"):
             converted[column] = series.astype("int64" if series.notna().all() else "Int64")
         elif kind == "DATE" or kind.startswith("TIMESTAMP"):
-            converted[column] = pd.to_datetime(series).astype("datetime64[ns]")
+            # a column the driver already returned as datetimes only needs its unit set;
+            # to_datetime would inspect a sample of values first
+            if pd.api.types.is_datetime64_dtype(series.dtype):
+                converted[column] = series.astype("datetime64[ns]")
+            else:
+                converted[column] = pd.to_datetime(series).astype("datetime64[ns]")
         elif kind == "BOOLEAN" and series.isna().any():
             converted[column] = series.astype("boolean")
     return frame.assign(**converted) if converted else frame
