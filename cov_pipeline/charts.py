@@ -11,9 +11,6 @@ import io
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from cov_pipeline.stats import as_float_array
 
@@ -72,6 +69,12 @@ def spc_chart_png(
     segment = (
         data["spc_segment"].to_numpy() if "spc_segment" in data.columns else np.ones(len(data))
     )
+
+    # matplotlib is imported when a chart is drawn: it would add over a second to every load of
+    # the definitions (the UI's start, each run's start)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     fig = Figure(figsize=(width_inches, height_inches), dpi=dpi)
     FigureCanvasAgg(fig)

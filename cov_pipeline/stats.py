@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import gammaincinv, ndtri
-from scipy.stats import chi2
 
 __all__ = [
     "BYARS_MIN_COUNT",
@@ -67,8 +66,10 @@ EUROPEAN_STANDARD_POPULATION_2013: dict[str, int] = {
 # Recent trend (Fingertips): last 5 points; significant above the chi-squared(1 df) 99.8% point
 # (9.5495); each leave-one-out fit must stay significant at 95% (3.8415) in the same direction.
 TREND_POINTS = 5
-TREND_SIGNIFICANCE_THRESHOLD = float(chi2.ppf(0.998, 1))
-TREND_LEAVE_ONE_OUT_THRESHOLD = float(chi2.ppf(0.95, 1))
+# chi-squared quantiles on 1 degree of freedom, 2 × gammaincinv(1/2, p): scipy.stats' own chi2.ppf,
+# without importing scipy.stats (most of a second at every load of the definitions)
+TREND_SIGNIFICANCE_THRESHOLD = float(2 * gammaincinv(0.5, 0.998))
+TREND_LEAVE_ONE_OUT_THRESHOLD = float(2 * gammaincinv(0.5, 0.95))
 
 # Polarity names as Fingertips spells them (lower-cased, whitespace collapsed) and our short forms.
 POLARITY_NAMES: dict[str, str] = {
