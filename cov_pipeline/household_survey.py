@@ -1034,7 +1034,19 @@ def wave_changes(indicators: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         merged["from_wave"], merged["to_wave"] = first, last
         frames.append(merged)
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in CHANGE_DESCRIPTIONS})
+        # Fewer than two waves: no rows, but the types a comparison has (the warehouse takes
+        # its column types from them).
+        dtypes = {
+            **dict.fromkeys(CHANGE_DESCRIPTIONS, "object"),
+            **dict.fromkeys(["category_order", "from_wave", "to_wave"], "int64"),
+            **dict.fromkeys(["is_significant", "is_withheld"], "bool"),
+            **dict.fromkeys(
+                ["from_value", "to_value", "change", "change_ci95_lower", "change_ci95_upper"]
+                + ["z_statistic", "p_value", "from_effective_n", "to_effective_n"],
+                "float64",
+            ),
+        }
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
     table = pd.concat(frames, ignore_index=True)
 
     v1 = table["value_from"].astype("float64").to_numpy()

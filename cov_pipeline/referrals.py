@@ -1150,7 +1150,9 @@ def referral_trends(
     table = _with_spc(monthly_referrals(referrals), "referrals", "referrals", spc_settings)
     k = table["month"].nunique()
     hidden = protect_breakdowns(table, "referrals")
-    by_cell = hidden.to_numpy().reshape(-1, k)
+    # Cells × months. With no complete month (no referrals, or none before the latest extract's
+    # month) the table has no rows, and reshape cannot tell the cells from -1 with 0 months.
+    by_cell = hidden.to_numpy().reshape(-1, k) if k else np.zeros((0, 0), dtype=bool)
     last_year = np.zeros_like(by_cell)
     last_year[:, 12:] = by_cell[:, :-12]
     last_year = last_year.ravel()

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from cov_pipeline.household_survey import (
+    CHANGE_DESCRIPTIONS,
     INDICATOR_DESCRIPTIONS,
     LOW_WELLBEING_BELOW,
     STAGING_COLUMNS,
@@ -531,6 +532,26 @@ def test_a_withheld_wave_is_not_compared():
     row = wave_changes(mart).iloc[0]
     assert row["is_withheld"] and row["assessment"] == "Not compared"
     assert pd.isna(row["change"]) and pd.isna(row["p_value"])
+
+
+def test_a_wave_of_quarantined_rows_gives_empty_marts_of_the_usual_columns_and_types(tmp_path):
+    result = load(tmp_path, [GOOD.format(n=1).replace(",1.25", ",0")])  # weight 0: quarantined
+    assert result.staging.empty and len(result.quarantine) == 1
+    indicators = weighted_indicators(result.staging)
+    # the types of marts with rows: 60 men in two waves
+    men = _responses([(1.0, True, "Male")] * 60)
+    two_waves = weighted_indicators(pd.concat([men, men.assign(wave_year=2021)]))
+    assert len(indicators) == 0 and list(indicators.columns) == list(INDICATOR_DESCRIPTIONS)
+    pd.testing.assert_series_equal(indicators.dtypes, two_waves.dtypes)
+    compared = wave_changes(two_waves)
+    assert len(compared) > 0
+    # no wave, or one wave: nothing to compare, in the types a comparison has
+    for mart in (indicators, weighted_indicators(men)):
+        changes = wave_changes(mart)
+        assert len(changes) == 0 and list(changes.columns) == list(CHANGE_DESCRIPTIONS)
+        pd.testing.assert_series_equal(changes.dtypes, compared.dtypes)
+        assert changes["from_wave"].dtype == "int64" and changes["change"].dtype == "float64"
+        assert changes["is_withheld"].dtype == bool
 
 
 def test_the_low_wellbeing_cut_off_is_documented_with_its_source():

@@ -577,6 +577,38 @@ def test_the_waiting_mart_protects_its_breakdowns_too(tmp_path):
     assert mart.loc[("Presenting need", "Substance misuse"), "waiting_list"] == 30
 
 
+@pytest.mark.parametrize(
+    ("rows", "name", "staged_rows"),
+    [
+        # every row quarantined (age 9 is under the service's range): staging has no rows
+        ([row(age="9"), row("R2", age="9")], "referrals_2024-05-01.csv", 0),
+        # referrals only in the month the extract was taken: no complete month to report
+        (
+            [row(referred="2024-05-03"), row("R2", referred="2024-05-04")],
+            "referrals_2024-05-20.csv",
+            2,
+        ),
+    ],
+)
+def test_no_month_to_report_gives_empty_marts_of_the_usual_columns_and_types(
+    tmp_path, six, rows, name, staged_rows
+):
+    staged, _ = one(tmp_path, *rows, name=name)
+    assert len(staged) == staged_rows
+    for build, columns in (
+        (referral_trends, TRENDS_DESCRIPTIONS),
+        (referral_waiting, WAITING_DESCRIPTIONS),
+    ):
+        mart = build(staged)
+        assert len(mart) == 0
+        assert list(mart.columns) == list(columns)
+        # the types of a mart with rows (six referrals over three months)
+        pd.testing.assert_series_equal(mart.dtypes, build(six).dtypes)
+    trends = referral_trends(staged)
+    assert trends["month"].dtype == "datetime64[ns]" and trends["referrals"].dtype == "Int64"
+    assert trends["is_suppressed"].dtype == bool
+
+
 def test_spc_settings_for_the_three_measures_are_configured():
     settings = load_spc_settings()
     assert settings["referrals"].improvement == "neutral"
