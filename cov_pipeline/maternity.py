@@ -270,9 +270,10 @@ def read_extract(path: Path, header: Sequence[str]) -> tuple[pd.DataFrame, Sourc
     """One CSV as text columns named as in ``header``, plus ``source_file`` and ``line_number``.
 
     The header must hold exactly these columns (any order); a missing or unexpected column is a
-    file fault. Line numbers are physical lines (line breaks inside quoted fields counted).
-    Blank lines are skipped; a record with too few fields is flagged (``_short_record``) so that
-    it is quarantined rather than read with blanks.
+    file fault. Line numbers are physical lines (line breaks inside quoted fields counted; a
+    line ends at LF, CRLF or a lone CR, as pandas ends a record). Blank lines are skipped; a
+    record with too few fields is flagged (``_short_record``) so that it is quarantined rather
+    than read with blanks.
     """
     text, data = read_text_strict(path)
     frame = _read_plain(data, header)
@@ -296,8 +297,7 @@ def _read_plain(data: bytes, header: Sequence[str]) -> pd.DataFrame | None:
     import pyarrow.csv as pcsv
 
     body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    lone_carriage_return = b"\r" in body and body.count(b"\r") != body.count(b"\r\n")
-    if b'"' in body or b"\0" in body or lone_carriage_return:
+    if b'"' in body or b"\0" in body or _has_lone_carriage_return(body):
         return None  # quoting, a NUL or a lone carriage return: the exact reader's rules apply
     end = body.find(b"\n")
     names = [n.strip() for n in body[: end if end >= 0 else None].decode("utf-8").split(",")]
@@ -327,9 +327,19 @@ def _read_plain(data: bytes, header: Sequence[str]) -> pd.DataFrame | None:
     return frame
 
 
+def _has_lone_carriage_return(data: bytes) -> bool:
+    """Whether a CR stands without the LF of a CRLF after it."""
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+
+
 def _read_exact(path: Path, text: str, data: bytes, header: Sequence[str]) -> pd.DataFrame:
     """pandas' reader, for any file: quoted fields (line breaks inside them counted in the line
-    numbers), blank lines (skipped), short records (flagged), and every file fault."""
+    numbers), blank lines (skipped), short records (flagged), and every file fault.
+
+    pandas ends a line at a lone CR as at LF or CRLF (as Python's csv module and the Fingertips
+    and referrals readers do): a record cut by one is read as two short records, quarantined.
+    Lines are then counted the same way, on a copy with every line break an LF: the fields
+    keep the bytes as delivered."""
     try:
         frame = pd.read_csv(
             io.StringIO(text), dtype=ARROW_STRING, keep_default_na=False, skip_blank_lines=False
@@ -345,8 +355,12 @@ def _read_exact(path: Path, text: str, data: bytes, header: Sequence[str]) -> pd
         raise FileFault(path, f"unexpected column(s): {', '.join(repr(u) for u in unexpected)}")
     frame.columns = names
     frame = frame[list(header)].fillna("")
+    lone_carriage_return = _has_lone_carriage_return(data)
+    if lone_carriage_return:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if '"' in text:
-        fields, blank, breaks = _fields_quoted(frame, text)
+        fields, blank, breaks = _fields_quoted(frame, text, lone_carriage_return)
     else:  # no quoting: one record per line, fields counted on the bytes
         fields, blank = _fields_unquoted(data, len(frame))
         breaks = np.zeros(len(frame), dtype=np.int64)
@@ -377,12 +391,17 @@ def _fields_unquoted(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
 _QUOTED = r'"(?:[^"]|"")*"'
 
 
-def _fields_quoted(frame: pd.DataFrame, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fields_quoted(
+    frame: pd.DataFrame, text: str, lone_carriage_return: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fields per record, blank records and line breaks inside quoted fields, for a file with
-    quoting: records are rebuilt from the physical lines and quoted fields removed first."""
+    quoting: records are rebuilt from the physical lines and quoted fields removed first.
+    With ``lone_carriage_return``, ``text`` has LF line breaks only and the fields may hold a
+    lone CR: one line break, as CRLF and LF are."""
+    line_break = "\r\n|\r|\n" if lone_carriage_return else "\n"
     breaks = np.zeros(len(frame), dtype=np.int64)
     for column in frame.columns:  # a handful of columns, each a vectorised count
-        breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+        breaks += frame[column].str.count(line_break).to_numpy(dtype=np.int64)
     lines = pd.Series(text.split("\n"), dtype=object)
     n = len(breaks)
     if breaks.any():  # records spanning lines: rejoin them
@@ -453,13 +472,16 @@ def _first_match(values: pd.Series, keys: pd.Series) -> np.ndarray:
     return np.where(found >= 0, first[np.maximum(found, 0)], -1)
 
 
+# Whole numbers are parsed as float64, exact up to 2**53: beyond, the number read may not be
+# the number written (and from 2**63 an int64 cannot hold it), so such a value is a row fault.
+LARGEST_WHOLE_NUMBER = 2**53 - 1
+
+
 def _nullable_int(number: np.ndarray, whole: np.ndarray, index: pd.Index) -> pd.Series:
     """``pd.Series(number).where(whole).astype("Int64")``, built from the arrays: that cast
-    checks every value the slow way. Numbers beyond 2**53 take the cast itself, which refuses
-    one an int64 cannot hold."""
+    checks every value the slow way. ``whole`` holds only where the number is a whole number
+    within ``LARGEST_WHOLE_NUMBER``, so the cast to int64 is exact."""
     values = np.where(whole, number, 0.0)
-    if np.abs(values).max(initial=0.0) >= 2.0**53:
-        return pd.Series(number, index=index).where(whole).astype("Int64")
     return pd.Series(pd.arrays.IntegerArray(values.astype(np.int64), ~whole), index=index)
 
 
@@ -594,9 +616,19 @@ class _Rows:
         whole = np.isfinite(number) & (np.mod(number, 1) == 0)
         invalid = (text != "").to_numpy(dtype=bool) & ~whole
         self._report(invalid, column, f"{column}: ", text, " is not a whole number", quote=[1])
+        too_large = whole & (np.abs(number) > LARGEST_WHOLE_NUMBER)
+        self._report(
+            too_large,
+            column,
+            f"{column}: ",
+            text,
+            f" is out of range (beyond ±{LARGEST_WHOLE_NUMBER}, the largest whole number read "
+            "exactly)",
+            quote=[1],
+        )
         if required:
             self.required(column, text)
-        return _nullable_int(number, whole, text.index)
+        return _nullable_int(number, whole & ~too_large, text.index)
 
     def date(self, column: str, required: bool = False) -> pd.Series:
         text = self._text(column)

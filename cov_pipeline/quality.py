@@ -56,10 +56,14 @@ def read_text_strict(path: Path) -> tuple[str, bytes]:
     try:
         return data.decode("utf-8-sig"), data
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        # the codec decodes what follows a BOM: its positions are in that, not in the file
+        offset = exc.start + len(data) - len(exc.object)
+        before = data[:offset]
+        # a lone CR ends a line as LF and CRLF do, as the CSV readers number lines
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
         raise FileFault(
             path,
-            f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}) "
+            f"not UTF-8: byte 0x{data[offset]:02x} at offset {offset} (line {line}) "
             "cannot be decoded; re-export the file as UTF-8",
         ) from None
 

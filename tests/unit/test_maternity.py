@@ -10,6 +10,7 @@ Byars (10 or more): O(1 - 1/(9O) - z/(3√O))³ and (O+1)(1 - 1/(9(O+1)) + z/(3�
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from pathlib import Path
 
@@ -184,6 +185,57 @@ def test_each_bad_booking_is_quarantined_with_its_reason(tmp_path, case, row, re
     result = load(tmp_path, bookings=[GOOD_BOOKING, row])
     assert quarantined(result.bookings) == [("bookings_2024.csv", 3, reason)], case
     assert result.bookings.staging["booking_pseudo_id"].tolist() == ["BK000001"]
+    assert_adds_up(result)
+
+
+OUT_OF_RANGE = "is out of range (beyond ±9007199254740991, the largest whole number read exactly)"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "99999999999999999999",  # beyond 2**63: no int64 holds it
+        "-99999999999999999999",
+        "9223372036854775808",  # 2**63
+        "9007199254740993",  # 2**53 + 1: a float64 reads it as 2**53
+        "1e300",
+    ],
+)
+def test_a_whole_number_too_large_to_read_exactly_is_quarantined(tmp_path, value):
+    row = f"BK000002,2024-01-11,{value},25 to 29,A,E01000001,N"
+    result = load(tmp_path, bookings=[GOOD_BOOKING, row])
+    assert quarantined(result.bookings) == [
+        ("bookings_2024.csv", 3, f"gestation_at_booking_days: '{value}' {OUT_OF_RANGE}")
+    ]
+    assert result.bookings.staging["booking_pseudo_id"].tolist() == ["BK000001"]
+    assert_adds_up(result)
+
+
+def test_counts_years_and_weights_out_of_range_are_quarantined_and_the_largest_is_exact(tmp_path):
+    big = "99999999999999999999"
+    births = [GOOD_BIRTH, GOOD_BIRTH.replace("BB000001", "BB000002").replace(",3400,", f",{big},")]
+    terminations = [
+        GOOD_TERMINATIONS,
+        f'{big},E08000026,Coventry,Local authority,"1,234",40,80,300,350,260,204,15.0',
+        '2022,E08000026,Coventry,Local authority,"99,999,999,999,999,999,999",,,,,,,15.0',
+        # 2**53 - 1, the largest whole number a float64 holds with every one below it
+        "2021,E08000026,Coventry,Local authority,9007199254740991,,,,,,,15.0",
+    ]
+    result = load(tmp_path, births=births, terminations=terminations)
+    assert quarantined(result.births) == [
+        ("births_2024.csv", 3, f"birthweight_grams: '{big}' {OUT_OF_RANGE}")
+    ]
+    assert quarantined(result.terminations) == [
+        ("terminations_2023.csv", 3, f"Year: '{big}' {OUT_OF_RANGE}"),
+        (
+            "terminations_2023.csv",
+            4,
+            f"Total abortions: '99,999,999,999,999,999,999' {OUT_OF_RANGE}",
+        ),
+    ]
+    staged = result.terminations.staging.set_index("year")
+    assert staged.loc[2021, "terminations"] == 9_007_199_254_740_991
+    assert staged.index.tolist() == [2023, 2021]
     assert_adds_up(result)
 
 
@@ -882,6 +934,86 @@ def test_a_blank_line_is_skipped_and_still_counted_in_line_numbers(tmp_path):
     assert result.bookings.staging["line_number"].tolist() == [2]
     assert [line for _, line, _ in quarantined(result.bookings)] == [4]
     assert result.bookings.input_rows == 2
+
+
+def test_a_lone_carriage_return_ends_a_line_as_lf_and_crlf_do(tmp_path):
+    # as pandas, Python's csv module and the Fingertips and referrals readers take it
+    rows = [
+        GOOD_BOOKING,
+        "BK000002,2024-01-11,900,25 to 29,A,E01000001,N",
+        "BK000003,2024-01-12,71,25 to 29,A,E01000001,N",
+    ]
+    plain = load(tmp_path, bookings=rows)
+    path = tmp_path / "bookings_2024.csv"
+    others = [tmp_path / "births_2024.csv"], [tmp_path / "terminations_2023.csv"]
+    classic_mac = "\r".join([BOOKING_HEADER, *rows]) + "\r"
+    mixed = BOOKING_HEADER + "\r\n" + rows[0] + "\r" + rows[1] + "\n" + rows[2]
+    for text in (classic_mac, mixed):
+        path.write_bytes(text.encode("utf-8"))
+        result = load_maternity([path], *others, IMD, AS_OF)
+        pd.testing.assert_frame_equal(result.bookings.staging, plain.bookings.staging)
+        assert quarantined(result.bookings) == [
+            (
+                "bookings_2024.csv",
+                3,
+                "gestation_at_booking_days: 900 is outside the possible range (0, 400) days",
+            )
+        ]
+    assert result.bookings.staging["line_number"].tolist() == [2, 4]
+
+
+def test_a_record_cut_by_a_lone_carriage_return_is_quarantined_in_two_pieces(tmp_path):
+    rows = [
+        GOOD_BOOKING,
+        "BK000002,2024-01-11,70\r25 to 29,A,E01000001,N",
+        "BK000003,2024-01-12,71,25 to 29,A,E01000001,N",
+    ]
+    result = load(tmp_path, bookings=rows)
+    assert quarantined(result.bookings) == [
+        ("bookings_2024.csv", 3, "record has fewer fields than the header (7)"),
+        (
+            "bookings_2024.csv",
+            4,
+            "record has fewer fields than the header (7) | "
+            "booking_date: 'A' is not a date (YYYY-MM-DD) | "
+            "gestation_at_booking_days: 'E01000001' is not a whole number | "
+            "booking_pseudo_id: '25 to 29' is not a pseudo id (4-64 letters, digits, '-' or '_') | "
+            "mother_age_band: 'N' is not an age band (Under 20, 20 to 24, 25 to 29, 30 to 34, "
+            "35 to 39, 40 to 44, 45 or Over)",
+        ),
+    ]
+    # nothing lost: both pieces are kept as delivered
+    records = [json.loads(r) for r in result.bookings.quarantine["record"]]
+    assert [list(r.values())[:4] for r in records] == [
+        ["BK000002", "2024-01-11", "70", ""],
+        ["25 to 29", "A", "E01000001", "N"],
+    ]
+    assert result.bookings.staging["line_number"].tolist() == [2, 5]
+    assert_adds_up(result)
+
+
+def test_a_lone_carriage_return_in_a_file_with_quotes_is_a_line_break_too(tmp_path):
+    rows = [
+        'BK000001,2024-01-10,70,"25 to 29",A,E01000001,N\r'  # a record ended by a lone CR
+        'BK000002,2024-01-10,70,"25 to\r29",A,E01000001,N',  # a lone CR inside quotes
+        "BK000003,2024-01-10,900,25 to 29,A,E01000001,N",
+    ]
+    result = load(tmp_path, bookings=rows)
+    assert quarantined(result.bookings) == [
+        (
+            "bookings_2024.csv",
+            3,
+            "mother_age_band: '25 to\r29' is not an age band (Under 20, 20 to 24, 25 to 29, "
+            "30 to 34, 35 to 39, 40 to 44, 45 or Over)",
+        ),
+        (
+            "bookings_2024.csv",
+            5,
+            "gestation_at_booking_days: 900 is outside the possible range (0, 400) days",
+        ),
+    ]
+    assert result.bookings.staging["line_number"].tolist() == [2]
+    assert_adds_up(result)
 
 
 def test_whole_numbers_are_read_in_any_form_that_is_a_whole_number(tmp_path):
