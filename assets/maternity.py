@@ -159,7 +159,7 @@ def maternity_staging(
     )
     imd = wh.read_table("staging", IMD_LSOA.path[1], ["lsoa_code"])
     try:
-        load = load_maternity(*paths, imd)
+        load = load_maternity(*paths, imd, as_of=settings.as_of())
     except FileFault as fault:
         fail_on_file_fault(fault)
     tables: dict[AssetKey, TableLoad] = {

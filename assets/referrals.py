@@ -84,7 +84,7 @@ def referrals_staging(
     context.log.info(f"reading {len(paths)} extract(s) from {raw_files.source_dir(SOURCE)}")
     imd = wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS)
     try:
-        load = load_referrals(paths, imd)
+        load = load_referrals(paths, imd, today=settings.as_of())
     except FileFault as fault:
         fail_on_file_fault(fault)
     staged = load.staging

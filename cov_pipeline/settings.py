@@ -6,6 +6,7 @@ resources (``EnvVar``-backed) and the command line agree on the same defaults.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -82,3 +83,16 @@ def referral_wait_threshold_days() -> int:
     return int(
         os.environ.get("COV_REFERRAL_WAIT_THRESHOLD_DAYS", DEFAULT_REFERRAL_WAIT_THRESHOLD_DAYS)
     )
+
+
+def as_of() -> dt.date:
+    """The day the run treats as today: a date after it is in the future (maternity), an extract
+    dated after it is refused (referrals). ``COV_AS_OF`` (YYYY-MM-DD) pins it, to rerun a past
+    night's refresh exactly as it ran; unset, it is the calendar day."""
+    text = os.environ.get("COV_AS_OF", "").strip()
+    if not text:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"COV_AS_OF={text!r} is not a date (YYYY-MM-DD)") from None
