@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, DefaultScheduleStatus
 
-from cov_pipeline.definitions import defs
+from cov_pipeline.definitions import defs, executor_for
 
 
 def test_definitions_load_and_validate():
@@ -48,6 +48,14 @@ def test_warehouse_assets_share_the_pool_of_one():
         if key.path[0] in ("staging", "marts", "quality", "exports"):
             assets_def = graph.get(key).assets_def
             assert assets_def.op.pool == "warehouse", key
+
+
+def test_runs_on_duckdb_execute_in_one_process_and_on_postgresql_in_subprocesses():
+    # the checkout's default warehouse is a DuckDB file: one process at a time may open it
+    for job in (*defs.jobs, defs.resolve_implicit_global_asset_job_def()):
+        assert defs.resolve_job_def(job.name).executor_def.name == "in_process", job.name
+    assert executor_for("duckdb:///data/warehouse/x.duckdb").name == "in_process"
+    assert executor_for("postgresql+psycopg://postgres@127.0.0.1:5432/test").name == "multiprocess"
 
 
 def test_jobs_and_the_nightly_schedule():
