@@ -233,6 +233,28 @@ def test_data_docs_are_built_into_the_given_folder(tmp_path):
     assert "indicator_values" in index and "infant_mortality_benchmark" in index
 
 
+def test_data_docs_templates_compile_once_per_process(tmp_path, monkeypatch):
+    import jinja2
+
+    from cov_pipeline.gx_docs import TEMPLATES
+
+    validate_mart(VALUES, indicator_values(), tmp_path / "first")
+    assert TEMPLATES._compiled, "the first build compiled its templates into the shared cache"
+    compiled = []
+    original = jinja2.Environment.compile
+
+    def counting(self, *args, **kwargs):
+        compiled.append(args[1] if len(args) > 1 else kwargs.get("name"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    docs = tmp_path / "second"
+    result = validate_mart(BENCHMARK, benchmark(), docs, run_name="cached")
+    assert compiled == []  # every template came compiled from the cache
+    assert (docs / "expectations" / "marts" / "infant_mortality_benchmark.html").is_file()
+    assert "infant_mortality_benchmark" in result.data_docs.read_text(encoding="utf-8")
+
+
 def test_no_data_docs_without_a_folder():
     assert validate_mart(BENCHMARK, benchmark()).data_docs is None
 
