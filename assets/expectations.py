@@ -3,10 +3,9 @@
 One non-blocking check named ``great_expectations`` per mart: it reads the mart back from the
 warehouse, validates it against the suite registered in :mod:`cov_pipeline.expectations`, builds
 Data Docs under ``COV_DOCS_DIR`` (default ``data/warehouse/docs``) and reports the failed
-expectations in its metadata (ERROR on failure). GX is imported only when a check runs.
+expectations in its metadata (ERROR on failure). GX is imported only when a run holds a check:
+the ``great_expectations`` resource starts it in the background as the run begins.
 """
-
-from pathlib import Path
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -19,8 +18,8 @@ from dagster import (
 )
 
 from assets.metadata import markdown_table
-from cov_pipeline import settings
-from cov_pipeline.expectations import SUITES, validate_mart
+from cov_pipeline.expectations import SUITES
+from resources.great_expectations import GreatExpectationsResource
 from resources.warehouse import WarehouseResource
 
 CHECK_NAME = "great_expectations"
@@ -47,12 +46,12 @@ def _gx_check(table_name: str, asset_key: AssetKey) -> AssetChecksDefinition:
         "values, keys, no unsuppressed small counts); Data Docs are rebuilt under COV_DOCS_DIR.",
     )
     def _check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+        context: AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        great_expectations: GreatExpectationsResource,
     ) -> AssetCheckResult:
         frame = warehouse.warehouse.read_table(schema, name)
-        result = validate_mart(
-            table_name, frame, Path(settings.docs_dir()), run_name=context.run.run_id
-        )
+        result = great_expectations.validate(table_name, frame, run_name=context.run.run_id)
         failures = result.failures_frame()
         context.log.info(
             f"{table_name}: {len(failures)} of {result.evaluated} expectations failed "

@@ -34,6 +34,7 @@ from assets.fingertips_download import fingertips_api_download, fingertips_downl
 from assets.reporting import reporting_assets
 from cov_pipeline import settings
 from resources.fingertips_api import FingertipsApiResource
+from resources.great_expectations import GreatExpectationsResource
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -136,6 +137,9 @@ def build_resources() -> dict:
         ),
         "fingertips_api": FingertipsApiResource(
             base_url=env_or_default("COV_FINGERTIPS_API_URL", settings.DEFAULT_FINGERTIPS_API_URL)
+        ),
+        "great_expectations": GreatExpectationsResource(
+            docs_dir=env_or_default("COV_DOCS_DIR", "")
         ),
     }
 

@@ -10,6 +10,7 @@ from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, ma
 from assets.expectations import CHECK_NAME, GX_CHECKS, gx_asset_checks
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
+from resources.great_expectations import GreatExpectationsResource
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 from tests.integration.test_fingertips_pipeline import PIPELINE
@@ -32,6 +33,7 @@ def run(raw_dir: Path, url: str, selection=None):
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "great_expectations": GreatExpectationsResource(),
         },
         instance=DagsterInstance.ephemeral(),
         selection=selection,
