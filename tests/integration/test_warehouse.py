@@ -113,3 +113,18 @@ def test_bulk_write_of_many_rows(warehouse: Warehouse):
     frame = pd.DataFrame({"i": np.arange(n), "s": np.where(np.arange(n) % 2, "odd", "even")})
     warehouse.replace_table("staging", "big", frame)
     assert warehouse.row_count("staging", "big") == n
+
+
+def test_object_columns_take_their_type_from_the_first_value_present_however_far_down():
+    from cov_pipeline.warehouse import sql_type
+
+    def column(values):
+        return pd.Series([None] * 10_000 + [pd.NA, np.nan] + values, dtype=object)
+
+    assert sql_type(column([dt.date(2024, 1, 1), None]), "duckdb") == "DATE"
+    assert sql_type(column([True, False]), "postgresql") == "BOOLEAN"
+    assert (
+        sql_type(column([dt.datetime(2024, 1, 1)]), "duckdb") == "VARCHAR"
+    )  # a datetime is not a DATE
+    assert sql_type(column(["E08000026"]), "postgresql") == "TEXT"
+    assert sql_type(column([]), "duckdb") == "VARCHAR"  # nothing present: text
