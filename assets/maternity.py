@@ -2,7 +2,7 @@
 quarantine, and the proxy-measure marts (late bookings, premature deliveries, pregnancy outcomes,
 preterm outcomes) with SPC charts and disclosure control."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import pandas as pd
 from dagster import (
@@ -47,7 +47,7 @@ from cov_pipeline.maternity import (
 )
 from cov_pipeline.quality import FileFault
 from cov_pipeline.spc import load_spc_settings, summarise_latest
-from cov_pipeline.warehouse import TableWrite
+from cov_pipeline.warehouse import TableWrite, Warehouse
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -227,26 +227,53 @@ def _yearly(table: pd.DataFrame, columns: list[str]) -> MetadataValue:
     return MetadataValue.md(markdown_table(rows[["period_start", *columns]], rows=20))
 
 
-def _mart_metadata(name: str, table: pd.DataFrame, descriptions: dict, wh) -> dict:
-    return {
-        **table_metadata("marts", name, table, descriptions, warehouse=wh.display_name),
-        "suppressed_rows": int(table["is_suppressed"].sum()),
-    }
+def _mart_asset(key: AssetKey, deps: list[AssetKey], description: str) -> Callable:
+    """The asset decorator of a maternity mart: every mart shares its group, owners, kinds, pool
+    and freshness policy; only the key, the tables it reads and the description differ."""
+    return asset(
+        key=key,
+        deps=deps,
+        freshness_policy=MARTS_FRESHNESS,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=warehouse_kinds(),
+        pool="warehouse",
+        description=description,
+    )
 
 
-@asset(
-    key=LATE_BOOKINGS,
-    deps=[BOOKINGS, IMD_LSOA],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
-    description="Bookings, booked by 10+0 weeks, late (13+0 or later) and very late (20+1 or "
-    "later) bookings by month, quarter and year, for all women and by deprivation, IMD "
-    "quintile, ethnic group, ethnic minority, no recourse to public funds and age band: "
-    "percentages with Wilson 95% CIs, SPC on the monthly late booking % (lower is better), "
-    "disclosure control.",
+def _staging(wh: Warehouse, key: AssetKey, columns: list[str] | None = None) -> pd.DataFrame:
+    return wh.read_table("staging", key.path[1], columns)
+
+
+def _publish_mart(
+    wh: Warehouse,
+    key: AssetKey,
+    table: pd.DataFrame,
+    table_description: str,
+    column_descriptions: Mapping[str, str],
+    metadata: dict,
+) -> MaterializeResult:
+    """Replace the mart in the warehouse and report it: the table metadata every mart shows and
+    its suppressed rows, then the mart's own charts and summaries."""
+    name = key.path[1]
+    wh.replace_table("marts", name, table, table_description, column_descriptions)
+    return MaterializeResult(
+        metadata={
+            **table_metadata("marts", name, table, column_descriptions, warehouse=wh.display_name),
+            "suppressed_rows": int(table["is_suppressed"].sum()),
+            **metadata,
+        }
+    )
+
+
+@_mart_asset(
+    LATE_BOOKINGS,
+    [BOOKINGS, IMD_LSOA],
+    "Bookings, booked by 10+0 weeks, late (13+0 or later) and very late (20+1 or later) "
+    "bookings by month, quarter and year, for all women and by deprivation, IMD quintile, "
+    "ethnic group, ethnic minority, no recourse to public funds and age band: percentages with "
+    "Wilson 95% CIs, SPC on the monthly late booking % (lower is better), disclosure control.",
 )
 def late_bookings_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
@@ -254,40 +281,34 @@ def late_bookings_mart(
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
     charted = late_bookings_with_spc(
-        wh.read_table("staging", BOOKINGS.path[1], MOTHER_COLUMNS["bookings"]),
-        wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS),
+        _staging(wh, BOOKINGS, MOTHER_COLUMNS["bookings"]),
+        _staging(wh, IMD_LSOA, IMD_COLUMNS),
         definitions,
         load_spc_settings(),
     )
     table = disclose_late_bookings(charted)
-    descriptions = late_bookings_descriptions(definitions)
-    wh.replace_table(
-        "marts", LATE_BOOKINGS.path[1], table, "Late antenatal bookings.", descriptions
-    )
-    return MaterializeResult(
-        metadata={
-            **_mart_metadata(LATE_BOOKINGS.path[1], table, descriptions, wh),
+    return _publish_mart(
+        wh,
+        LATE_BOOKINGS,
+        table,
+        "Late antenatal bookings.",
+        late_bookings_descriptions(definitions),
+        {
             **_chart(charted, "late_booking_pct", "late_booking", "late_booking_pct"),
             "all_women_by_year": _yearly(
                 table, ["bookings", "late_bookings", "late_booking_pct", "booked_by_10_weeks_pct"]
             ),
-        }
+        },
     )
 
 
-@asset(
-    key=PREMATURE_DELIVERIES,
-    deps=[BIRTHS, IMD_LSOA],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
-    description="Births, live births and stillbirths; preterm (under 37+0 weeks), very preterm "
-    "(28+0 to 31+6) and extremely preterm (under 28+0) births by month, quarter and year, for "
-    "all women and each target group: rates per 1,000 births with Byars / exact Poisson 95% "
-    "CIs, SPC on the monthly preterm and extremely preterm rates (lower is better), disclosure "
-    "control.",
+@_mart_asset(
+    PREMATURE_DELIVERIES,
+    [BIRTHS, IMD_LSOA],
+    "Births, live births and stillbirths; preterm (under 37+0 weeks), very preterm (28+0 to "
+    "31+6) and extremely preterm (under 28+0) births by month, quarter and year, for all women "
+    "and each target group: rates per 1,000 births with Byars / exact Poisson 95% CIs, SPC on "
+    "the monthly preterm and extremely preterm rates (lower is better), disclosure control.",
 )
 def premature_deliveries_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
@@ -295,19 +316,19 @@ def premature_deliveries_mart(
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
     charted = premature_deliveries_with_spc(
-        wh.read_table("staging", BIRTHS.path[1], MOTHER_COLUMNS["births"]),
-        wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS),
+        _staging(wh, BIRTHS, MOTHER_COLUMNS["births"]),
+        _staging(wh, IMD_LSOA, IMD_COLUMNS),
         definitions,
         load_spc_settings(),
     )
     table = disclose_premature_deliveries(charted)
-    descriptions = premature_deliveries_descriptions(definitions)
-    wh.replace_table(
-        "marts", PREMATURE_DELIVERIES.path[1], table, "Premature deliveries.", descriptions
-    )
-    return MaterializeResult(
-        metadata={
-            **_mart_metadata(PREMATURE_DELIVERIES.path[1], table, descriptions, wh),
+    return _publish_mart(
+        wh,
+        PREMATURE_DELIVERIES,
+        table,
+        "Premature deliveries.",
+        premature_deliveries_descriptions(definitions),
+        {
             **_chart(charted, "preterm_per_1000", "preterm", "preterm_rate"),
             **_chart(
                 charted, "extremely_preterm_per_1000", "extremely_preterm", "extremely_preterm_rate"
@@ -315,62 +336,50 @@ def premature_deliveries_mart(
             "all_births_by_year": _yearly(
                 table, ["births", "preterm_per_1000", "extremely_preterm_per_1000"]
             ),
-        }
+        },
     )
 
 
-@asset(
-    key=PREGNANCY_OUTCOMES,
-    deps=[BOOKINGS, BIRTHS, TERMINATIONS],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
-    description="By calendar year, for all women and by age band: pregnancies (PROXY: bookings "
-    "plus terminations to residents), bookings, terminations (DHSC), maternities, live births "
-    "and stillbirths, and terminations as a share of pregnancies; disclosure control.",
+@_mart_asset(
+    PREGNANCY_OUTCOMES,
+    [BOOKINGS, BIRTHS, TERMINATIONS],
+    "By calendar year, for all women and by age band: pregnancies (PROXY: bookings plus "
+    "terminations to residents), bookings, terminations (DHSC), maternities, live births and "
+    "stillbirths, and terminations as a share of pregnancies; disclosure control.",
 )
 def pregnancy_outcomes_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
+    area_code = settings.home_area_code()
     table = build_pregnancy_outcomes(
-        wh.read_table("staging", BOOKINGS.path[1], PREGNANCY_COLUMNS["bookings"]),
-        wh.read_table("staging", BIRTHS.path[1], PREGNANCY_COLUMNS["births"]),
-        wh.read_table("staging", TERMINATIONS.path[1]),
-        settings.home_area_code(),
+        _staging(wh, BOOKINGS, PREGNANCY_COLUMNS["bookings"]),
+        _staging(wh, BIRTHS, PREGNANCY_COLUMNS["births"]),
+        _staging(wh, TERMINATIONS),
+        area_code,
     )
-    wh.replace_table(
-        "marts",
-        PREGNANCY_OUTCOMES.path[1],
+    return _publish_mart(
+        wh,
+        PREGNANCY_OUTCOMES,
         table,
         "Pregnancy outcomes by year.",
         PREGNANCY_OUTCOME_DESCRIPTIONS,
-    )
-    return MaterializeResult(
-        metadata={
-            **_mart_metadata(PREGNANCY_OUTCOMES.path[1], table, PREGNANCY_OUTCOME_DESCRIPTIONS, wh),
+        {
             "all_women_by_year": _yearly(
                 table, ["pregnancies", "bookings", "terminations", "live_births", "stillbirths"]
             ),
-            "area_code": settings.home_area_code(),
-        }
+            "area_code": area_code,
+        },
     )
 
 
-@asset(
-    key=PRETERM_OUTCOMES,
-    deps=[BIRTHS, IMD_LSOA],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
-    description="For live-born babies by gestation band (extremely, very, moderate to late, all "
-    "preterm; term for comparison), by year of birth, for all women and each target group: "
-    "neonatal unit admission, survival to 28 days and to 1 year where known, with Wilson 95% "
-    "CIs; disclosure control.",
+@_mart_asset(
+    PRETERM_OUTCOMES,
+    [BIRTHS, IMD_LSOA],
+    "For live-born babies by gestation band (extremely, very, moderate to late, all preterm; "
+    "term for comparison), by year of birth, for all women and each target group: neonatal "
+    "unit admission, survival to 28 days and to 1 year where known, with Wilson 95% CIs; "
+    "disclosure control.",
 )
 def preterm_outcomes_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
@@ -378,18 +387,18 @@ def preterm_outcomes_mart(
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
     table = build_preterm_outcomes(
-        wh.read_table("staging", BIRTHS.path[1], PRETERM_OUTCOME_COLUMNS),
-        wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS),
+        _staging(wh, BIRTHS, PRETERM_OUTCOME_COLUMNS),
+        _staging(wh, IMD_LSOA, IMD_COLUMNS),
         definitions,
     )
-    descriptions = preterm_outcomes_descriptions(definitions)
-    wh.replace_table(
-        "marts", PRETERM_OUTCOMES.path[1], table, "Outcomes of preterm babies.", descriptions
-    )
     everyone = table[table["breakdown"] == "all"]
-    return MaterializeResult(
-        metadata={
-            **_mart_metadata(PRETERM_OUTCOMES.path[1], table, descriptions, wh),
+    return _publish_mart(
+        wh,
+        PRETERM_OUTCOMES,
+        table,
+        "Outcomes of preterm babies.",
+        preterm_outcomes_descriptions(definitions),
+        {
             "all_women": MetadataValue.md(
                 markdown_table(
                     everyone[
@@ -405,7 +414,7 @@ def preterm_outcomes_mart(
                     rows=40,
                 )
             ),
-        }
+        },
     )
 
 
