@@ -12,7 +12,6 @@ row with every reason.
 from __future__ import annotations
 
 import fnmatch
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,19 +25,18 @@ from cov_pipeline.disclosure import suppress_small_counts
 from cov_pipeline.quality import (
     FileFault,
     SourceFile,
-    empty_quarantine,
-    join_reasons,
-    pandera_reasons,
-    quarantine_frame,
-    read_text_strict,
-    sha256_of,
-)
-from cov_pipeline.referrals import (
     blank_rows,
     by_value,
     columns_frame,
     distinct_values,
+    empty_quarantine,
+    join_reasons,
+    pandera_reasons,
+    quarantine_frame,
+    read_csv_text,
+    read_text_strict,
     rows_that_may_fail,
+    sha256_of,
     stripped,
 )
 from cov_pipeline.schemas.household_survey import (
@@ -336,21 +334,7 @@ def load_codebook(path: Path) -> Codebook:
 # -- reading wave files -----------------------------------------------------------------------
 def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile]:
     """A wave file as text columns plus ``source_file`` and ``line_number``; header checked."""
-    text, data = read_text_strict(path)
-    try:
-        # No NA values are recognised (keep_default_na=False, no na_values), so the NA filter
-        # has nothing to find: na_filter=False skips it, and every field stays text.
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-        )
-    except pd.errors.ParserError as exc:
-        raise FileFault(path, f"wave {wave.year}: not a readable CSV: {exc}") from None
-    except pd.errors.EmptyDataError:
-        raise FileFault(path, "file is empty") from None
+    frame, text, data = read_csv_text(path, f"wave {wave.year}: ")
     names = [str(c).strip() for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated or any(n.startswith("Unnamed: ") or n == "" for n in names):

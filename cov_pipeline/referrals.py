@@ -11,7 +11,6 @@ records first contacts, discharges and corrections made since). File faults rais
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,10 +27,15 @@ from cov_pipeline.disclosure import (
 from cov_pipeline.quality import (
     FileFault,
     SourceFile,
+    blank_rows,
+    by_value,
+    columns_frame,
     empty_quarantine,
     quarantine_frame,
-    read_text_strict,
+    read_csv_text,
+    rows_that_may_fail,
     sha256_of,
+    stripped,
 )
 from cov_pipeline.schemas.referrals import (
     ETHNIC_CATEGORIES,
@@ -154,21 +158,7 @@ def read_referral_file(
     today = today or dt.date.today()
     if extract_date > today:
         raise FileFault(path, f"extract date {extract_date} in the file name is after today")
-    text, data = read_text_strict(path)
-    try:
-        # No NA values are recognised (keep_default_na=False, no na_values), so the NA filter
-        # has nothing to find: na_filter=False skips it, and every field stays text.
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-        )
-    except pd.errors.ParserError as exc:
-        raise FileFault(path, f"not a readable CSV: {exc}") from None
-    except pd.errors.EmptyDataError:
-        raise FileFault(path, "file is empty") from None
+    frame, text, data = read_csv_text(path)
     names = [str(c).strip() for c in frame.columns]
     missing = [c for c in RAW_COLUMNS if c not in names]
     unexpected = [n for n in names if n not in RAW_COLUMNS]
@@ -201,19 +191,6 @@ def read_referral_file(
     return frame, info, extract_date
 
 
-def blank_rows(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """Rows whose fields are all empty (a blank line). Only rows with an empty first field can
-    be blank, so only those are compared field by field."""
-    if not names:
-        return np.ones(len(frame), dtype=bool)
-    blank = frame[names[0]].to_numpy() == ""
-    candidates = np.flatnonzero(blank)
-    if len(candidates) and len(names) > 1:
-        rest = frame.iloc[candidates][names[1:]]
-        blank[candidates] = (rest == "").all(axis=1).to_numpy()
-    return blank
-
-
 # -- parsing and validation ---------------------------------------------------------------------
 def _quoted(values: pd.Series) -> pd.Series:
     return "'" + values.astype(str) + "'"
@@ -241,42 +218,9 @@ def _join(parts: Iterable[pd.Series], index: pd.Index, separator: str = " | ") -
     return joined.reindex(index, fill_value="").astype(object)
 
 
-def stripped(values: pd.Series) -> pd.Series:
-    """``values.str.strip()``, without a pass in Python over a column that holds no whitespace
-    at all (the usual case): joining the column and splitting the result on whitespace are two
-    passes in C, and the split returns the joined text whole exactly when it has none."""
-    try:
-        joined = "\x00".join(values.to_numpy(dtype=object))
-    except TypeError:  # a value that is not text
-        return values.str.strip()
-    if not joined or joined.split(maxsplit=1) == [joined]:
-        return values
-    return values.str.strip()
-
-
 def delivered_text(raw: pd.DataFrame) -> pd.DataFrame:
     """The delivered fields with surrounding spaces removed: what is parsed and compared."""
     return pd.DataFrame({c: stripped(raw[c]) for c in RAW_COLUMNS}, index=raw.index)
-
-
-def distinct_values(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """The number of each value among the distinct values, and those values (a missing value,
-    if any, last): the pair that rebuilds ``values`` as ``distinct.to_numpy()[number]``."""
-    number, distinct = pd.factorize(values)
-    distinct = pd.Series(distinct, dtype=values.dtype)
-    missing = number < 0
-    if missing.any():
-        number = np.where(missing, len(distinct), number)
-        distinct = pd.concat([distinct, values[missing].iloc[:1]], ignore_index=True)
-    return number, distinct
-
-
-def by_value(values: pd.Series, convert) -> pd.Series:
-    """``convert(values)`` for an element-wise conversion, run once per distinct value: an
-    extract repeats the same dates, ages and codes many times over."""
-    number, distinct = distinct_values(values)
-    converted = convert(distinct).to_numpy()
-    return pd.Series(converted[number], index=values.index, name=values.name)
 
 
 def parse_referrals(
@@ -353,113 +297,6 @@ _DATE_RULES = {
         for column in DATE_COLUMNS
     },
 }
-
-
-# Column checks whose outcome for a cell depends on that cell alone (pandera's built-ins).
-_CELL_WISE_CHECKS = frozenset(
-    {
-        "equal_to",
-        "not_equal_to",
-        "greater_than",
-        "greater_than_or_equal_to",
-        "less_than",
-        "less_than_or_equal_to",
-        "in_range",
-        "isin",
-        "notin",
-        "str_matches",
-        "str_contains",
-        "str_startswith",
-        "str_endswith",
-        "str_length",
-    }
-)
-
-
-def _failures(schema, frame: pd.DataFrame) -> pd.DataFrame | None:
-    """pandera's failure cases of ``frame`` (lazily validated; none if it passes), or None where
-    a failure belongs to no row (a wrong dtype, a missing column, a check that raised)."""
-    import pandera.errors as pa_errors
-
-    try:
-        schema.validate(frame, lazy=True, inplace=True)  # the schemas here coerce nothing
-    except pa_errors.SchemaErrors as err:
-        cases = err.failure_cases
-        return None if cases["index"].isna().any() else cases
-    return pd.DataFrame({"column": [], "index": []})
-
-
-def _is_cell_wise(column) -> bool:
-    """Whether each check of this pandera column judges a cell on its own."""
-    return not (column.unique or column.coerce or column.regex or column.parsers) and all(
-        check.name in _CELL_WISE_CHECKS for check in column.checks
-    )
-
-
-def rows_that_may_fail(schema, frame: pd.DataFrame) -> np.ndarray:
-    """Mask of the rows of ``frame`` that can fail the pandera ``schema``: every row it would
-    report, found without running every check on every row.
-
-    A column check on a cell depends on that cell alone, so each column is validated on its
-    distinct values (an extract repeats the same codes and dates many times over) and a row is
-    marked where one of its values fails; the dataframe-level checks run on the whole frame
-    once. Validating the marked rows then reports exactly what validating the whole frame
-    would, with the same failure cases in the same order, because the rows that pass add none.
-    This assumes dataframe-level checks that judge each row on its own fields, reading them by
-    name (those of the schemas here do); a column check that is not one of pandera's cell-wise
-    built-ins, a uniqueness rule, coercion or a missing column mark every row, which is always
-    safe.
-    """
-    import pandera.pandas as pa
-
-    everything = np.ones(len(frame), dtype=bool)
-    if (
-        len(frame) == 0
-        or schema.unique
-        or any(name not in frame.columns for name in schema.columns)
-        or not all(_is_cell_wise(column) for column in schema.columns.values())
-    ):
-        return everything
-    # Each column's distinct values (null included) numbered, and the first row of each.
-    distinct = {}
-    for name in schema.columns:
-        codes = pd.factorize(frame[name])[0]
-        codes[codes < 0] = codes.max() + 1  # missing values as one more
-        distinct[name] = codes, np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
-    # Columns of few distinct values are probed together (one validation), each repeating its
-    # values down the probe; a column of mostly distinct values (an id) is probed alone.
-    few = [name for name, (_, firsts) in distinct.items() if 8 * len(firsts) <= len(frame)]
-    suspect = np.zeros(len(frame), dtype=bool)
-    for names in [few, *([name] for name in distinct if name not in few)]:
-        if not names:
-            continue
-        length = np.arange(max(len(distinct[name][1]) for name in names))
-        probe = pd.DataFrame(
-            {
-                name: frame[name].iloc[firsts[length % len(firsts)]].reset_index(drop=True)
-                for name, (_, firsts) in ((name, distinct[name]) for name in names)
-            }
-        )
-        cases = _failures(pa.DataFrameSchema({n: schema.columns[n] for n in names}), probe)
-        if cases is None:
-            return everything
-        for name, failed in cases.groupby("column", sort=False):
-            codes, firsts = distinct[str(name)]
-            bad = np.zeros(len(firsts), dtype=bool)
-            bad[codes[firsts[failed["index"].to_numpy(dtype=np.int64) % len(firsts)]]] = True
-            suspect |= bad[codes]
-    if schema.checks:
-        # Run on the columns that are quick to scan for nulls (pandera scans the frame it is
-        # given on each check); a check that reads another column raises and marks every row.
-        # A row whose scanned columns are all null is marked too: pandera lets a row pass a
-        # dataframe check when all its fields are null, which holds in the narrow frame for
-        # more rows than in the whole one.
-        quick = frame[[c for c in frame.columns if frame[c].dtype != object]]
-        cases = _failures(pa.DataFrameSchema(checks=schema.checks), quick)
-        if cases is None:
-            return everything
-        suspect |= frame.index.isin(cases["index"]) | quick.isna().all(axis=1).to_numpy()
-    return suspect
 
 
 def contract_reasons(typed: pd.DataFrame, unreadable: pd.DataFrame) -> pd.Series:
@@ -736,24 +573,6 @@ def label_referrals(typed: pd.DataFrame) -> pd.DataFrame:
         },
         typed.index,
     )
-
-
-def columns_frame(columns: Mapping[str, pd.Series | np.ndarray], index: pd.Index) -> pd.DataFrame:
-    """A frame of these columns (Series or arrays of the index's length, taken by position) on
-    ``index``, made without copying them: building the staging table column by column and
-    copying it at each step cost more than the labelling itself."""
-    return pd.DataFrame(
-        {name: _values(column) for name, column in columns.items()}, index=index, copy=False
-    )
-
-
-def _values(column: pd.Series | np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """The array behind a column, with its dtype (``Series.array`` would scan text for nulls)."""
-    if not isinstance(column, pd.Series):
-        return column
-    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
-        return column.array
-    return column.to_numpy()
 
 
 # -- loading ------------------------------------------------------------------------------------

@@ -635,12 +635,12 @@ def test_validating_only_the_rows_that_may_fail_reports_what_pandera_reports(tmp
     # pandera on the whole frame is the oracle: the same failure cases, in the same order
     import pandera.errors as pa_errors
 
+    from cov_pipeline.quality import rows_that_may_fail
     from cov_pipeline.referrals import (
         ReferralRecord,
         delivered_text,
         parse_referrals,
         read_referral_file,
-        rows_that_may_fail,
     )
 
     rows = [row(f"R{n}") for n in range(1, 41)]
