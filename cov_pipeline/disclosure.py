@@ -7,7 +7,8 @@ is published. Inputs that arrive already rounded (MSDS) are flagged, never round
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -101,6 +102,26 @@ def secondary_suppression(counts: pd.Series, suppressed: pd.Series, groups: pd.S
 MAX_SUPPRESSION_PASSES = 20
 
 
+Flags = TypeVar("Flags")
+
+
+def repeat_until_stable(
+    one_pass: Callable[[Flags], Flags],
+    flags: Flags,
+    same: Callable[[Flags, Flags], bool],
+    max_passes: int = MAX_SUPPRESSION_PASSES,
+) -> Flags:
+    """``one_pass`` applied to ``flags`` until its result is ``same`` as what it was given:
+    withholding a cell to protect one total can expose a cell of another, so one pass over the
+    relations is not enough. Raises ``RuntimeError`` if the flags have not settled after
+    ``max_passes`` passes (a relation that keeps feeding another)."""
+    for _ in range(max_passes):
+        before, flags = flags, one_pass(flags)
+        if same(flags, before):
+            return flags
+    raise RuntimeError(f"disclosure control did not settle in {max_passes} passes")
+
+
 def suppress_until_stable(
     counts: pd.Series,
     suppressed: pd.Series,
@@ -117,14 +138,14 @@ def suppress_until_stable(
     since a cell has one label per grouping. Raises ``RuntimeError`` if the flags have not
     settled after ``max_passes`` rounds (a grouping that keeps feeding another).
     """
-    flags = suppressed.fillna(False).astype(bool)
-    for _ in range(max_passes):
-        before = flags
+
+    def one_pass(flags: pd.Series) -> pd.Series:
         for groups in groupings:
             flags = secondary_suppression(counts, flags, groups)
-        if flags.equals(before):
-            return flags
-    raise RuntimeError(f"disclosure control did not settle in {max_passes} passes")
+        return flags
+
+    flags = suppressed.fillna(False).astype(bool)
+    return repeat_until_stable(one_pass, flags, pd.Series.equals, max_passes)
 
 
 def trailing_window_hidden(hidden: np.ndarray, window: int) -> np.ndarray:

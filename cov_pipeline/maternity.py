@@ -27,8 +27,8 @@ import yaml
 from cov_pipeline import stats
 from cov_pipeline.config import CONFIG_DIR
 from cov_pipeline.disclosure import (
-    MAX_SUPPRESSION_PASSES,
     is_small_count,
+    repeat_until_stable,
     secondary_suppression,
 )
 from cov_pipeline.imd import MOST_DEPRIVED_DECILES
@@ -1763,6 +1763,10 @@ def _partition_suppression(
         flags[c] = updated[i * n : (i + 1) * n]
 
 
+def _same_flags(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def control_disclosure(
     table: pd.DataFrame,
     figures: Sequence[Figure],
@@ -1788,8 +1792,9 @@ def control_disclosure(
         for f in figures
     }
     partitions = _partitions(out, extra, band_total)
-    for _ in range(MAX_SUPPRESSION_PASSES):
-        before = dict(flags)  # arrays are replaced, never changed in place
+
+    def one_pass(before: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        flags = dict(before)  # arrays are replaced, never changed in place
         for figure in figures:
             if figure.denominator is not None:
                 flags[figure.count] = flags[figure.count] | flags[figure.denominator]
@@ -1797,10 +1802,9 @@ def control_disclosure(
             _row_total_suppression(out, flags, total, parts)
         for partition in partitions:
             _partition_suppression(out, flags, [f.count for f in figures], partition)
-        if all(np.array_equal(flags[k], before[k]) for k in flags):
-            break
-    else:
-        raise RuntimeError(f"disclosure control did not settle in {MAX_SUPPRESSION_PASSES} passes")
+        return flags
+
+    flags = repeat_until_stable(one_pass, flags, _same_flags)
     any_flag = np.zeros(len(out), dtype=bool)
     for figure in figures:
         withheld = flags[figure.count]
