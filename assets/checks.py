@@ -1,7 +1,9 @@
-"""What every source's staging asset publishes: its tables, their metadata and its checks."""
+"""What every source's staging asset declares and publishes: its tables, their metadata and its
+checks."""
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, Self
 
 import pandas as pd
 from dagster import (
@@ -9,11 +11,15 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    AssetsDefinition,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
+    multi_asset,
 )
 
-from assets.metadata import markdown_table, table_metadata
+from assets.kinds import warehouse_kinds
+from assets.metadata import OWNERS, markdown_table, table_metadata
 from cov_pipeline import settings
 from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, SourceFile
 from cov_pipeline.warehouse import TableWrite, Warehouse
@@ -39,6 +45,43 @@ def quarantine_check_specs(asset_key: AssetKey, source: str) -> list[AssetCheckS
             "(default 5%); above it the marts are not refreshed.",
         ),
     ]
+
+
+def staging_asset(
+    name: str,
+    group: str,
+    staging: Mapping[AssetKey, tuple[str, str]],
+    quarantine_key: AssetKey,
+    quarantine_description: str,
+    deps: Sequence[AssetKey] = (),
+) -> Callable[[Callable[..., Iterator]], AssetsDefinition]:
+    """The multi-asset decorator of a source's staging step. ``staging`` maps each staging table
+    to its description and the source's name as that table's checks word it. Every table and
+    the quarantine share the source's group, the owners and kinds and the ``deps``; each staging
+    table gets the blocking quarantine checks; the step runs in the warehouse pool."""
+    descriptions = {key: description for key, (description, _) in staging.items()}
+    descriptions[quarantine_key] = quarantine_description
+    specs = [
+        AssetSpec(
+            key,
+            deps=deps,
+            group_name=group,
+            owners=OWNERS,
+            kinds=warehouse_kinds(),
+            description=description,
+        )
+        for key, description in descriptions.items()
+    ]
+    return multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=[
+            spec
+            for key, (_, source) in staging.items()
+            for spec in quarantine_check_specs(key, source)
+        ],
+        pool="warehouse",
+    )
 
 
 def quarantine_checks(
@@ -80,6 +123,18 @@ def quarantine_checks(
     )
 
 
+class SourceLoad(Protocol):
+    """What a source's loader returns for one staging table (``MsdsLoad``, ``TableLoad``, ...)."""
+
+    staging: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: list[SourceFile]
+    input_rows: int
+
+    @property
+    def rows_accounted_for(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class StagedTable:
     """One staging table of a source with what its rows account for: the rows read for it, the
@@ -92,6 +147,26 @@ class StagedTable:
     quarantine: pd.DataFrame
     files: Sequence[SourceFile]
     metadata: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_load(
+        cls,
+        key: AssetKey,
+        load: SourceLoad,
+        description: str,
+        column_descriptions: Mapping[str, str],
+        metadata: Mapping[str, object] | None = None,
+    ) -> Self:
+        """The staging table of ``key`` as its source's loader left it."""
+        return cls(
+            key,
+            TableWrite(load.staging, description, column_descriptions),
+            load.input_rows,
+            load.rows_accounted_for,
+            load.quarantine,
+            load.files,
+            metadata or {},
+        )
 
 
 def publish_staging(

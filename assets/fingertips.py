@@ -8,15 +8,13 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
-    AssetSpec,
     MaterializeResult,
     MetadataValue,
     asset,
-    multi_asset,
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import SAMPLE_SIZE, StagedTable, publish_staging, quarantine_check_specs
+from assets.checks import SAMPLE_SIZE, StagedTable, publish_staging, staging_asset
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from cov_pipeline import settings
@@ -31,7 +29,6 @@ from cov_pipeline.indicators import (
 )
 from cov_pipeline.quality import FileFault
 from cov_pipeline.settings import ENGLAND_AREA_CODE
-from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -42,27 +39,18 @@ NEIGHBOURS = AssetKey(["staging", "cipfa_neighbours"])
 INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
 
 
-@multi_asset(
-    name="fingertips_staging",
-    specs=[
-        AssetSpec(
-            STAGING,
-            group_name="fingertips",
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="Every row of every Fingertips export in data/raw/fingertips/, typed, "
-            "validated (pandera) and de-duplicated across overlapping exports. Record level.",
-        ),
-        AssetSpec(
-            QUARANTINE,
-            group_name="fingertips",
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="Fingertips rows rejected with their file, line and every reason.",
-        ),
-    ],
-    check_specs=quarantine_check_specs(STAGING, "Fingertips"),
-    pool="warehouse",
+@staging_asset(
+    "fingertips_staging",
+    "fingertips",
+    {
+        STAGING: (
+            "Every row of every Fingertips export in data/raw/fingertips/, typed, validated "
+            "(pandera) and de-duplicated across overlapping exports. Record level.",
+            "Fingertips",
+        )
+    },
+    QUARANTINE,
+    "Fingertips rows rejected with their file, line and every reason.",
 )
 def fingertips_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
@@ -79,16 +67,13 @@ def fingertips_staging(
         f"{load.input_rows} rows read: {len(load.staging)} staged, {len(load.quarantine)} "
         f"quarantined, {load.duplicate_rows_merged} repeated across exports merged"
     )
-    staged = StagedTable(
+    staged = StagedTable.from_load(
         STAGING,
-        TableWrite(load.staging, "Fingertips export rows, typed and de-duplicated.",
-                   STAGING_DESCRIPTIONS),
-        load.input_rows,
-        load.rows_accounted_for,
-        load.quarantine,
-        load.files,
+        load,
+        "Fingertips export rows, typed and de-duplicated.",
+        STAGING_DESCRIPTIONS,
         {"duplicate_rows_merged": load.duplicate_rows_merged},
-    )  # fmt: skip
+    )
     yield from publish_staging(
         warehouse.warehouse,
         [staged],

@@ -3,18 +3,10 @@
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-    multi_asset,
-)
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, quarantine_check_specs
+from assets.checks import StagedTable, publish_staging, staging_asset
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from cov_pipeline.charts import estimates_chart_png, png_markdown
@@ -32,7 +24,6 @@ from cov_pipeline.household_survey import (
     weighted_indicators,
 )
 from cov_pipeline.quality import FileFault
-from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -43,30 +34,20 @@ INDICATORS = AssetKey(["marts", "household_survey_indicators"])
 CHANGE = AssetKey(["marts", "household_survey_change"])
 
 
-@multi_asset(
-    name="household_survey_staging",
-    specs=[
-        AssetSpec(
-            STAGING,
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="Every respondent of every household survey wave in "
-            "data/raw/household_survey/, harmonised through codebook.yaml, validated (pandera) "
-            "and scored (AUDIT-C, SWEMWBS metric score). Respondent level: staging schema only.",
-        ),
-        AssetSpec(
-            QUARANTINE,
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="Household survey rows rejected with their file, line and every reason "
-            "(unmapped code, answer off its scale, missing or non-positive weight, respondent "
-            "twice in a wave).",
-        ),
-    ],
-    check_specs=quarantine_check_specs(STAGING, "household survey"),
-    pool="warehouse",
+@staging_asset(
+    "household_survey_staging",
+    GROUP,
+    {
+        STAGING: (
+            "Every respondent of every household survey wave in data/raw/household_survey/, "
+            "harmonised through codebook.yaml, validated (pandera) and scored (AUDIT-C, SWEMWBS "
+            "metric score). Respondent level: staging schema only.",
+            "household survey",
+        )
+    },
+    QUARANTINE,
+    "Household survey rows rejected with their file, line and every reason (unmapped code, "
+    "answer off its scale, missing or non-positive weight, respondent twice in a wave).",
 )
 def household_survey_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
@@ -87,17 +68,11 @@ def household_survey_staging(
         f"{not_scored} SWEMWBS block(s) with an item missing kept but not scored"
     )
     by_wave = staged.groupby("wave_year").size()
-    table = StagedTable(
+    table = StagedTable.from_load(
         STAGING,
-        TableWrite(
-            staged,
-            "Household survey responses, harmonised and scored (respondent level).",
-            STAGING_DESCRIPTIONS,
-        ),
-        load.input_rows,
-        load.rows_accounted_for,
-        load.quarantine,
-        load.files,
+        load,
+        "Household survey responses, harmonised and scored (respondent level).",
+        STAGING_DESCRIPTIONS,
         {
             "respondents_by_wave": MetadataValue.json({str(k): int(v) for k, v in by_wave.items()}),
             "swemwbs_blocks_incomplete_not_scored": not_scored,

@@ -8,15 +8,13 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    AssetSpec,
     MaterializeResult,
     MetadataValue,
     asset,
-    multi_asset,
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, quarantine_check_specs
+from assets.checks import StagedTable, publish_staging, staging_asset
 from assets.deprivation import IMD_LSOA
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
@@ -47,7 +45,7 @@ from cov_pipeline.maternity import (
 )
 from cov_pipeline.quality import FileFault
 from cov_pipeline.spc import load_spc_settings, summarise_latest
-from cov_pipeline.warehouse import TableWrite, Warehouse
+from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -81,69 +79,51 @@ PREGNANCY_COLUMNS = {
 IMD_COLUMNS = ["lsoa_code", "imd_decile"]
 
 _STAGED = {
-    # asset key -> (table description, column descriptions, check wording)
+    # asset key -> (table description, column descriptions)
     BOOKINGS: (
         "Antenatal bookings, one row per booking (record level).",
         BOOKING_STAGING_DESCRIPTIONS,
-        "maternity bookings",
     ),
     BIRTHS: (
         "Births, one row per baby, live or stillborn (record level).",
         BIRTH_STAGING_DESCRIPTIONS,
-        "maternity births",
     ),
     TERMINATIONS: (
         "Abortions to residents by area, year and age group (DHSC).",
         TERMINATION_STAGING_DESCRIPTIONS,
-        "terminations",
     ),
 }
 
 
-def _spec(key: AssetKey, description: str) -> AssetSpec:
-    return AssetSpec(
-        key,
-        deps=[IMD_LSOA],
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds=warehouse_kinds(),
-        description=description,
-    )
-
-
-@multi_asset(
-    name="maternity_staging",
-    specs=[
-        _spec(
-            BOOKINGS,
+@staging_asset(
+    "maternity_staging",
+    GROUP,
+    {
+        BOOKINGS: (
             "Every antenatal booking in data/raw/maternity/bookings*.csv (pseudonymised provider "
             "extract): typed, validated (pandera: gestation in (0, 400) days, NHS ethnic codes, "
             "age bands, LSOA in the IMD lookup, no date in the future, pseudo id unique). Record "
             "level: staging schema only.",
+            "maternity bookings",
         ),
-        _spec(
-            BIRTHS,
+        BIRTHS: (
             "Every baby in data/raw/maternity/births*.csv, live or stillborn, with neonatal unit "
             "admission and survival where known, linked to its booking (a birth before its "
             "booking is quarantined). Record level: staging schema only.",
+            "maternity births",
         ),
-        _spec(
-            TERMINATIONS,
+        TERMINATIONS: (
             "Abortions to residents by area, year and age group from the DHSC abortion "
             "statistics tables in data/raw/maternity/terminations*.csv ('*' suppressed by DHSC: "
             "missing; '-' zero).",
+            "terminations",
         ),
-        _spec(
-            QUARANTINE,
-            "Maternity rows rejected with their file, line and every reason (impossible "
-            "gestation, a birth before its booking, a date in the future, an unknown ethnic "
-            "code, an LSOA missing from the lookup, a repeated pseudo id, ...).",
-        ),
-    ],
-    check_specs=[
-        spec for key, (_, _, what) in _STAGED.items() for spec in quarantine_check_specs(key, what)
-    ],
-    pool="warehouse",
+    },
+    QUARANTINE,
+    "Maternity rows rejected with their file, line and every reason (impossible gestation, a "
+    "birth before its booking, a date in the future, an unknown ethnic code, an LSOA missing "
+    "from the lookup, a repeated pseudo id, ...).",
+    deps=[IMD_LSOA],
 )
 def maternity_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
@@ -173,14 +153,8 @@ def maternity_staging(
             f"{len(table.quarantine)} quarantined"
         )
     staged = [
-        StagedTable(
-            key,
-            TableWrite(table.staging, _STAGED[key][0], _STAGED[key][1]),
-            table.input_rows,
-            table.rows_accounted_for,
-            table.quarantine,
-            table.files,
-            {"quarantined_rows": len(table.quarantine)},
+        StagedTable.from_load(
+            key, table, *_STAGED[key], {"quarantined_rows": len(table.quarantine)}
         )
         for key, table in tables.items()
     ]

@@ -3,18 +3,10 @@
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-    multi_asset,
-)
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, quarantine_check_specs
+from assets.checks import StagedTable, publish_staging, staging_asset
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
 from cov_pipeline.msds import (
@@ -25,7 +17,6 @@ from cov_pipeline.msds import (
     maternity_vs_england,
 )
 from cov_pipeline.quality import FileFault
-from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -36,31 +27,21 @@ QUARANTINE = AssetKey(["quality", "msds_quarantine"])
 MART = AssetKey(["marts", "maternity_vs_england"])
 
 
-@multi_asset(
-    name="msds_staging",
-    specs=[
-        AssetSpec(
-            STAGING,
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="Every count of every MSDS publication in data/raw/maternity/msds-*.csv "
-            "(monthly and annual layouts) as one long table: labels normalised across releases, "
-            "counts flagged as arriving rounded to 5, blank values kept missing, and the zero "
-            "rows MSDS omits restored for dimensions whose categories are known.",
-        ),
-        AssetSpec(
-            QUARANTINE,
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="MSDS rows rejected with their file, line and every reason (unreadable "
-            "date or period, non-numeric value, unknown category of a known dimension, "
-            "conflicting copies).",
-        ),
-    ],
-    check_specs=quarantine_check_specs(STAGING, "MSDS"),
-    pool="warehouse",
+@staging_asset(
+    "msds_staging",
+    GROUP,
+    {
+        STAGING: (
+            "Every count of every MSDS publication in data/raw/maternity/msds-*.csv (monthly and "
+            "annual layouts) as one long table: labels normalised across releases, counts flagged "
+            "as arriving rounded to 5, blank values kept missing, and the zero rows MSDS omits "
+            "restored for dimensions whose categories are known.",
+            "MSDS",
+        )
+    },
+    QUARANTINE,
+    "MSDS rows rejected with their file, line and every reason (unreadable date or period, "
+    "non-numeric value, unknown category of a known dimension, conflicting copies).",
 )
 def msds_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
@@ -75,13 +56,11 @@ def msds_staging(
         f"{load.input_rows} rows read: {len(load.staging) - load.restored_zero_rows} staged, "
         f"{len(load.quarantine)} quarantined, {load.restored_zero_rows} omitted zero rows restored"
     )
-    staged = StagedTable(
+    staged = StagedTable.from_load(
         STAGING,
-        TableWrite(load.staging, "MSDS counts, normalised across releases.", STAGING_DESCRIPTIONS),
-        load.input_rows,
-        load.rows_accounted_for,
-        load.quarantine,
-        load.files,
+        load,
+        "MSDS counts, normalised across releases.",
+        STAGING_DESCRIPTIONS,
         {"restored_zero_rows": load.restored_zero_rows},
     )
     yield from publish_staging(

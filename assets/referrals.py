@@ -4,18 +4,10 @@ waiting-list marts with their SPC charts."""
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-    multi_asset,
-)
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, quarantine_check_specs
+from assets.checks import StagedTable, publish_staging, staging_asset
 from assets.deprivation import IMD_LSOA
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
@@ -36,7 +28,6 @@ from cov_pipeline.referrals import (
     referral_waiting,
 )
 from cov_pipeline.spc import SPC_COLUMNS, load_spc_settings
-from cov_pipeline.warehouse import TableWrite
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -48,33 +39,23 @@ WAITING = AssetKey(["marts", "referral_waiting"])
 IMD_COLUMNS = ["lsoa_code", "imd_decile", "imd_quintile", "is_most_deprived_30pct"]
 
 
-@multi_asset(
-    name="referrals_staging",
-    specs=[
-        AssetSpec(
-            STAGING,
-            deps=[IMD_LSOA],
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="One row per referral to the young people's risky-behaviour service, "
-            "from the extracts in data/raw/referrals/ (referrals_YYYY-MM-DD.csv): typed, "
-            "validated (pandera), the latest extract's version of each referral (the later "
-            "extract wins), LSOA joined to IMD deprivation. Record level: staging schema only.",
-        ),
-        AssetSpec(
-            QUARANTINE,
-            deps=[IMD_LSOA],
-            group_name=GROUP,
-            owners=OWNERS,
-            kinds=warehouse_kinds(),
-            description="Referral rows rejected with their file, line and every reason (dates "
-            "out of order or in the future, age outside 10-24, unknown codes, an id repeated "
-            "within an extract, an earlier version of a referral quarantined in a later extract).",
-        ),
-    ],
-    check_specs=quarantine_check_specs(STAGING, "referrals"),
-    pool="warehouse",
+@staging_asset(
+    "referrals_staging",
+    GROUP,
+    {
+        STAGING: (
+            "One row per referral to the young people's risky-behaviour service, from the "
+            "extracts in data/raw/referrals/ (referrals_YYYY-MM-DD.csv): typed, validated "
+            "(pandera), the latest extract's version of each referral (the later extract wins), "
+            "LSOA joined to IMD deprivation. Record level: staging schema only.",
+            "referrals",
+        )
+    },
+    QUARANTINE,
+    "Referral rows rejected with their file, line and every reason (dates out of order or in the "
+    "future, age outside 10-24, unknown codes, an id repeated within an extract, an earlier "
+    "version of a referral quarantined in a later extract).",
+    deps=[IMD_LSOA],
 )
 def referrals_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
@@ -94,13 +75,11 @@ def referrals_staging(
     )
     by_year = staged.groupby(staged["referral_date"].dt.year).size()
     not_in_lookup = int((staged["lsoa_code"].notna() & staged["imd_decile"].isna()).sum())
-    table = StagedTable(
+    table = StagedTable.from_load(
         STAGING,
-        TableWrite(staged, "Referrals, one row per referral (record level).", STAGING_DESCRIPTIONS),
-        load.input_rows,
-        load.rows_accounted_for,
-        load.quarantine,
-        load.files,
+        load,
+        "Referrals, one row per referral (record level).",
+        STAGING_DESCRIPTIONS,
         {
             "superseded_rows": load.superseded_rows,
             "referrals_changed_in_later_extract": int(
