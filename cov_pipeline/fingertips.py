@@ -36,6 +36,7 @@ from cov_pipeline.quality import (
     pandera_reasons,
     quarantine_frame,
     read_text_strict,
+    reasons_by_row,
     sha256_of,
 )
 from cov_pipeline.schemas.fingertips import FingertipsRow
@@ -555,7 +556,7 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
         for failed, column, prefix, suffix in rules
     ]
     if not contract.empty:
-        reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(rows.index))
+        reasons.append(reasons_by_row(contract, rows.index))
     all_reasons = join_reasons(reasons, rows.index)
     quarantine = quarantine_frame(SOURCE, rows, all_reasons, TEXT_COLUMNS)
     valid = np.ones(len(frame), dtype=bool)

@@ -35,6 +35,7 @@ from cov_pipeline.quality import (
     quarantine_frame,
     read_csv_text,
     read_text_strict,
+    reasons_by_row,
     rows_that_may_fail,
     sha256_of,
     stripped,
@@ -630,7 +631,7 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
     # Only the rows that can fail the contract are validated: the failures are the same.
     clean &= rows_that_may_fail(HouseholdSurveyResponse.to_schema(), frame)
     contract = pandera_reasons(HouseholdSurveyResponse, frame.loc[clean])
-    contract = contract.groupby(level=0).agg(" | ".join).reindex(frame.index)
+    contract = reasons_by_row(contract, frame.index)
     all_reasons = join_reasons([first, duplicates, contract], frame.index)
 
     quarantine = pd.concat(

@@ -37,6 +37,8 @@ from cov_pipeline.quality import (
     ReasonCollector,
     SourceFile,
     empty_quarantine,
+    failure_cases,
+    marked_cells,
     quarantine_frame,
     read_text_strict,
     sha256_of,
@@ -652,17 +654,13 @@ class _Rows:
         """The pandera model's failures, one readable reason per row, column and rule.
 
         ``columns`` maps typed column names to the raw names reasons are given under. A column
-        already reported unparseable or missing is not reported missing again.
+        already reported unparseable or missing is not reported missing again. Every row is
+        validated: finding the rows that may fail (as the other sources do) costs more here than
+        it saves, the pseudo ids being as many as the rows.
         """
-        import pandera.errors as pa_errors
-
-        try:
-            # in place: the models coerce nothing, so pandera's copy of the frame is not needed
-            model.validate(typed, lazy=True, inplace=True)
-        except pa_errors.SchemaErrors as err:
-            cases = err.failure_cases
-            if cases["index"].isna().any():
-                raise  # a wrong dtype or column: our parsing broke the contract, not the input
+        # in place: the models coerce nothing, so pandera's copy of the frame is not needed
+        cases = failure_cases(model, typed, inplace=True)
+        if not cases.empty:
             self._add_cases(cases, columns)
 
     def _add_cases(self, cases: pd.DataFrame, columns: Mapping[str, str]) -> None:
@@ -686,12 +684,7 @@ class _Rows:
         column, typed_column, rule, check, value, row = (
             s[col] for s in (column, typed_column, rule, check, value, row)
         )
-        known = column.isin(self.reported.columns)
-        positions = self.reported.index.get_indexer(row)
-        already = np.zeros(len(row), dtype=bool)
-        already[known.to_numpy()] = self.reported.to_numpy()[
-            positions[known.to_numpy()], self.reported.columns.get_indexer(column[known])
-        ]
+        already = marked_cells(self.reported, row.to_numpy(), column)
         isin_text = typed_column.map(_ISIN_TEXT)
         pattern_text = typed_column.map(_PATTERN_TEXT)
         minimum = check.str.extract(r"\((.*)\)")[0].fillna("")

@@ -181,12 +181,17 @@ class ReasonCollector:
         """Reasons already keyed by row label (several reasons for one row are joined)."""
         if reasons.empty:
             return
-        joined = reasons.astype(str).groupby(level=0, sort=False).agg(" | ".join)
-        self._reasons.append(joined.reindex(self._index))
+        self._reasons.append(reasons_by_row(reasons, self._index))
 
     def reasons(self) -> pd.Series:
         """One string per row ('' for a valid row), reasons joined with ' | '."""
         return join_reasons(self._reasons, self._index)
+
+
+def reasons_by_row(reasons: pd.Series, index: pd.Index) -> pd.Series:
+    """Reasons keyed by row label (a row may appear more than once) as one ' | ' separated
+    string per row of ``index``, in their order; missing for a row with none."""
+    return reasons.astype(str).groupby(level=0, sort=False).agg(" | ".join).reindex(index)
 
 
 def join_reasons(parts: Iterable[pd.Series], index: pd.Index) -> pd.Series:
@@ -253,35 +258,72 @@ def empty_quarantine() -> pd.DataFrame:
     )
 
 
-def pandera_reasons(schema, frame: pd.DataFrame, inplace: bool = False) -> pd.Series:
-    """Validate ``frame`` lazily against a pandera model and return one reason per failing check.
+_FAILURE_CASE_COLUMNS = [
+    "schema_context",
+    "column",
+    "check",
+    "check_number",
+    "failure_case",
+    "index",
+]
 
-    The result is indexed by the frame's row labels (a row may appear more than once). Failures
-    that belong to no row (a wrong dtype, a missing column) are contract breaks in our own parsing,
-    not bad input, so they raise. ``inplace`` skips pandera's copy of the frame: safe only for a
-    schema that coerces nothing.
+
+def failure_cases(schema, frame: pd.DataFrame, inplace: bool = False) -> pd.DataFrame:
+    """pandera's failure cases of ``frame`` validated lazily against ``schema`` (a model or a
+    schema): one row per failing cell or row and check, ``index`` the frame's row label; none
+    if it passes.
+
+    Failures that belong to no row (a wrong dtype, a missing column) are contract breaks in our
+    own parsing, not bad input, so they raise pandera's ``SchemaErrors``. ``inplace`` skips
+    pandera's copy of the frame: safe only for a schema that coerces nothing.
     """
     import pandera.errors as pa_errors
 
     try:
         schema.validate(frame, lazy=True, inplace=inplace)
     except pa_errors.SchemaErrors as err:
-        cases = err.failure_cases
-        row_level = cases["index"].notna()
-        if not row_level.all():
+        if err.failure_cases["index"].isna().any():
             raise
-        column = cases["column"].fillna("row").astype(str)
-        check = cases["check"].astype(str).str.replace("not_nullable", "missing", regex=False)
-        value = cases["failure_case"]
-        shown = np.where(
-            value.notna() & (check != "missing") & (column != "row"),
-            " (got " + value.astype(str) + ")",
-            "",
-        )
-        reasons = column + ": " + check + shown
-        reasons.index = pd.Index(cases["index"].to_numpy())
-        return reasons
-    return pd.Series(dtype=object)
+        return err.failure_cases
+    return pd.DataFrame(columns=_FAILURE_CASE_COLUMNS)
+
+
+def pandera_reasons(schema, frame: pd.DataFrame, inplace: bool = False) -> pd.Series:
+    """Validate ``frame`` lazily against a pandera model and return one reason per failing check,
+    in pandera's words.
+
+    The result is indexed by the frame's row labels (a row may appear more than once). Failures
+    that belong to no row raise, and ``inplace`` is as in :func:`failure_cases`.
+    """
+    cases = failure_cases(schema, frame, inplace=inplace)
+    if cases.empty:
+        return pd.Series(dtype=object)
+    column = cases["column"].fillna("row").astype(str)
+    check = cases["check"].astype(str).str.replace("not_nullable", "missing", regex=False)
+    value = cases["failure_case"]
+    shown = np.where(
+        value.notna() & (check != "missing") & (column != "row"),
+        " (got " + value.astype(str) + ")",
+        "",
+    )
+    reasons = column + ": " + check + shown
+    reasons.index = pd.Index(cases["index"].to_numpy())
+    return reasons
+
+
+def marked_cells(marks: pd.DataFrame, rows: np.ndarray, columns: pd.Series) -> np.ndarray:
+    """Whether ``marks`` holds True at each cell (row label, column name): a failure case on a
+    cell whose text was already reported unreadable or missing is not reported again. A column
+    ``marks`` does not have is unmarked."""
+    at = marks.columns.get_indexer(columns)
+    known = at >= 0
+    marked = np.zeros(len(at), dtype=bool)
+    if known.any():
+        taken = np.unique(at[known])  # only the columns asked about are read
+        values = marks.iloc[:, taken].to_numpy(dtype=bool)
+        rows = marks.index.get_indexer(np.asarray(rows)[known])
+        marked[known] = values[rows, np.searchsorted(taken, at[known])]
+    return marked
 
 
 # -- validating only the rows that may fail -----------------------------------------------------
@@ -312,11 +354,9 @@ def _failures(schema, frame: pd.DataFrame) -> pd.DataFrame | None:
     import pandera.errors as pa_errors
 
     try:
-        schema.validate(frame, lazy=True, inplace=True)  # the schemas here coerce nothing
-    except pa_errors.SchemaErrors as err:
-        cases = err.failure_cases
-        return None if cases["index"].isna().any() else cases
-    return pd.DataFrame({"column": [], "index": []})
+        return failure_cases(schema, frame, inplace=True)  # the schemas here coerce nothing
+    except pa_errors.SchemaErrors:
+        return None
 
 
 def _is_cell_wise(column) -> bool:

@@ -31,6 +31,8 @@ from cov_pipeline.quality import (
     by_value,
     columns_frame,
     empty_quarantine,
+    failure_cases,
+    marked_cells,
     quarantine_frame,
     read_csv_text,
     rows_that_may_fail,
@@ -308,22 +310,15 @@ def contract_reasons(typed: pd.DataFrame, unreadable: pd.DataFrame) -> pd.Series
     not bad input, so they raise. Only the rows that can fail are validated in full
     (:func:`rows_that_may_fail`): the failures are those of the whole frame.
     """
-    import pandera.errors as pa_errors
-
     suspect = rows_that_may_fail(ReferralRecord.to_schema(), typed)
     if not suspect.any():
         return pd.Series(dtype=object)
-    try:
-        ReferralRecord.validate(typed if suspect.all() else typed[suspect], lazy=True)
-    except pa_errors.SchemaErrors as err:
-        cases = err.failure_cases
-        if cases["index"].isna().any():
-            raise
-        cases = cases.assign(
-            index=cases["index"].astype("int64"), rule=cases["check"].str.split("(").str[0]
-        )
-    else:
+    cases = failure_cases(ReferralRecord, typed if suspect.all() else typed[suspect])
+    if cases.empty:
         return pd.Series(dtype=object)
+    cases = cases.assign(
+        index=cases["index"].astype("int64"), rule=cases["check"].str.split("(").str[0]
+    )
 
     out: list[pd.Series] = []
     frame_level = cases["schema_context"] == "DataFrameSchema"
@@ -337,11 +332,7 @@ def contract_reasons(typed: pd.DataFrame, unreadable: pd.DataFrame) -> pd.Series
     missing = cells["rule"] == "not_nullable"
     if missing.any():
         hit = cells.loc[missing]
-        known = unreadable.reindex(columns=hit["column"].unique(), fill_value=False)
-        already = known.to_numpy()[
-            known.index.get_indexer(hit["index"]), known.columns.get_indexer(hit["column"])
-        ]
-        hit = hit.loc[~already]
+        hit = hit.loc[~marked_cells(unreadable, hit["index"].to_numpy(), hit["column"])]
         out.append(
             pd.Series(
                 (hit["column"].map(lambda c: RAW_NAMES.get(c, c)) + ": missing").to_numpy(),

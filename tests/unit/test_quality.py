@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
+import pandera.errors as pa_errors
+import pandera.pandas as pa
 import pytest
 
-from cov_pipeline.quality import FileFault, quarantine_frame, read_text_strict
+from cov_pipeline.quality import (
+    FileFault,
+    failure_cases,
+    marked_cells,
+    quarantine_frame,
+    read_text_strict,
+    reasons_by_row,
+)
 
 BOM = b"\xef\xbb\xbf"
 
@@ -49,3 +59,45 @@ def test_a_byte_that_is_not_utf8_is_reported_at_its_offset_in_the_file(
         f"extract.csv: not UTF-8: byte 0xe9 at offset {offset} (line {line}) cannot be decoded; "
         "re-export the file as UTF-8"
     )
+
+
+_SCHEMA = pa.DataFrameSchema(
+    {"age": pa.Column("Int64", pa.Check.ge(0), nullable=True), "code": pa.Column(str)}
+)
+
+
+def test_failure_cases_name_the_row_labels_of_the_failing_cells():
+    frame = pd.DataFrame(
+        {"age": pd.array([-1, 5, None], dtype="Int64"), "code": ["a", None, "c"]},
+        index=[10, 11, 12],
+    )
+    cases = failure_cases(_SCHEMA, frame)
+    assert list(zip(cases["column"], cases["check"], cases["index"], strict=True)) == [
+        ("age", "greater_than_or_equal_to(0)", 10),
+        ("code", "not_nullable", 11),
+    ]
+
+
+def test_failure_cases_are_none_for_a_valid_frame_and_raise_for_a_broken_contract():
+    valid = pd.DataFrame({"age": pd.array([1], dtype="Int64"), "code": ["a"]})
+    assert failure_cases(_SCHEMA, valid).empty
+    wrong_dtype = pd.DataFrame({"age": [1.5], "code": ["a"]})  # our parsing's fault: no row's
+    with pytest.raises(pa_errors.SchemaErrors):
+        failure_cases(_SCHEMA, wrong_dtype)
+
+
+def test_marked_cells_reads_each_row_label_and_column_and_an_unknown_column_is_unmarked():
+    marks = pd.DataFrame({"a": [True, False], "b": [False, True]}, index=[7, 8])
+    columns = pd.Series(["b", "a", "zz", "a"])
+    assert marked_cells(marks, np.array([8, 7, 7, 8]), columns).tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_reasons_by_row_joins_a_rows_reasons_in_their_order():
+    reasons = pd.Series(["z first", "only", "then a"], index=[2, 0, 2])
+    joined = reasons_by_row(reasons, pd.RangeIndex(3))
+    assert joined[2] == "z first | then a" and joined[0] == "only" and pd.isna(joined[1])
