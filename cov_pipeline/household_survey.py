@@ -36,6 +36,7 @@ from cov_pipeline.quality import (
     read_csv_text,
     read_text_strict,
     reasons_by_row,
+    record_lines,
     rows_that_may_fail,
     sha256_of,
     stripped,
@@ -356,13 +357,7 @@ def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile
             path, f"wave {wave.year}: column(s) the codebook maps are missing: {listed}"
         )
     frame.columns = names
-    header_lines = 1 + sum(str(c).count("\n") for c in names)
-    breaks = np.zeros(len(frame), dtype=np.int64)
-    # Quoted fields may hold line breaks; only then is counting them per field worth its cost.
-    if text.count("\n") > header_lines + len(frame) - (not text.endswith("\n")):
-        for column in names:
-            breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
-    starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
+    starts = record_lines(frame, text, names)
     blank = blank_rows(frame, names)
     frame = frame.loc[~blank].copy()
     if frame.empty:

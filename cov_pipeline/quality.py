@@ -94,6 +94,19 @@ def read_csv_text(path: Path, fault_prefix: str = "") -> tuple[pd.DataFrame, str
     return frame, text, data
 
 
+def record_lines(frame: pd.DataFrame, text: str, names: list[str]) -> np.ndarray:
+    """The physical line each record of ``frame`` (read from ``text`` by :func:`read_csv_text`,
+    columns ``names``) starts on, counting 1 from the header: records start further down only
+    where a quoted field (or a header name) holds a line break, so the fields are only searched
+    for breaks when the file has more line feeds than records."""
+    header_lines = 1 + sum(str(c).count("\n") for c in names)
+    breaks = np.zeros(len(frame), dtype=np.int64)
+    if text.count("\n") > header_lines + len(frame) - (not text.endswith("\n")):
+        for column in names:
+            breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+    return header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
+
+
 def blank_rows(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     """Rows whose fields are all empty (a blank line). Only rows with an empty first field can
     be blank, so only those are compared field by field."""

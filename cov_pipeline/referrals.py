@@ -35,6 +35,7 @@ from cov_pipeline.quality import (
     marked_cells,
     quarantine_frame,
     read_csv_text,
+    record_lines,
     rows_that_may_fail,
     sha256_of,
     stripped,
@@ -175,13 +176,7 @@ def read_referral_file(
             faults.append("repeated column(s) " + ", ".join(repr(c) for c in repeated))
         raise FileFault(path, "wrong header: " + "; ".join(faults))
     frame.columns = names
-    # Physical line of each record: only when some quoted field holds a line break do later
-    # records start further down.
-    breaks = np.zeros(len(frame), dtype=np.int64)
-    if text.count("\n") > len(frame) + 1 - (not text.endswith("\n")):
-        for column in names:
-            breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
-    starts = 2 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
+    starts = record_lines(frame, text, names)
     blank = blank_rows(frame, names)
     frame = frame.loc[~blank, RAW_COLUMNS].reset_index(drop=True)
     if frame.empty:

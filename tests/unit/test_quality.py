@@ -101,3 +101,17 @@ def test_reasons_by_row_joins_a_rows_reasons_in_their_order():
     reasons = pd.Series(["z first", "only", "then a"], index=[2, 0, 2])
     joined = reasons_by_row(reasons, pd.RangeIndex(3))
     assert joined[2] == "z first | then a" and joined[0] == "only" and pd.isna(joined[1])
+
+
+def test_record_lines_count_line_breaks_in_quoted_fields_and_the_header(tmp_path):
+    from cov_pipeline.quality import read_csv_text, record_lines
+
+    path = tmp_path / "x.csv"
+    # lines: 1 header, 2 record a, 3-4 record b (a quoted line break), 5 record c
+    path.write_text('id,note\na,plain\nb,"two\nlines"\nc,last\n', encoding="utf-8")
+    frame, text, _ = read_csv_text(path)
+    assert record_lines(frame, text, list(frame.columns)).tolist() == [2, 3, 5]
+    # a header name with a line break in it moves every record down one line
+    path.write_text('id,"the\nnote"\na,plain\nb,x', encoding="utf-8")
+    frame, text, _ = read_csv_text(path)
+    assert record_lines(frame, text, list(frame.columns)).tolist() == [3, 4]
