@@ -139,7 +139,7 @@ def build_resources() -> dict:
             base_url=env_or_default("COV_FINGERTIPS_API_URL", settings.DEFAULT_FINGERTIPS_API_URL)
         ),
         "great_expectations": GreatExpectationsResource(
-            docs_dir=env_or_default("COV_DOCS_DIR", "")
+            docs_dir=env_or_default("COV_DOCS_DIR", settings.DEFAULT_DOCS_DIR)
         ),
     }
 

@@ -36,20 +36,20 @@ class InMemoryBytecodeCache(BytecodeCache):
 TEMPLATES = InMemoryBytecodeCache()
 
 
-class CachedPageView(DefaultJinjaPageView):
+class _SharedTemplates:
+    """Gives a GX Jinja view (which builds its own environment) the shared compiled templates."""
+
+    def __init__(self, custom_styles_directory=None, custom_views_directory=None) -> None:
+        super().__init__(custom_styles_directory, custom_views_directory)
+        self.env.bytecode_cache = TEMPLATES
+
+
+class CachedPageView(_SharedTemplates, DefaultJinjaPageView):
     """GX's page view (suite and validation pages) with the shared compiled templates."""
 
-    def __init__(self, custom_styles_directory=None, custom_views_directory=None) -> None:
-        super().__init__(custom_styles_directory, custom_views_directory)
-        self.env.bytecode_cache = TEMPLATES
 
-
-class CachedIndexPageView(DefaultJinjaIndexPageView):
+class CachedIndexPageView(_SharedTemplates, DefaultJinjaIndexPageView):
     """GX's index page view with the shared compiled templates."""
-
-    def __init__(self, custom_styles_directory=None, custom_views_directory=None) -> None:
-        super().__init__(custom_styles_directory, custom_views_directory)
-        self.env.bytecode_cache = TEMPLATES
 
 
 def site_views_config() -> dict:

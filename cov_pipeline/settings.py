@@ -60,11 +60,6 @@ def analyst_role() -> str:
 DEFAULT_DOCS_DIR = "data/warehouse/docs"
 
 
-def docs_dir() -> str:
-    """Where Great Expectations builds its Data Docs site for analysts (``index.html``)."""
-    return os.environ.get("COV_DOCS_DIR", DEFAULT_DOCS_DIR)
-
-
 DEFAULT_IMD_VINTAGE = "IMD2019"
 
 

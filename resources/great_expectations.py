@@ -11,8 +11,8 @@ from cov_pipeline import expectations, settings
 
 
 class GreatExpectationsResource(ConfigurableResource):
-    """Validates marts against their suites and builds Data Docs into ``docs_dir`` (empty:
-    ``COV_DOCS_DIR``, default ``data/warehouse/docs``).
+    """Validates marts against their suites and builds Data Docs into ``docs_dir``
+    (``COV_DOCS_DIR`` in the code location, default ``data/warehouse/docs``).
 
     As a run that holds a GX check starts, GX is imported and its context created in a
     background thread: that takes about 3 s, which then overlaps the run's first steps (reading
@@ -20,15 +20,12 @@ class GreatExpectationsResource(ConfigurableResource):
     delaying the first check. The first validation waits for it to finish.
     """
 
-    docs_dir: str = ""
+    docs_dir: str = settings.DEFAULT_DOCS_DIR
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         expectations.warm_up_in_background()
 
-    def docs_folder(self) -> Path:
-        return Path(self.docs_dir or settings.docs_dir())
-
     def validate(
         self, table_name: str, frame: pd.DataFrame, run_name: str
     ) -> expectations.MartValidation:
-        return expectations.validate_mart(table_name, frame, self.docs_folder(), run_name=run_name)
+        return expectations.validate_mart(table_name, frame, Path(self.docs_dir), run_name=run_name)

@@ -21,19 +21,17 @@ BENCHMARK_CHECK = AssetCheckKey(AssetKey(["marts", "infant_mortality_benchmark"]
 
 
 @pytest.fixture
-def docs_dir(tmp_path, monkeypatch) -> Path:
-    docs = tmp_path / "docs"
-    monkeypatch.setenv("COV_DOCS_DIR", str(docs))
-    return docs
+def docs_dir(tmp_path) -> Path:
+    return tmp_path / "docs"
 
 
-def run(raw_dir: Path, url: str, selection=None):
+def run(raw_dir: Path, url: str, docs_dir: Path, selection=None):
     return materialize(
         [*PIPELINE, *GX_CHECKS],
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "great_expectations": GreatExpectationsResource(),
+            "great_expectations": GreatExpectationsResource(docs_dir=str(docs_dir)),
         },
         instance=DagsterInstance.ephemeral(),
         selection=selection,
@@ -62,7 +60,7 @@ def test_the_checks_are_one_non_blocking_check_per_mart():
 
 
 def test_marts_pass_their_suites_and_a_broken_mart_fails(raw_dir, duckdb_url, docs_dir):
-    result = run(raw_dir, duckdb_url)
+    result = run(raw_dir, duckdb_url, docs_dir)
     assert result.success
 
     checks = evaluations(result)
@@ -87,7 +85,7 @@ def test_marts_pass_their_suites_and_a_broken_mart_fails(raw_dir, duckdb_url, do
     wh.replace_table("marts", "indicator_values", broken)
     wh.dispose()
 
-    rerun = run(raw_dir, duckdb_url, selection=AssetSelection.checks(VALUES_CHECK))
+    rerun = run(raw_dir, duckdb_url, docs_dir, selection=AssetSelection.checks(VALUES_CHECK))
 
     assert rerun.get_asset_materialization_events() == []  # the check alone ran
     checks = evaluations(rerun)

@@ -123,8 +123,7 @@ def test_object_columns_take_their_type_from_the_first_value_present_however_far
 
     assert sql_type(column([dt.date(2024, 1, 1), None]), "duckdb") == "DATE"
     assert sql_type(column([True, False]), "postgresql") == "BOOLEAN"
-    assert (
-        sql_type(column([dt.datetime(2024, 1, 1)]), "duckdb") == "VARCHAR"
-    )  # a datetime is not a DATE
+    # a datetime is not a DATE
+    assert sql_type(column([dt.datetime(2024, 1, 1)]), "duckdb") == "VARCHAR"
     assert sql_type(column(["E08000026"]), "postgresql") == "TEXT"
     assert sql_type(column([]), "duckdb") == "VARCHAR"  # nothing present: text
