@@ -43,7 +43,6 @@ with their templates compiled once per process (:mod:`cov_pipeline.gx_docs`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -268,20 +267,6 @@ def _context():
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     context.data_sources.add_pandas(DATA_SOURCE)
     return context
-
-
-def warm_up_in_background() -> threading.Thread:
-    """Import GX and create the process's context in a daemon thread, so that a run's first
-    check does not wait seconds for it; :func:`validate_mart` takes the same lock and so waits
-    for a warm-up under way. A failure here is left for the first validation to raise."""
-
-    def warm_up() -> None:
-        with _lock, contextlib.suppress(Exception):  # validate_mart calls _context and raises
-            _context()
-
-    thread = threading.Thread(target=warm_up, name="great-expectations-warm-up", daemon=True)
-    thread.start()
-    return thread
 
 
 def _batch_definition(context, table_name: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource
 
 from cov_pipeline import expectations, settings
 
@@ -14,16 +14,12 @@ class GreatExpectationsResource(ConfigurableResource):
     """Validates marts against their suites and builds Data Docs into ``docs_dir``
     (``COV_DOCS_DIR`` in the code location, default ``data/warehouse/docs``).
 
-    As a run that holds a GX check starts, GX is imported and its context created in a
-    background thread: that takes about 3 s, which then overlaps the run's first steps (reading
-    and writing tables, which leave Python's interpreter lock free much of the time) instead of
-    delaying the first check. The first validation waits for it to finish.
+    GX is imported, and its context created, by the first validation of a process (about 3 s).
+    Not earlier in a background thread: importing in two threads at once can hand one of them a
+    half-imported module (a run failed so, in SQLAlchemy, when its first step's import met GX's).
     """
 
     docs_dir: str = settings.DEFAULT_DOCS_DIR
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        expectations.warm_up_in_background()
 
     def validate(
         self, table_name: str, frame: pd.DataFrame, run_name: str

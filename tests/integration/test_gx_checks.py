@@ -101,3 +101,17 @@ def test_marts_pass_their_suites_and_a_broken_mart_fails(raw_dir, duckdb_url, do
     assert check.description.startswith("2 of ")
     runs = list((docs_dir / "validations" / "marts" / "indicator_values").iterdir())
     assert rerun.run_id in {p.name for p in runs}
+
+
+def test_setting_up_the_resource_starts_no_thread(docs_dir):
+    # A thread importing GX while a step imports SQLAlchemy handed the step a half-imported
+    # module (a run from the UI failed so): the resource must not import in the background.
+    import threading
+
+    from dagster import build_resources
+
+    before = set(threading.enumerate())
+    with build_resources({"gx": GreatExpectationsResource(docs_dir=str(docs_dir))}) as resources:
+        assert resources.gx.docs_dir == str(docs_dir)
+        started = set(threading.enumerate()) - before
+    assert not started, f"threads started by the resource: {[t.name for t in started]}"

@@ -249,6 +249,24 @@ def _run(url: str, run_id: str) -> dict:
     )["runOrError"]
 
 
+def _run_errors(url: str, run_id: str) -> list[str]:
+    """The messages of the run's failure events (the run's and its steps'), for a failing test."""
+    events = _graphql(
+        url,
+        """query ($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection(limit: 1000) {
+            events { __typename
+              ... on RunFailureEvent { message error { message } }
+              ... on ExecutionStepFailureEvent { stepKey message error { message } }
+              ... on EngineEvent { message error { message } } } } } } }""",
+        {"id": run_id},
+    )["runOrError"]["eventConnection"]["events"]
+    return [
+        f"{e['__typename']} {e.get('stepKey') or ''}: {e['message']} {e['error']['message']}"
+        for e in events
+        if e.get("error")
+    ]
+
+
 def test_a_materialisation_launched_from_the_ui_succeeds(page, webserver):
     _open(page, webserver, "/overview")
     page.get_by_role("navigation").get_by_role("link", name="Jobs").click()
@@ -281,7 +299,8 @@ def test_a_materialisation_launched_from_the_ui_succeeds(page, webserver):
         failed = [s["stepKey"] for s in run["stepStats"] if s["status"] != "SUCCESS"]
         pytest.fail(
             f"run {run_id} ended {run['status']} (after at most {RUN_TIMEOUT_S} s); "
-            f"steps not succeeded: {failed}; webserver log: test-artifacts/ui_webserver.log"
+            f"steps not succeeded: {failed}; errors: {_run_errors(webserver, run_id)}; "
+            "webserver log: test-artifacts/ui_webserver.log"
         )
 
     # The run page, updated live, shows what the person sees: the run succeeded.
