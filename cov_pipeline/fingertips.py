@@ -32,7 +32,11 @@ from cov_pipeline.quality import (
     FileFault,
     SourceFile,
     empty_quarantine,
+    ends_with_line_break,
+    field_line_breaks,
+    has_lone_carriage_return,
     join_reasons,
+    line_breaks,
     pandera_reasons,
     quarantine_frame,
     read_text_strict,
@@ -230,7 +234,7 @@ def _read_export(path: Path, data: bytes) -> tuple[pd.DataFrame, str]:
     :func:`check_header` word them, UTF-8 first."""
     try:
         header = next(csv.reader(_decoded_lines(data)), [])
-        header_lines = 1 + sum(name.count("\n") for name in header)
+        header_lines = 1 + sum(line_breaks(name) for name in header)
         snake, parent_basis = check_header(path, header)
     except (UnicodeDecodeError, FileFault):
         read_text_strict(path)  # a file that is not UTF-8 is reported as that first
@@ -249,17 +253,10 @@ def _read_export(path: Path, data: bytes) -> tuple[pd.DataFrame, str]:
     return frame, parent_basis
 
 
-def _decoded_lines(data: bytes) -> Iterator[str]:
-    """The lines of UTF-8 bytes (a leading BOM dropped), ends kept, each decoded strictly when
-    asked for: the header needs only the first few. Decoding line by line decodes the same
-    text as decoding the whole: the line break is a byte no other character's encoding holds.
-    """
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    while start < len(data):
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end + 1
-        yield data[start:end].decode("utf-8")
-        start = end
+def _decoded_lines(data: bytes) -> io.TextIOWrapper:
+    """The lines of UTF-8 bytes (a leading BOM dropped), ends kept (LF, CRLF or a lone CR), each
+    decoded strictly when asked for: the header needs only the first few."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
 
 
 def _constant_text(value: str, length: int, index: pd.Index) -> pd.Series:
@@ -299,9 +296,9 @@ def _read_fast(
                 check_utf8=True,  # the file's UTF-8 check (see read_fingertips_file)
             ),
         )
-        # counted while Arrow reads (without the GIL); b"\n" is one byte in UTF-8 and occurs
-        # in no other character's encoding
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        # counted while Arrow reads (without the GIL); LF and CR are one byte each in UTF-8
+        # and occur in no other character's encoding. Arrow ends a record at a lone CR too.
+        lines = line_breaks(data) + (0 if ends_with_line_break(data) else 1)
         try:
             table = reading.result()
         except pa.ArrowInvalid:
@@ -326,8 +323,9 @@ def _read_exact(path: Path, text: str, names: list[str], header_lines: int) -> p
         raise FileFault(path, f"not a readable CSV: {exc}") from None
     frame.columns = names
     breaks = np.zeros(len(frame), dtype=np.int64)
+    lone_carriage_returns = has_lone_carriage_return(text)
     for column in names:
-        breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+        breaks += field_line_breaks(frame[column], lone_carriage_returns)
     starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
     blank = (frame[names] == "").all(axis=1).to_numpy()
     frame = frame.loc[~blank].astype(ARROW_STRING)
@@ -685,11 +683,11 @@ def _is_arrow_text(dtype) -> bool:
 
 
 def _clean_text(text):
-    """Line breaks as LF, outer whitespace trimmed, blank as null."""
+    """Line breaks (CRLF, a lone CR) as LF, outer whitespace trimmed, blank as null."""
     import pyarrow.compute as pc
 
-    if _may_contain(text, b"\r") and pc.any(pc.match_substring(text, "\r\n")).as_py():
-        text = pc.replace_substring(text, "\r\n", "\n")
+    if _may_contain(text, b"\r") and pc.any(pc.match_substring(text, "\r")).as_py():
+        text = pc.replace_substring_regex(text, "\r\n?", "\n")
     text = _trim(text)
     blank = pc.equal(text, "")
     if not pc.any(blank).as_py():

@@ -38,6 +38,8 @@ from cov_pipeline.quality import (
     SourceFile,
     empty_quarantine,
     failure_cases,
+    field_line_breaks,
+    has_lone_carriage_return,
     marked_cells,
     quarantine_frame,
     read_text_strict,
@@ -299,7 +301,7 @@ def _read_plain(data: bytes, header: Sequence[str]) -> pd.DataFrame | None:
     import pyarrow.csv as pcsv
 
     body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    if b'"' in body or b"\0" in body or _has_lone_carriage_return(body):
+    if b'"' in body or b"\0" in body or has_lone_carriage_return(body):
         return None  # quoting, a NUL or a lone carriage return: the exact reader's rules apply
     end = body.find(b"\n")
     names = [n.strip() for n in body[: end if end >= 0 else None].decode("utf-8").split(",")]
@@ -329,11 +331,6 @@ def _read_plain(data: bytes, header: Sequence[str]) -> pd.DataFrame | None:
     return frame
 
 
-def _has_lone_carriage_return(data: bytes) -> bool:
-    """Whether a CR stands without the LF of a CRLF after it."""
-    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
-
-
 def _read_exact(path: Path, text: str, data: bytes, header: Sequence[str]) -> pd.DataFrame:
     """pandas' reader, for any file: quoted fields (line breaks inside them counted in the line
     numbers), blank lines (skipped), short records (flagged), and every file fault.
@@ -357,7 +354,7 @@ def _read_exact(path: Path, text: str, data: bytes, header: Sequence[str]) -> pd
         raise FileFault(path, f"unexpected column(s): {', '.join(repr(u) for u in unexpected)}")
     frame.columns = names
     frame = frame[list(header)].fillna("")
-    lone_carriage_return = _has_lone_carriage_return(data)
+    lone_carriage_return = has_lone_carriage_return(data)
     if lone_carriage_return:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -400,10 +397,9 @@ def _fields_quoted(
     quoting: records are rebuilt from the physical lines and quoted fields removed first.
     With ``lone_carriage_return``, ``text`` has LF line breaks only and the fields may hold a
     lone CR: one line break, as CRLF and LF are."""
-    line_break = "\r\n|\r|\n" if lone_carriage_return else "\n"
     breaks = np.zeros(len(frame), dtype=np.int64)
     for column in frame.columns:  # a handful of columns, each a vectorised count
-        breaks += frame[column].str.count(line_break).to_numpy(dtype=np.int64)
+        breaks += field_line_breaks(frame[column], lone_carriage_return)
     lines = pd.Series(text.split("\n"), dtype=object)
     n = len(breaks)
     if breaks.any():  # records spanning lines: rejoin them

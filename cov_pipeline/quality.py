@@ -62,8 +62,7 @@ def read_text_strict(path: Path) -> tuple[str, bytes]:
         # the codec decodes what follows a BOM: its positions are in that, not in the file
         offset = exc.start + len(data) - len(exc.object)
         before = data[:offset]
-        # a lone CR ends a line as LF and CRLF do, as the CSV readers number lines
-        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+        line = line_breaks(before) + 1
         raise FileFault(
             path,
             f"not UTF-8: byte 0x{data[offset]:02x} at offset {offset} (line {line}) "
@@ -94,16 +93,48 @@ def read_csv_text(path: Path, fault_prefix: str = "") -> tuple[pd.DataFrame, str
     return frame, text, data
 
 
+def _line_ends(text: str | bytes) -> tuple:
+    return ("\n", "\r") if isinstance(text, str) else (b"\n", b"\r")
+
+
+def line_breaks(text: str | bytes) -> int:
+    """How many line breaks ``text`` holds, where LF, CRLF and a lone CR each end a line: the CSV
+    readers (pandas, Arrow, Python's csv module) end a record at each, so physical lines are
+    numbered so everywhere (a lone CR is an old Mac line end, or stray in a pasted field)."""
+    lf, cr = _line_ends(text)
+    carriages = text.count(cr)
+    return text.count(lf) + carriages - text.count(cr + lf) if carriages else text.count(lf)
+
+
+def has_lone_carriage_return(text: str | bytes) -> bool:
+    lf, cr = _line_ends(text)
+    carriages = text.count(cr)
+    return carriages > 0 and carriages != text.count(cr + lf)
+
+
+def ends_with_line_break(text: str | bytes) -> bool:
+    return text.endswith(_line_ends(text))
+
+
+def field_line_breaks(fields: pd.Series, lone_carriage_returns: bool) -> np.ndarray:
+    """The line breaks in each field (as :func:`line_breaks` counts them); a lone CR is looked
+    for only where the file holds one (``lone_carriage_returns``)."""
+    pattern = "\r\n|\r|\n" if lone_carriage_returns else "\n"
+    return fields.str.count(pattern).to_numpy(dtype=np.int64)
+
+
 def record_lines(frame: pd.DataFrame, text: str, names: list[str]) -> np.ndarray:
     """The physical line each record of ``frame`` (read from ``text`` by :func:`read_csv_text`,
-    columns ``names``) starts on, counting 1 from the header: records start further down only
-    where a quoted field (or a header name) holds a line break, so the fields are only searched
-    for breaks when the file has more line feeds than records."""
-    header_lines = 1 + sum(str(c).count("\n") for c in names)
+    columns ``names``) starts on, counting 1 from the header (lines end as :func:`line_breaks`
+    says): records start further down only where a quoted field (or a header name) holds a line
+    break, so the fields are only searched for breaks when the file has more line breaks than
+    records."""
+    header_lines = 1 + sum(line_breaks(str(c)) for c in names)
     breaks = np.zeros(len(frame), dtype=np.int64)
-    if text.count("\n") > header_lines + len(frame) - (not text.endswith("\n")):
+    if line_breaks(text) > header_lines + len(frame) - (not ends_with_line_break(text)):
+        lone = has_lone_carriage_return(text)
         for column in names:
-            breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
+            breaks += field_line_breaks(frame[column], lone)
     return header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
 
 

@@ -87,6 +87,22 @@ def test_crlf_records_and_line_breaks_inside_quoted_fields(tmp_path):
     assert staged.loc["E92000001", "line_number"] == 4
 
 
+def test_a_lone_cr_ends_a_line_in_a_field_and_as_the_line_end(tmp_path):
+    england = {"Area Code": "E92000001", "Area Name": "England"}
+    # a lone CR pasted into a quoted field: the record spans lines 2-3, the next starts on 4
+    path = write_export(tmp_path / "a.csv", [row(**{"Indicator Name": "Infant\rmortality"}),
+                                             row(**england)])  # fmt: skip
+    staged = load_fingertips([path]).staging.set_index("area_code")
+    assert staged.loc["E08000026", "indicator_name"] == "Infant\nmortality"
+    assert staged["line_number"].to_dict() == {"E08000026": 2, "E92000001": 4}
+    # an old Mac export: every line ends in a lone CR (Python's csv module refused its header)
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\r").replace(b"Infant\rm", b"Infant m"))
+    load = load_fingertips([path])
+    assert load.quarantine.empty
+    assert load.staging.set_index("area_code")["line_number"].to_dict() == {
+        "E08000026": 2, "E92000001": 3}  # fmt: skip
+
+
 def test_23rd_column_name_varies_with_the_parent_area_type(tmp_path):
     header = HEADER.copy()
     header[22] = "Compared to percentiles"

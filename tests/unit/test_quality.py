@@ -115,3 +115,28 @@ def test_record_lines_count_line_breaks_in_quoted_fields_and_the_header(tmp_path
     path.write_text('id,"the\nnote"\na,plain\nb,x', encoding="utf-8")
     frame, text, _ = read_csv_text(path)
     assert record_lines(frame, text, list(frame.columns)).tolist() == [3, 4]
+
+
+def test_line_breaks_count_lf_crlf_and_a_lone_cr_once_each():
+    from cov_pipeline.quality import has_lone_carriage_return, line_breaks
+
+    # "a\r\n" one, "b\n" one, "c\r" one, "d" none: 3, as text and as bytes
+    assert line_breaks("a\r\nb\nc\rd") == 3 and line_breaks(b"a\r\nb\nc\rd") == 3
+    assert line_breaks("\r\r\n\n") == 3  # CR, CRLF, LF
+    assert not has_lone_carriage_return("a\r\nb\n") and has_lone_carriage_return(b"a\r\nb\r")
+
+
+def test_record_lines_count_a_lone_cr_as_a_line_break(tmp_path):
+    from cov_pipeline.quality import read_csv_text, record_lines
+
+    path = tmp_path / "x.csv"
+    # lines: 1 header, 2-3 record a (a lone CR in a quoted field), 4 record b
+    path.write_bytes(b'id,note\na,"one\rtwo"\nb,x\n')
+    frame, text, _ = read_csv_text(path)
+    assert frame["note"].tolist() == ["one\rtwo", "x"]
+    assert record_lines(frame, text, list(frame.columns)).tolist() == [2, 4]
+    # an old Mac file, every line ended by a CR, and a CRLF inside a quoted field (lines 3-4)
+    path.write_bytes(b'id,note\ra,x\rb,"one\r\ntwo"\rc,y\r')
+    frame, text, _ = read_csv_text(path)
+    assert frame["id"].tolist() == ["a", "b", "c"]
+    assert record_lines(frame, text, list(frame.columns)).tolist() == [2, 3, 5]
