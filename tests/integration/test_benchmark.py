@@ -31,3 +31,34 @@ def test_the_benchmark_reports_every_step_and_the_floor(tmp_path, capsys, monkey
     printed = capsys.readouterr().out
     assert "ratio full refresh / floor" in printed
     assert list(scratch.iterdir()) == []  # inputs, warehouse and Dagster home removed
+
+
+def _figures(refresh: float, floor: float, peak: float) -> benchmark.ScaleFigures:
+    return benchmark.ScaleFigures(
+        scale=1.0, input_files=1, input_mb=1.0, input_rows=100, generate_seconds=1.0,
+        refresh_seconds=refresh, materialise_seconds=refresh - 1, check_seconds=0.5,
+        floor_seconds=floor, ratio_to_floor=round(refresh / floor, 2), peak_rss_mb=peak,
+        steps=[benchmark.StepFigure("fingertips_staging", refresh - 1, 100, 1.0, peak)],
+    )  # fmt: skip
+
+
+def test_repeated_runs_report_the_median_run_and_the_range():
+    runs = [_figures(39.8, 6.9, 1773), _figures(30.0, 6.0, 1953), _figures(32.0, 6.4, 1800)]
+    median = benchmark.median_run(runs)
+    # sorted by full refresh: 30.0, 32.0, 39.8 -> the middle run, whole (its own floor and steps)
+    assert (median.refresh_seconds, median.floor_seconds, median.ratio_to_floor) == (32.0, 6.4, 5.0)
+    assert median.steps[0].seconds == 31.0
+    assert [r["refresh_seconds"] for r in median.runs] == [39.8, 30.0, 32.0]
+    line = benchmark.spread_line(median)
+    assert "full refresh 32.00 s (30.00-39.80)" in line and "floor 6.40 s (6.00-6.90)" in line
+    assert "peak RSS 1,800.00 MB (1,773.00-1,953.00)" in line
+    # an even count takes the lower of the middle two
+    assert benchmark.median_run(runs[:2]).refresh_seconds == 30.0
+
+
+def test_repeat_must_be_at_least_one(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        benchmark.main(["--scale", "0.005", "--repeat", "0"])
+    assert "--repeat must be at least 1" in capsys.readouterr().err
