@@ -3,8 +3,8 @@
 One non-blocking check named ``great_expectations`` per mart: it reads the mart back from the
 warehouse, validates it against the suite registered in :mod:`cov_pipeline.expectations`, builds
 Data Docs under ``COV_DOCS_DIR`` (default ``data/warehouse/docs``) and reports the failed
-expectations in its metadata (ERROR on failure). GX is imported only when a run holds a check:
-the ``great_expectations`` resource starts it in the background as the run begins.
+expectations in its metadata (ERROR on failure). GX is imported only when a run holds a check,
+by the first check of the run's process.
 """
 
 from dagster import (
