@@ -349,6 +349,30 @@ class Warehouse:
         return int(self.query(f"SELECT COUNT(*) AS n FROM {qualified(schema, name)}")["n"].iloc[0])
 
 
+@contextmanager
+def scratch_database(server_url: str, prefix: str, drivername: str | None = None) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of ``server_url`` (any database of it),
+    yielded as a URL (``drivername`` replaces the driver), and dropped afterwards whatever
+    happens, connections still open included: for tests and the benchmark."""
+    import uuid
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {_quote(name)}")
+        url = make_url(server_url).set(database=name)
+        if drivername:
+            url = url.set(drivername=drivername)
+        try:
+            yield url.render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
+    finally:
+        admin.dispose()
+
+
 def _default_analyst_role() -> str:
     from cov_pipeline import settings
 

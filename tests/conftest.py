@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
-from cov_pipeline.warehouse import SCHEMAS, Warehouse
+from cov_pipeline.warehouse import SCHEMAS, Warehouse, scratch_database
 
 POSTGRES_ENV = "COV_TEST_POSTGRES_URL"
 
@@ -61,17 +59,8 @@ def postgres_warehouse_url() -> Iterator[str]:
     base = postgres_url()
     if base is None:
         pytest.skip(f"no PostgreSQL configured: set {POSTGRES_ENV} (the CI script sets it)")
-    name = f"cov_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(base, "cov_test") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)])

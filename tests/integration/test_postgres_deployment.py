@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 
 import psycopg
 import pytest
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus, materialize
 
 from cov_pipeline.settings import PROJECT_ROOT
-from cov_pipeline.warehouse import Warehouse
+from cov_pipeline.warehouse import Warehouse, scratch_database
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 from tests.conftest import postgres_url, requires_postgres
@@ -23,17 +22,8 @@ pytestmark = [pytest.mark.postgres, requires_postgres]
 @pytest.fixture
 def instance_database():
     """A fresh PostgreSQL database for Dagster's own storage, as libpq URL (dagster-postgres)."""
-    name = f"cov_dagster_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(
-        postgres_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(postgres_url()).set(drivername="postgresql+psycopg2", database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with scratch_database(postgres_url(), "cov_dagster", drivername="postgresql+psycopg2") as url:
+        yield url
 
 
 def test_a_job_runs_on_the_shipped_postgres_instance_config(
