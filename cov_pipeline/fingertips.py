@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cov_pipeline.quality import (
+    BEYOND_WHOLE_NUMBERS,
     FileFault,
     SourceFile,
     empty_quarantine,
@@ -42,6 +43,7 @@ from cov_pipeline.quality import (
     read_text_strict,
     reasons_by_row,
     sha256_of,
+    within_whole_numbers,
 )
 from cov_pipeline.schemas.fingertips import FingertipsRow
 
@@ -341,6 +343,10 @@ _MONTHS = {
         start=1,
     )
 }
+# The years a period may start in (the first and last): public health data of the last century
+# and this one.
+PERIOD_YEARS = (1900, 2099)
+
 _PERIOD_PATTERNS = {
     # 2022
     "calendar_year": r"^(?P<y1>\d{4})$",
@@ -411,6 +417,11 @@ def _parse_period_labels(periods: pd.Series) -> pd.DataFrame:
             continue
         parts = parts.loc[hit]
         y1 = pd.to_numeric(parts["y1"]).astype("int64")
+        # a year outside PERIOD_YEARS is no period of these data (and pandas' timestamps end
+        # in 2262; a second year is at most 99 after the first): the label is not recognised
+        known = y1.between(*PERIOD_YEARS)
+        hit.loc[hit] = known.to_numpy()
+        parts, y1 = parts.loc[known], y1.loc[known]
         if "y1b" in parts:
             # the second half of '2022/23' must be the following year
             follows = _full_year(y1, parts["y1b"]) == y1 + 1
@@ -511,16 +522,21 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
         whole = ~np.isnan(number) & (np.mod(number, 1) == 0)
     bad_id = _bool(pc.not_equal(stripped["indicator_id"], "")) & ~whole
     rules.append((bad_id, "indicator_id", "indicator_id: ", " is not a whole number"))
-    typed["indicator_id"] = _whole_numbers(np.where(whole, number, np.nan))
+    too_large = whole & ~within_whole_numbers(number)
+    rules.append((too_large, "indicator_id", "indicator_id: ", BEYOND_WHOLE_NUMBERS))
+    typed["indicator_id"] = _whole_numbers(np.where(whole & ~too_large, number, np.nan))
 
     for column in NUMERIC_COLUMNS:
         number, invalid = numbers[column]
         rules.append((invalid, column, f"{column}: ", " is not a number"))
         typed[column] = number
 
-    typed["time_period_sortable"] = _whole_numbers(
-        np.round(_arrow_to_float(stripped["time_period_sortable"]))
+    sortable = np.round(_arrow_to_float(stripped["time_period_sortable"]))
+    too_large = ~np.isnan(sortable) & ~within_whole_numbers(sortable)
+    rules.append(
+        (too_large, "time_period_sortable", "time_period_sortable: ", BEYOND_WHOLE_NUMBERS)
     )
+    typed["time_period_sortable"] = _whole_numbers(np.where(too_large, np.nan, sortable))
     del stripped
 
     period_codes, parsed = _parse_distinct_periods(typed["time_period"])

@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cov_pipeline.quality import FileFault, SourceFile, read_text_strict, sha256_of
+from cov_pipeline.quality import (
+    FileFault,
+    SourceFile,
+    read_text_strict,
+    sha256_of,
+    within_whole_numbers,
+)
 from cov_pipeline.schemas.imd import ImdLsoa
 
 FILE_PATTERN = "imd*.csv"
@@ -200,7 +206,7 @@ def _whole_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """'11,101' -> 11101; returns the numbers (Int64) and a mask of text that is not one."""
     cleaned = text.str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
     number = pd.to_numeric(cleaned, errors="coerce")
-    whole = number.notna() & np.isfinite(number) & (number % 1 == 0)
+    whole = number.notna() & within_whole_numbers(number.to_numpy()) & (number % 1 == 0)
     invalid = cleaned.ne("") & ~whole
     return number.where(whole).astype("Int64"), invalid
 

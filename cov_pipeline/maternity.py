@@ -33,6 +33,7 @@ from cov_pipeline.disclosure import (
 )
 from cov_pipeline.imd import MOST_DEPRIVED_DECILES
 from cov_pipeline.quality import (
+    BEYOND_WHOLE_NUMBERS,
     FileFault,
     ReasonCollector,
     SourceFile,
@@ -44,6 +45,7 @@ from cov_pipeline.quality import (
     quarantine_frame,
     read_text_strict,
     sha256_of,
+    within_whole_numbers,
 )
 from cov_pipeline.schemas.maternity import (
     AGE_BANDS,
@@ -470,11 +472,6 @@ def _first_match(values: pd.Series, keys: pd.Series) -> np.ndarray:
     return np.where(found >= 0, first[np.maximum(found, 0)], -1)
 
 
-# Whole numbers are parsed as float64, exact up to 2**53: beyond, the number read may not be
-# the number written (and from 2**63 an int64 cannot hold it), so such a value is a row fault.
-LARGEST_WHOLE_NUMBER = 2**53 - 1
-
-
 def _nullable_int(number: np.ndarray, whole: np.ndarray, index: pd.Index) -> pd.Series:
     """``pd.Series(number).where(whole).astype("Int64")``, built from the arrays: that cast
     checks every value the slow way. ``whole`` holds only where the number is a whole number
@@ -614,16 +611,8 @@ class _Rows:
         whole = np.isfinite(number) & (np.mod(number, 1) == 0)
         invalid = (text != "").to_numpy(dtype=bool) & ~whole
         self._report(invalid, column, f"{column}: ", text, " is not a whole number", quote=[1])
-        too_large = whole & (np.abs(number) > LARGEST_WHOLE_NUMBER)
-        self._report(
-            too_large,
-            column,
-            f"{column}: ",
-            text,
-            f" is out of range (beyond ±{LARGEST_WHOLE_NUMBER}, the largest whole number read "
-            "exactly)",
-            quote=[1],
-        )
+        too_large = whole & ~within_whole_numbers(number)
+        self._report(too_large, column, f"{column}: ", text, BEYOND_WHOLE_NUMBERS, quote=[1])
         if required:
             self.required(column, text)
         return _nullable_int(number, whole & ~too_large, text.index)

@@ -27,6 +27,20 @@ QUARANTINE_DESCRIPTIONS = {
 }
 
 
+# Whole numbers are parsed as float64, exact up to 2**53: beyond, the number read may not be
+# the number written (and from 2**63 an int64 cannot hold it), so such a value is a row fault.
+LARGEST_WHOLE_NUMBER = 2**53 - 1
+BEYOND_WHOLE_NUMBERS = (
+    f" is out of range (beyond ±{LARGEST_WHOLE_NUMBER}, the largest whole number read exactly)"
+)
+
+
+def within_whole_numbers(number) -> np.ndarray:
+    """Where ``number`` (float64) lies within ±``LARGEST_WHOLE_NUMBER`` (NaN: False)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.abs(number) <= LARGEST_WHOLE_NUMBER, dtype=bool)
+
+
 # -- reading files ------------------------------------------------------------------------------
 class FileFault(ValueError):
     """A whole file cannot be used: the message names the file and the fault."""
@@ -123,18 +137,18 @@ def field_line_breaks(fields: pd.Series, lone_carriage_returns: bool) -> np.ndar
     return fields.str.count(pattern).to_numpy(dtype=np.int64)
 
 
-def record_lines(frame: pd.DataFrame, text: str, names: list[str]) -> np.ndarray:
-    """The physical line each record of ``frame`` (read from ``text`` by :func:`read_csv_text`,
-    columns ``names``) starts on, counting 1 from the header (lines end as :func:`line_breaks`
-    says): records start further down only where a quoted field (or a header name) holds a line
-    break, so the fields are only searched for breaks when the file has more line breaks than
-    records."""
-    header_lines = 1 + sum(line_breaks(str(c)) for c in names)
+def record_lines(frame: pd.DataFrame, text: str) -> np.ndarray:
+    """The physical line each record of ``frame`` starts on, counting 1 from the header, for a
+    frame as :func:`read_csv_text` read it from ``text`` (its columns the header's names as
+    delivered, before any are trimmed; lines end as :func:`line_breaks` says): records start
+    further down only where a quoted field (or a header name) holds a line break, so the fields
+    are only searched for breaks when the file has more line breaks than records."""
+    header_lines = 1 + sum(line_breaks(str(c)) for c in frame.columns)
     breaks = np.zeros(len(frame), dtype=np.int64)
     if line_breaks(text) > header_lines + len(frame) - (not ends_with_line_break(text)):
         lone = has_lone_carriage_return(text)
-        for column in names:
-            breaks += field_line_breaks(frame[column], lone)
+        for position in range(frame.shape[1]):
+            breaks += field_line_breaks(frame.iloc[:, position], lone)
     return header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
 
 

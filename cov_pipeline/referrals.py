@@ -25,6 +25,7 @@ from cov_pipeline.disclosure import (
     trailing_window_hidden,
 )
 from cov_pipeline.quality import (
+    BEYOND_WHOLE_NUMBERS,
     FileFault,
     SourceFile,
     blank_rows,
@@ -39,6 +40,7 @@ from cov_pipeline.quality import (
     rows_that_may_fail,
     sha256_of,
     stripped,
+    within_whole_numbers,
 )
 from cov_pipeline.schemas.referrals import (
     ETHNIC_CATEGORIES,
@@ -160,8 +162,11 @@ def read_referral_file(
     extract_date = extract_date_of(path)
     today = today or dt.date.today()
     if extract_date > today:
-        raise FileFault(path, f"extract date {extract_date} in the file name is after today")
+        raise FileFault(
+            path, f"extract date {extract_date} in the file name is after today ({today})"
+        )
     frame, text, data = read_csv_text(path)
+    starts = record_lines(frame, text)  # before the names are trimmed: they count as lines
     names = [str(c).strip() for c in frame.columns]
     missing = [c for c in RAW_COLUMNS if c not in names]
     unexpected = [n for n in names if n not in RAW_COLUMNS]
@@ -176,7 +181,6 @@ def read_referral_file(
             faults.append("repeated column(s) " + ", ".join(repr(c) for c in repeated))
         raise FileFault(path, "wrong header: " + "; ".join(faults))
     frame.columns = names
-    starts = record_lines(frame, text, names)
     blank = blank_rows(frame, names)
     frame = frame.loc[~blank, RAW_COLUMNS].reset_index(drop=True)
     if frame.empty:
@@ -253,12 +257,15 @@ def parse_referrals(
             )
 
     number = by_value(text["age"], lambda v: pd.to_numeric(v, errors="coerce"))
-    whole = number.notna() & np.isfinite(number) & (number % 1 == 0)
-    bad_age = given["age"] & ~whole.to_numpy()
-    typed["age"] = number.where(whole).astype("Int64")
-    unreadable["age"] = bad_age
+    whole = (number.notna() & np.isfinite(number) & (number % 1 == 0)).to_numpy()
+    too_large = whole & ~within_whole_numbers(number.to_numpy(dtype="float64"))
+    bad_age = given["age"] & ~whole
+    typed["age"] = number.where(whole & ~too_large).astype("Int64")
+    unreadable["age"] = bad_age | too_large
     if bad_age.any():
         reasons.append("age: " + _quoted(raw.loc[bad_age, "age"]) + " is not a whole number")
+    if too_large.any():
+        reasons.append("age: " + _quoted(raw.loc[too_large, "age"]) + BEYOND_WHOLE_NUMBERS)
     typed["extract_date"] = raw["extract_date"].astype("datetime64[ns]")
     return typed, _join(reasons, raw.index), unreadable
 

@@ -326,6 +326,25 @@ def test_fast_and_exact_readers_agree(tmp_path):
     pd.testing.assert_frame_equal(fast, exact)
 
 
+def test_numbers_too_large_to_read_exactly_and_far_years_are_quarantined(tmp_path):
+    beyond = " is out of range (beyond ±9007199254740991, the largest whole number read exactly)"
+    path = write_export(
+        tmp_path / "a.csv",
+        [row(**{"Indicator ID": "18446744073709551616"}),
+         row(**{"Area Code": "E08000001", "Time period Sortable": "1e300"}),
+         row(**{"Area Code": "E08000002", "Time period": "7919"}),  # beyond pandas' 2262
+         row(**{"Area Code": "E08000003", "Time period": "0001/02"}),
+         row(**{"Area Code": "E08000004"})],
+    )  # fmt: skip
+    load = load_fingertips([path])
+    reasons = dict(zip(load.quarantine["line_number"], load.quarantine["reasons"], strict=True))
+    assert reasons[2].startswith("indicator_id: '18446744073709551616'" + beyond)
+    assert reasons[3] == "time_period_sortable: '1e300'" + beyond
+    assert reasons[4] == "time_period: '7919' is not a recognised period"
+    assert reasons[5] == "time_period: '0001/02' is not a recognised period"
+    assert load.staging["area_code"].tolist() == ["E08000004"]
+
+
 def test_blank_lines_do_not_shift_line_numbers(tmp_path):
     path = write_export(
         tmp_path / "a.csv", [row(), row(**{"Time period": "2019 - 21", "Value": "x"})]

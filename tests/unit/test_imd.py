@@ -259,3 +259,13 @@ def test_synthetic_lookup_is_coventry_like_fixed_and_loads(tmp_path):
     assert table["lsoa_code"].tolist() == first["lsoa_code"].tolist()
     assert table["imd_rank"].tolist() == first["imd_rank"].tolist()
     assert int(table["is_most_deprived_30pct"].sum()) == 78
+
+
+def test_a_rank_beyond_the_whole_numbers_read_exactly_is_a_file_fault(tmp_path):
+    # 1e300 and 2**64 are whole numbers as floats, too large for an int64: a fault, not a crash
+    rows = "E01009522,Coventry 014A,E08000026,Coventry,1e300,4\n"
+    rows += "E01009523,Coventry 015A,E08000026,Coventry,18446744073709551616,4\n"
+    path = write(tmp_path, "imd_huge_rank.csv", FILE_1 + rows)
+    assert fault_of([path]).startswith(
+        "imd_huge_rank.csv: Index of Multiple Deprivation (IMD) Rank is not a whole number: "
+    )

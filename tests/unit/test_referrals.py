@@ -173,6 +173,28 @@ def test_text_that_is_not_a_date_or_whole_age_is_quarantined_not_called_missing(
     }
 
 
+def test_an_age_beyond_the_whole_numbers_read_exactly_is_quarantined_not_a_crash(tmp_path):
+    # whole numbers as floats, but 2**64 and 1e300 fit no int64, and 2**53 + 1 reads as 2**53
+    staged, reasons = one(tmp_path, row("R1", age="18446744073709551616"), row("R2", age="1e300"),
+                          row("R3", age="9007199254740993"), row("R4", age="15"))  # fmt: skip
+    beyond = " is out of range (beyond ±9007199254740991, the largest whole number read exactly)"
+    assert reasons == {
+        2: "age: '18446744073709551616'" + beyond,
+        3: "age: '1e300'" + beyond,
+        4: "age: '9007199254740993'" + beyond,
+    }
+    assert staged["referral_id"].tolist() == ["R4"]
+
+
+def test_a_line_break_at_the_end_of_a_quoted_header_name_moves_every_record_down(tmp_path):
+    # the header spans lines 1-2 ('"referral_id' then '"'): R1 is on line 3, R2 on line 4
+    header = HEADER.replace("referral_id", '"referral_id\n"', 1)
+    path = write(tmp_path, "referrals_2024-04-01.csv", [row("R1", age="9"), row("R2")], header)
+    result = load([path])
+    assert result.quarantine["line_number"].tolist() == [3]
+    assert result.staging["line_number"].tolist() == [4]
+
+
 def test_missing_required_fields_are_quarantined(tmp_path):
     _, reasons = one(tmp_path, row(rid="", referred="", age="", source="", need=""))
     assert reasons == {
@@ -327,7 +349,11 @@ def test_a_file_not_named_by_its_extract_date_fails(tmp_path):
 
 def test_an_extract_dated_after_today_fails(tmp_path):
     path = write(tmp_path, "referrals_2030-01-01.csv", [row()])
-    with pytest.raises(FileFault, match="extract date 2030-01-01 in the file name is after today"):
+    # today as the run sees it (TODAY here; COV_AS_OF in a run), named in the message
+    with pytest.raises(
+        FileFault,
+        match=rf"extract date 2030-01-01 in the file name is after today \({TODAY}\)",
+    ):
         load([path])
 
 
