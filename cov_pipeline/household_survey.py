@@ -337,6 +337,7 @@ def load_codebook(path: Path) -> Codebook:
 def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile]:
     """A wave file as text columns plus ``source_file`` and ``line_number``; header checked."""
     frame, text, data = read_csv_text(path, f"wave {wave.year}: ")
+    starts = record_lines(frame, text)  # before the names are trimmed: they count as lines
     names = [str(c).strip() for c in frame.columns]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated or any(n.startswith("Unnamed: ") or n == "" for n in names):
@@ -357,7 +358,6 @@ def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile
             path, f"wave {wave.year}: column(s) the codebook maps are missing: {listed}"
         )
     frame.columns = names
-    starts = record_lines(frame, text, names)
     blank = blank_rows(frame, names)
     frame = frame.loc[~blank].copy()
     if frame.empty:
