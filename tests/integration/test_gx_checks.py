@@ -103,15 +103,22 @@ def test_marts_pass_their_suites_and_a_broken_mart_fails(raw_dir, duckdb_url, do
     assert rerun.run_id in {p.name for p in runs}
 
 
-def test_setting_up_the_resource_starts_no_thread(docs_dir):
+def test_setting_up_the_resource_starts_no_thread(docs_dir, monkeypatch):
     # A thread importing GX while a step imports SQLAlchemy handed the step a half-imported
     # module (a run from the UI failed so): the resource must not import in the background.
+    # Every start is recorded (a thread that has already ended would not be listed as live).
     import threading
 
     from dagster import build_resources
 
-    before = set(threading.enumerate())
+    started = []
+    start = threading.Thread.start
+
+    def recorded(thread):
+        started.append(thread.name)
+        return start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", recorded)
     with build_resources({"gx": GreatExpectationsResource(docs_dir=str(docs_dir))}) as resources:
         assert resources.gx.docs_dir == str(docs_dir)
-        started = set(threading.enumerate()) - before
-    assert not started, f"threads started by the resource: {[t.name for t in started]}"
+    assert started == [], f"threads started by the resource: {started}"
