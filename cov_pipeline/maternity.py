@@ -608,7 +608,8 @@ class _Rows:
         text = self._text(column)
         cleaned = text.str.replace(",", "", regex=False) if thousands else text
         number = _numbers(cleaned)
-        whole = np.isfinite(number) & (np.mod(number, 1) == 0)
+        with np.errstate(invalid="ignore"):  # inf mod 1 is NaN: not whole, no warning
+            whole = np.isfinite(number) & (np.mod(number, 1) == 0)
         invalid = (text != "").to_numpy(dtype=bool) & ~whole
         self._report(invalid, column, f"{column}: ", text, " is not a whole number", quote=[1])
         too_large = whole & ~within_whole_numbers(number)
