@@ -39,18 +39,26 @@ from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
 
-def executor_for(warehouse_url: str) -> ExecutorDefinition:
-    """How a run executes its steps, by warehouse.
+def executor_for(warehouse_url: str, choice: str = "in_process") -> ExecutorDefinition:
+    """How a run executes its steps: ``choice`` (``COV_EXECUTOR``), for this warehouse.
 
-    A DuckDB file admits one process at a time, so its steps could never run side by side (the
-    ``warehouse`` pool of one), and the multiprocess executor's process per step only adds
-    seconds to each: loading this code location again, and Great Expectations again for every
-    check (a nightly run of the shipped sample took 235 s so, 22 s in one process). One process
-    runs them all, one after another. PostgreSQL takes concurrent writers: steps run in
-    subprocesses, side by side as the instance's pool limit allows (``deploy/dagster.yaml``).
+    One process runs every step by default, on both warehouses. A process per step (the
+    multiprocess executor) loads this code location again for each of the 35 steps of the
+    nightly job, and Great Expectations again for each check: on this project's 2-core machine
+    the nightly run took 106 s so on PostgreSQL against 20 s in one process on the shipped
+    sample, and 140 s against 84 s at benchmark scale 1 (docs/scaling.md). Steps side by side
+    pay off only with more cores and larger inputs: ``multiprocess`` is there for that, on
+    PostgreSQL; a DuckDB file admits one process at a time, so it is refused there.
     """
-    if warehouse_url.startswith("duckdb"):
+    if choice == "in_process":
         return in_process_executor
+    if choice != "multiprocess":
+        raise ValueError(f"unknown executor {choice!r}: in_process or multiprocess")
+    if warehouse_url.startswith("duckdb"):
+        raise ValueError(
+            "COV_EXECUTOR=multiprocess needs the PostgreSQL warehouse: a DuckDB file admits one "
+            "process at a time (unset COV_EXECUTOR, or point COV_WAREHOUSE_URL at PostgreSQL)"
+        )
     return multiprocess_executor
 
 
@@ -158,7 +166,7 @@ defs = Definitions(
     schedules=[nightly_refresh],
     sensors=SENSORS,
     resources=build_resources(),
-    executor=executor_for(settings.warehouse_url()),
+    executor=executor_for(settings.warehouse_url(), settings.executor()),
 )
 
 

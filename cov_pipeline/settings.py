@@ -91,3 +91,16 @@ def as_of() -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"COV_AS_OF={text!r} is not a date (YYYY-MM-DD)") from None
+
+
+EXECUTORS = ("in_process", "multiprocess")
+
+
+def executor() -> str:
+    """How a run executes its steps: ``in_process`` (the default: one process runs them all, one
+    after another) or ``multiprocess`` (a process per step, side by side as the pools allow;
+    PostgreSQL warehouse only). ``COV_EXECUTOR`` chooses."""
+    text = os.environ.get("COV_EXECUTOR", "").strip() or "in_process"
+    if text not in EXECUTORS:
+        raise ValueError(f"COV_EXECUTOR={text!r} is not one of {', '.join(EXECUTORS)}")
+    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from dagster import AssetKey, DefaultScheduleStatus
 
 from cov_pipeline.definitions import defs, executor_for
@@ -50,12 +51,28 @@ def test_warehouse_assets_share_the_pool_of_one():
             assert assets_def.op.pool == "warehouse", key
 
 
-def test_runs_on_duckdb_execute_in_one_process_and_on_postgresql_in_subprocesses():
-    # the checkout's default warehouse is a DuckDB file: one process at a time may open it
+def test_runs_execute_in_one_process_unless_postgresql_runs_ask_for_subprocesses():
     for job in (*defs.jobs, defs.resolve_implicit_global_asset_job_def()):
         assert defs.resolve_job_def(job.name).executor_def.name == "in_process", job.name
+    postgres = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     assert executor_for("duckdb:///data/warehouse/x.duckdb").name == "in_process"
-    assert executor_for("postgresql+psycopg://postgres@127.0.0.1:5432/test").name == "multiprocess"
+    assert executor_for(postgres).name == "in_process"
+    assert executor_for(postgres, "multiprocess").name == "multiprocess"
+    # a DuckDB file admits one process at a time: a process per step is refused, saying why
+    with pytest.raises(ValueError, match="multiprocess needs the PostgreSQL warehouse"):
+        executor_for("duckdb:///data/warehouse/x.duckdb", "multiprocess")
+
+
+def test_the_executor_setting_is_checked(monkeypatch):
+    from cov_pipeline import settings
+
+    monkeypatch.delenv("COV_EXECUTOR", raising=False)
+    assert settings.executor() == "in_process"
+    monkeypatch.setenv("COV_EXECUTOR", "multiprocess")
+    assert settings.executor() == "multiprocess"
+    monkeypatch.setenv("COV_EXECUTOR", "celery")
+    with pytest.raises(ValueError, match="COV_EXECUTOR='celery' is not one of in_process"):
+        settings.executor()
 
 
 def test_jobs_and_the_nightly_schedule():

@@ -100,3 +100,46 @@ def _tiny():
     import pandas as pd
 
     return pd.DataFrame({"x": [1]})
+
+
+def test_a_job_takes_a_process_per_step_when_asked_on_postgresql(tmp_path, postgres_warehouse_url):
+    # As deployed: the code location from its module, the job from the command line, the
+    # executor from COV_EXECUTOR (one process runs every step unless it says multiprocess).
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dagster import DagsterEventType
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "COV_RAW_DIR": str(PROJECT_ROOT / "data" / "raw"),
+        "COV_WAREHOUSE_URL": postgres_warehouse_url,
+        "COV_EXECUTOR": "multiprocess",
+        "COV_EXPORT_DIR": str(tmp_path / "exports"),
+        "COV_DOCS_DIR": str(tmp_path / "docs"),
+    }
+    command = [str(Path(sys.executable).parent / "dagster"), "job", "execute",
+               "-m", "cov_pipeline.definitions", "-j", "fingertips"]  # fmt: skip
+    done = subprocess.run(
+        command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+        assert run.status == DagsterRunStatus.SUCCESS
+        starts = [
+            entry
+            for entry in instance.all_logs(run.run_id)
+            if entry.dagster_event and entry.dagster_event.event_type == DagsterEventType.STEP_START
+        ]
+    assert len(starts) >= 3
+    pids = {entry.dagster_event.pid for entry in starts}
+    assert len(pids) == len(starts), pids  # each step in its own process
+    assert Warehouse(postgres_warehouse_url).row_count("marts", "indicator_values") > 0
