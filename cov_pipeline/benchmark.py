@@ -4,14 +4,15 @@ beside the floor (DuckDB's native CSV reader loading the same files into tables)
     python -m cov_pipeline.benchmark --scale 1
     python -m cov_pipeline.benchmark --scale 0.25 1 4 --json bench.json
     python -m cov_pipeline.benchmark --scale 1 --repeat 3
+    python -m cov_pipeline.benchmark --scale 1 --postgres postgresql+psycopg://postgres@127.0.0.1/postgres
 
 
 The refresh is the nightly job ``refresh_all`` run in one process, as the nightly run executes it
 on DuckDB: every asset and every asset check, the Great Expectations suites included (their steps
 are totalled apart). Each scale runs in a fresh Python process, so each pays what a nightly run
 pays (importing GX, registering its suites) and its peak memory is its own. Inputs go to a
-temporary folder and the warehouse to a temporary DuckDB file; nothing is written into the
-checkout. Figures are printed, and written as JSON with ``--json``.
+temporary folder and the warehouse to a temporary DuckDB file (with ``--postgres``, to a scratch
+database created on that server and dropped after); nothing is written into the checkout. Figures are printed, and written as JSON with ``--json``.
 
 Timings on a shared virtual machine move by a fifth between runs of the same files; with
 ``--repeat N`` each scale runs N times (each in a fresh process, inputs generated again with the
@@ -21,6 +22,7 @@ same seed) and the run with the median full refresh is reported, with the range 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -94,6 +96,7 @@ class ScaleFigures:
     ratio_to_floor: float
     peak_rss_mb: float
     steps: list[StepFigure] = field(default_factory=list)
+    warehouse: str = "duckdb"
     # with --repeat: every run's full refresh, floor and ratio, this run (the median) among them
     runs: list[dict] = field(default_factory=list)
 
@@ -206,8 +209,13 @@ def is_check(step: str) -> bool:
     return step.endswith(f"_{GX_CHECK_NAME}")
 
 
-def benchmark_scale(scale: float, seed: int, keep: Path | None = None) -> ScaleFigures:
+def benchmark_scale(
+    scale: float, seed: int, keep: Path | None = None, postgres: str | None = None
+) -> ScaleFigures:
+    """One scale: inputs, floor and the nightly job, into a DuckDB file, or into a scratch
+    database on the PostgreSQL server of ``postgres`` (any database URL of it)."""
     from cov_pipeline.sample_data import generate_all
+    from cov_pipeline.warehouse import scratch_database
 
     workdir = Path(tempfile.mkdtemp(prefix=f"cov_bench_{scale}_"))
     try:
@@ -218,10 +226,13 @@ def benchmark_scale(scale: float, seed: int, keep: Path | None = None) -> ScaleF
         csvs = sorted(raw.rglob("*.csv"))
         input_rows = count_csv_rows(csvs)
         floor = measure_floor(csvs, workdir)
-        with RssSampler() as sampler:
-            refresh, steps, success = run_refresh(
-                raw, f"duckdb:///{workdir / 'warehouse.duckdb'}", sampler
-            )
+        with contextlib.ExitStack() as stack:
+            if postgres:
+                url = stack.enter_context(scratch_database(postgres, "cov_bench"))
+            else:
+                url = f"duckdb:///{workdir / 'warehouse.duckdb'}"
+            sampler = stack.enter_context(RssSampler())
+            refresh, steps, success = run_refresh(raw, url, sampler)
         if not success:
             raise RuntimeError(f"the refresh at scale {scale} failed; see the log above")
         return ScaleFigures(
@@ -237,6 +248,7 @@ def benchmark_scale(scale: float, seed: int, keep: Path | None = None) -> ScaleF
             ratio_to_floor=round(refresh / floor, 2) if floor else float("nan"),
             peak_rss_mb=round(max((rss for _, rss in sampler.samples), default=0) / 2**20, 1),
             steps=steps,
+            warehouse="postgresql" if postgres else "duckdb",
         )
     finally:
         if keep is not None:
@@ -246,7 +258,7 @@ def benchmark_scale(scale: float, seed: int, keep: Path | None = None) -> ScaleF
 
 def print_figures(figures: ScaleFigures) -> None:
     print(f"\nscale {figures.scale}: {figures.input_rows:,} input rows in {figures.input_files} files "
-          f"({figures.input_mb} MB)")  # fmt: skip
+          f"({figures.input_mb} MB), into {figures.warehouse}")  # fmt: skip
     print(f"  {'step':<58} {'seconds':>8} {'rows':>11} {'rows/s':>11} {'peak RSS MB':>12}")
     for step in figures.steps:
         print(f"  {step.step:<58} {step.seconds:>8.2f} {step.rows:>11,} "
@@ -278,7 +290,9 @@ def print_scaling(results: list[ScaleFigures]) -> None:
               f"{r.peak_rss_mb:>8,.0f} {r.peak_rss_mb / base.peak_rss_mb:>9.2f}")  # fmt: skip
 
 
-def benchmark_in_fresh_process(scale: float, seed: int, keep: Path | None) -> ScaleFigures:
+def benchmark_in_fresh_process(
+    scale: float, seed: int, keep: Path | None, postgres: str | None = None
+) -> ScaleFigures:
     """:func:`benchmark_scale` in a new interpreter (the environment, so the benchmark's home and
     temporary folder, passed on); its figures come back as JSON."""
     handle, name = tempfile.mkstemp(suffix=".json")
@@ -288,6 +302,8 @@ def benchmark_in_fresh_process(scale: float, seed: int, keep: Path | None) -> Sc
                "--scale", str(scale), "--seed", str(seed), "--one-scale-json", str(result)]  # fmt: skip
     if keep is not None:
         command += ["--keep", str(keep)]
+    if postgres:
+        command += ["--postgres", postgres]
     try:
         subprocess.run(command, check=True, env={**os.environ, "TMPDIR": tempfile.gettempdir()})
         data = json.loads(result.read_text())
@@ -305,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20251)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--keep", type=Path, help="copy the generated inputs and warehouse here")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="warehouse on this PostgreSQL server (a scratch database, dropped "
+                        "after) instead of a DuckDB file")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per scale; the median run is reported with the range")  # fmt: skip
     # run by the command itself: one scale in this process, its figures written to the file
@@ -313,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.one_scale_json:
-        figures = benchmark_scale(args.scale[0], args.seed, args.keep)
+        figures = benchmark_scale(args.scale[0], args.seed, args.keep, args.postgres)
         args.one_scale_json.write_text(json.dumps(asdict(figures)))
         return 0
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -330,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         try:
             for scale in args.scale:
-                runs = [benchmark_in_fresh_process(scale, args.seed, args.keep)
+                runs = [benchmark_in_fresh_process(scale, args.seed, args.keep, args.postgres)
                         for _ in range(args.repeat)]  # fmt: skip
                 figures = median_run(runs)
                 print_figures(figures)

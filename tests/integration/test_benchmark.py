@@ -62,3 +62,30 @@ def test_repeat_must_be_at_least_one(capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["--scale", "0.005", "--repeat", "0"])
     assert "--repeat must be at least 1" in capsys.readouterr().err
+
+
+def test_the_benchmark_runs_into_a_scratch_postgresql_database_and_drops_it(tmp_path, monkeypatch):
+    import pytest
+    import sqlalchemy as sa
+
+    from tests.conftest import POSTGRES_ENV, postgres_url
+
+    server = postgres_url()
+    if server is None:
+        pytest.skip(f"no PostgreSQL configured: set {POSTGRES_ENV} (the CI script sets it)")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = tmp_path / "bench.json"
+    assert benchmark.main(["--scale", "0.005", "--postgres", server, "--json", str(out)]) == 0
+    (figures,) = json.loads(out.read_text())
+    assert figures["warehouse"] == "postgresql"
+    steps = {s["step"]: s for s in figures["steps"]}
+    assert steps["fingertips_staging"]["rows"] > 5_000 and steps["marts__late_bookings"]["rows"] > 0
+    engine = sa.create_engine(server, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        left = conn.exec_driver_sql(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, 'cov_bench')"
+        ).all()
+    engine.dispose()
+    assert left == []  # the scratch database is dropped
