@@ -423,16 +423,61 @@ def _literal(text: str) -> str:
 
 
 def _copy_into(cursor, schema: str, name: str, frame: pd.DataFrame) -> None:
-    """PostgreSQL's bulk path: the frame as CSV through COPY, streamed in chunks."""
+    """PostgreSQL's bulk path: the frame as CSV through COPY, streamed in chunks.
+
+    Arrow's CSV writer formats the chunks where it can hold every column (about five times
+    pandas' ``to_csv``, which took 17 of the 34 s of writing the 1M-row Fingertips staging
+    table): it quotes every text value and leaves a null unquoted and empty, which is COPY's
+    own reading of CSV (a quoted empty string is an empty string, an unquoted empty field
+    NULL). Columns Arrow does not write as PostgreSQL reads them take pandas' path."""
     columns = ", ".join(_quote(c) for c in frame.columns)
-    statement = (
-        f"COPY {qualified(schema, name)} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')"
-    )
+    target = f"COPY {qualified(schema, name)} ({columns}) FROM STDIN WITH (FORMAT csv"
     chunk_rows = 200_000
-    with cursor.copy(statement) as copy:
+    if _arrow_writes(frame):
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
+        with cursor.copy(target + ")") as copy:
+            for start in range(0, len(frame), chunk_rows):
+                chunk = pa.Table.from_pandas(
+                    frame.iloc[start : start + chunk_rows], preserve_index=False
+                )
+                sink = pa.BufferOutputStream()
+                pcsv.write_csv(chunk, sink, options)
+                copy.write(memoryview(sink.getvalue()))
+        return
+    with cursor.copy(target + f", NULL '{_NULL}')") as copy:
         for start in range(0, len(frame), chunk_rows):
             buffer = io.StringIO()
             frame.iloc[start : start + chunk_rows].to_csv(
                 buffer, header=False, index=False, na_rep=_NULL, quoting=csv.QUOTE_MINIMAL
             )
             copy.write(buffer.getvalue())
+
+
+def _arrow_writes(frame: pd.DataFrame) -> bool:
+    """Whether every column is of a kind Arrow's CSV writer formats as PostgreSQL reads it:
+    booleans, integers, floats, naive timestamps, and text (an object column of text, dates
+    or booleans, checked on its values by Arrow's conversion: anything else raises there)."""
+    import pyarrow as pa
+
+    for _, column in frame.items():
+        dtype = column.dtype
+        if isinstance(dtype, pd.StringDtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+            continue
+        if pd.api.types.is_datetime64_dtype(dtype):  # naive only (tz-aware is another dtype)
+            continue
+        if pd.api.types.is_object_dtype(dtype):
+            try:
+                kind = pa.array(column.to_numpy(dtype=object), from_pandas=True).type
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return False
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                continue
+            if pa.types.is_date32(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind):
+                continue
+        return False
+    return True

@@ -127,3 +127,27 @@ def test_object_columns_take_their_type_from_the_first_value_present_however_far
     assert sql_type(column([dt.datetime(2024, 1, 1)]), "duckdb") == "VARCHAR"
     assert sql_type(column(["E08000026"]), "postgresql") == "TEXT"
     assert sql_type(column([]), "duckdb") == "VARCHAR"  # nothing present: text
+
+
+def test_both_copy_paths_keep_blank_text_nulls_infinities_and_timestamps(warehouse: Warehouse):
+    from cov_pipeline.warehouse import _arrow_writes
+
+    arrow = pd.DataFrame(
+        {
+            "text": pd.array(["", None, 'a "b",\nc'], dtype="string[pyarrow]"),
+            "value": [np.inf, -np.inf, np.nan],
+            "at": pd.to_datetime(["2024-02-29 13:45:00", None, "1999-12-31 00:00:00"]),
+        }
+    )
+    # an object column mixing numbers and text: Arrow refuses it, pandas' path writes it as text
+    mixed = arrow.assign(code=[1, "x", None])
+    assert _arrow_writes(arrow) and not _arrow_writes(mixed)
+    for name, frame in (("arrow_path", arrow), ("pandas_path", mixed)):
+        warehouse.replace_table("staging", name, frame)
+        back = warehouse.read_table("staging", name)
+        assert back["text"].tolist() == ["", None, 'a "b",\nc'], name
+        assert back["value"].iloc[0] == np.inf and back["value"].iloc[1] == -np.inf, name
+        assert np.isnan(back["value"].iloc[2]), name
+        assert back["at"].iloc[0] == pd.Timestamp("2024-02-29 13:45:00"), name
+        assert pd.isna(back["at"].iloc[1]), name
+    assert warehouse.read_table("staging", "pandas_path")["code"].tolist() == ["1", "x", None]
