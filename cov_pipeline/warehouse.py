@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -292,15 +293,57 @@ class Warehouse:
         """
         select = ", ".join(_quote(c) for c in columns) if columns else "*"
         condition = f" WHERE {where}" if where else ""
+        sql = f"SELECT {select} FROM {qualified(schema, name)}{condition}"
         with self.session():
-            frame = self.query(f"SELECT {select} FROM {qualified(schema, name)}{condition}")
             types = self.query(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 f"WHERE table_schema = '{schema}' AND table_name = '{name}'"
             )
-        return _normalise_dtypes(
-            frame, dict(zip(types["column_name"], types["data_type"], strict=True))
+            sql_types = dict(zip(types["column_name"], types["data_type"], strict=True))
+            frame = None
+            if self.backend == "postgresql":
+                frame = self._copy_out(sql, columns or list(sql_types), sql_types)
+            if frame is None:
+                frame = self.query(sql)
+        return _normalise_dtypes(frame, sql_types)
+
+    def _copy_out(
+        self, sql: str, columns: list[str], sql_types: Mapping[str, str]
+    ) -> pd.DataFrame | None:
+        """PostgreSQL's bulk path out: the rows as CSV through COPY, parsed by Arrow's reader
+        (``read_sql`` builds a Python object per value: 2-4 s for a 1M-row staging table).
+        Gives what ``query`` gives, or None for no rows or a column type it does not know."""
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        arrow_types = {}
+        for column in columns:
+            kind = _copy_out_types().get(sql_types.get(column, ""))
+            if kind is None:
+                return None
+            arrow_types[column] = kind
+        chunks = []
+        with self.engine.connect() as conn:
+            cursor = conn.connection.driver_connection.cursor()
+            with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                chunks.extend(bytes(block) for block in copy)
+        if not chunks:
+            return None  # no rows: the query's empty frame carries the column types
+        table = pcsv.read_csv(
+            pa.py_buffer(b"".join(chunks)),
+            read_options=pcsv.ReadOptions(column_names=columns),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types=arrow_types,
+                true_values=["t"],
+                false_values=["f"],
+                # COPY writes NULL as an unquoted empty field, an empty string as ""
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                null_values=[""],
+            ),
         )
+        return table.to_pandas()
 
     def query(self, sql: str) -> pd.DataFrame:
         if self.backend == "duckdb":
@@ -377,6 +420,23 @@ def _default_analyst_role() -> str:
     from cov_pipeline import settings
 
     return settings.analyst_role()
+
+
+# PostgreSQL's types of the warehouse's columns (sql_type) as Arrow reads COPY's CSV of them.
+@functools.cache
+def _copy_out_types() -> dict:
+    import pyarrow as pa
+
+    return {
+        "bigint": pa.int64(),
+        "integer": pa.int64(),
+        "smallint": pa.int64(),
+        "double precision": pa.float64(),
+        "boolean": pa.bool_(),
+        "text": pa.large_string(),
+        "date": pa.date32(),
+        "timestamp without time zone": pa.timestamp("us"),
+    }
 
 
 def _normalise_dtypes(frame: pd.DataFrame, sql_types: Mapping[str, str]) -> pd.DataFrame:

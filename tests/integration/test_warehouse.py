@@ -151,3 +151,27 @@ def test_both_copy_paths_keep_blank_text_nulls_infinities_and_timestamps(warehou
         assert back["at"].iloc[0] == pd.Timestamp("2024-02-29 13:45:00"), name
         assert pd.isna(back["at"].iloc[1]), name
     assert warehouse.read_table("staging", "pandas_path")["code"].tolist() == ["1", "x", None]
+
+
+def test_reading_through_copy_gives_what_the_driver_gives(warehouse: Warehouse):
+    # On PostgreSQL read_table parses COPY's CSV with Arrow; the driver's rows are the reference.
+    from cov_pipeline.warehouse import _normalise_dtypes, qualified
+
+    frame = _frame().assign(
+        at=pd.to_datetime(["2024-02-29 13:45:00", None, "1999-12-31 00:00:00"]),
+        flag=pd.array([True, None, False], dtype="boolean"),
+        big=[2**53, -1, 0],
+        ratio=[np.inf, -np.inf, 1 / 3],
+    )
+    warehouse.replace_table("marts", "both_ways", frame)
+    described = warehouse.describe_columns("marts")
+    described = described[described["table_name"] == "both_ways"]
+    types = dict(zip(described["column_name"], described["data_type"].astype(str), strict=True))
+    by_driver = _normalise_dtypes(
+        warehouse.query(f"SELECT * FROM {qualified('marts', 'both_ways')}"), types
+    )
+    pd.testing.assert_frame_equal(
+        warehouse.read_table("marts", "both_ways"), by_driver, check_exact=True
+    )
+    subset = warehouse.read_table("marts", "both_ways", ["note", "big"], where="big >= 0")
+    assert subset["note"].tolist() == ['comma, "quote"\nand a line break', ""]
