@@ -32,6 +32,7 @@ from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
     FileFault,
     SourceFile,
+    blank_rows,
     empty_quarantine,
     ends_with_line_break,
     field_line_breaks,
@@ -329,7 +330,7 @@ def _read_exact(path: Path, text: str, names: list[str], header_lines: int) -> p
     for column in names:
         breaks += field_line_breaks(frame[column], lone_carriage_returns)
     starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
-    blank = (frame[names] == "").all(axis=1).to_numpy()
+    blank = blank_rows(frame, text, starts)  # a blank line; ',,,' is a record of empty fields
     frame = frame.loc[~blank].astype(ARROW_STRING)
     frame["line_number"] = starts[~blank]
     return frame.reset_index(drop=True)

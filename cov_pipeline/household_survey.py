@@ -358,7 +358,7 @@ def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile
             path, f"wave {wave.year}: column(s) the codebook maps are missing: {listed}"
         )
     frame.columns = names
-    blank = blank_rows(frame, names)
+    blank = blank_rows(frame, text, starts)
     frame = frame.loc[~blank].copy()
     if frame.empty:
         raise FileFault(path, f"wave {wave.year}: has a header but no respondents")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,16 +153,21 @@ def record_lines(frame: pd.DataFrame, text: str) -> np.ndarray:
     return header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
 
 
-def blank_rows(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """Rows whose fields are all empty (a blank line). Only rows with an empty first field can
-    be blank, so only those are compared field by field."""
-    if not names:
-        return np.ones(len(frame), dtype=bool)
-    blank = frame[names[0]].to_numpy() == ""
+def blank_rows(frame: pd.DataFrame, text: str, starts: np.ndarray) -> np.ndarray:
+    """Rows read from a blank line of ``text`` (``starts``: each row's physical line, as
+    :func:`record_lines` gives them): not records, skipped. A line of empty fields (``,,,``,
+    as a spreadsheet leaves behind) is a record, validated and quarantined like any other.
+    Only rows whose fields are all empty can be blank, so only their lines are looked at; only
+    rows with an empty first field can be those, so only they are compared field by field."""
+    blank = frame.iloc[:, 0].to_numpy() == "" if frame.shape[1] else np.ones(len(frame), bool)
     candidates = np.flatnonzero(blank)
-    if len(candidates) and len(names) > 1:
-        rest = frame.iloc[candidates][names[1:]]
+    if len(candidates) and frame.shape[1] > 1:
+        rest = frame.iloc[candidates, 1:]
         blank[candidates] = (rest == "").all(axis=1).to_numpy()
+    candidates = np.flatnonzero(blank)
+    if len(candidates):
+        lines = re.split(r"\r\n|\r|\n", text)
+        blank[candidates] = [lines[starts[i] - 1].strip() == "" for i in candidates]
     return blank
 
 

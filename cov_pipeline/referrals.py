@@ -181,7 +181,7 @@ def read_referral_file(
             faults.append("repeated column(s) " + ", ".join(repr(c) for c in repeated))
         raise FileFault(path, "wrong header: " + "; ".join(faults))
     frame.columns = names
-    blank = blank_rows(frame, names)
+    blank = blank_rows(frame, text, starts)
     frame = frame.loc[~blank, RAW_COLUMNS].reset_index(drop=True)
     if frame.empty:
         raise FileFault(path, "has a header but no referrals")

@@ -357,6 +357,22 @@ def test_blank_lines_do_not_shift_line_numbers(tmp_path):
     assert load.quarantine["line_number"].tolist() == [4]
 
 
+def test_a_line_of_empty_fields_is_a_record_quarantined_on_either_reading_path(tmp_path):
+    # ',,,' (a spreadsheet's cleared row) is a record, unlike a blank line: with or without a
+    # blank line elsewhere (which sends the file down the exact reader) it is quarantined
+    path = write_export(tmp_path / "a.csv", [row(), row(**{"Area Code": "E92000001",
+                                                          "Area Name": "England"})])  # fmt: skip
+    lines = path.read_bytes().split(b"\r\n")
+    commas = b"," * (len(HEADER) - 1)
+    for body, england_line in ((lines[:2] + [commas] + lines[2:], 4),
+                               (lines[:2] + [commas, b""] + lines[2:], 5)):  # fmt: skip
+        path.write_bytes(b"\r\n".join(body))
+        load = load_fingertips([path])
+        assert load.staging["line_number"].tolist() == [2, england_line]
+        assert load.quarantine["line_number"].tolist() == [3]
+        assert load.quarantine["reasons"].iloc[0].startswith("indicator_id: missing")
+
+
 def test_a_record_with_too_many_fields_fails_the_file_with_its_line(tmp_path):
     path = write_export(tmp_path / "a.csv", [row(), row()])
     data = path.read_bytes().rstrip(b"\r\n") + b",extra\r\n"

@@ -575,6 +575,15 @@ def test_line_numbers_follow_quoted_line_breaks_and_codes_are_trimmed(tmp_path):
     }
 
 
+def test_a_blank_line_is_skipped_and_a_line_of_empty_fields_is_a_respondent_quarantined(
+    tmp_path,
+):
+    commas = "," * GOOD.count(",")
+    result = load(tmp_path, [GOOD.format(n=1), "", commas, GOOD.format(n=2)])
+    assert result.staging["line_number"].tolist() == [2, 5]
+    assert list(reasons_by_line(result)) == [4]
+
+
 def test_the_indicators_mart_reads_only_its_input_columns(tmp_path):
     from cov_pipeline.household_survey import INDICATOR_INPUT_COLUMNS
 

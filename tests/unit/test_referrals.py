@@ -195,6 +195,15 @@ def test_a_line_break_at_the_end_of_a_quoted_header_name_moves_every_record_down
     assert result.staging["line_number"].tolist() == [4]
 
 
+def test_a_blank_line_is_skipped_and_a_line_of_empty_fields_quarantined(tmp_path):
+    path = write(tmp_path, "referrals_2024-04-01.csv", [row("R1"), "", ",,,,,,,,,", row("R2")])
+    result = load([path])
+    assert result.staging["line_number"].tolist() == [2, 5]
+    assert result.quarantine["line_number"].tolist() == [4]  # every field missing, line 4
+    assert result.quarantine["reasons"].iloc[0].startswith("referral_id: missing")
+    assert result.input_rows == 3 == result.rows_accounted_for
+
+
 def test_missing_required_fields_are_quarantined(tmp_path):
     _, reasons = one(tmp_path, row(rid="", referred="", age="", source="", need=""))
     assert reasons == {
