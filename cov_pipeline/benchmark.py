@@ -6,13 +6,13 @@ beside the floor (DuckDB's native CSV reader loading the same files into tables)
     python -m cov_pipeline.benchmark --scale 1 --repeat 3
     python -m cov_pipeline.benchmark --scale 1 --postgres postgresql+psycopg://postgres@127.0.0.1/postgres
 
-
 The refresh is the nightly job ``refresh_all`` run in one process, as the nightly run executes it
 on DuckDB: every asset and every asset check, the Great Expectations suites included (their steps
 are totalled apart). Each scale runs in a fresh Python process, so each pays what a nightly run
 pays (importing GX, registering its suites) and its peak memory is its own. Inputs go to a
 temporary folder and the warehouse to a temporary DuckDB file (with ``--postgres``, to a scratch
-database created on that server and dropped after); nothing is written into the checkout. Figures are printed, and written as JSON with ``--json``.
+database created on that server and dropped after); nothing is written into the checkout.
+Figures are printed, and written as JSON with ``--json``.
 
 Timings on a shared virtual machine move by a fifth between runs of the same files; with
 ``--repeat N`` each scale runs N times (each in a fresh process, inputs generated again with the

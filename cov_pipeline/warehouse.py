@@ -493,18 +493,16 @@ def _copy_into(cursor, schema: str, name: str, frame: pd.DataFrame) -> None:
     columns = ", ".join(_quote(c) for c in frame.columns)
     target = f"COPY {qualified(schema, name)} ({columns}) FROM STDIN WITH (FORMAT csv"
     chunk_rows = 200_000
-    if _arrow_writes(frame):
+    table = _arrow_table(frame)
+    if table is not None:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
         options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
         with cursor.copy(target + ")") as copy:
-            for start in range(0, len(frame), chunk_rows):
-                chunk = pa.Table.from_pandas(
-                    frame.iloc[start : start + chunk_rows], preserve_index=False
-                )
+            for start in range(0, table.num_rows, chunk_rows):
                 sink = pa.BufferOutputStream()
-                pcsv.write_csv(chunk, sink, options)
+                pcsv.write_csv(table.slice(start, chunk_rows), sink, options)
                 copy.write(memoryview(sink.getvalue()))
         return
     with cursor.copy(target + f", NULL '{_NULL}')") as copy:
@@ -516,28 +514,30 @@ def _copy_into(cursor, schema: str, name: str, frame: pd.DataFrame) -> None:
             copy.write(buffer.getvalue())
 
 
-def _arrow_writes(frame: pd.DataFrame) -> bool:
-    """Whether every column is of a kind Arrow's CSV writer formats as PostgreSQL reads it:
-    booleans, integers, floats, naive timestamps, and text (an object column of text, dates
-    or booleans, checked on its values by Arrow's conversion: anything else raises there)."""
+def _arrow_table(frame: pd.DataFrame):
+    """The frame as an Arrow table (converted once; chunks are slices of it), or None where a
+    column is of a kind Arrow's CSV writer does not format as PostgreSQL reads it: only
+    booleans, integers, floats, naive timestamps, dates, text and all-null columns pass (an
+    object column mixing kinds fails Arrow's conversion)."""
     import pyarrow as pa
 
-    for _, column in frame.items():
-        dtype = column.dtype
-        if isinstance(dtype, pd.StringDtype) or pd.api.types.is_bool_dtype(dtype):
-            continue
-        if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
-            continue
-        if pd.api.types.is_datetime64_dtype(dtype):  # naive only (tz-aware is another dtype)
-            continue
-        if pd.api.types.is_object_dtype(dtype):
-            try:
-                kind = pa.array(column.to_numpy(dtype=object), from_pandas=True).type
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                return False
-            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-                continue
-            if pa.types.is_date32(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind):
-                continue
-        return False
-    return True
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    types = pa.types
+    for kind in table.schema.types:
+        if types.is_timestamp(kind):
+            if kind.tz is not None:
+                return None
+        elif not (
+            types.is_string(kind)
+            or types.is_large_string(kind)
+            or types.is_boolean(kind)
+            or types.is_integer(kind)
+            or types.is_floating(kind)
+            or types.is_date32(kind)
+            or types.is_null(kind)
+        ):
+            return None
+    return table
