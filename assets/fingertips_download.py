@@ -1,25 +1,31 @@
 """Fetch the configured Fingertips indicators and Coventry's CIPFA neighbours into the raw zone.
 
-A network step only: it writes files under the raw folder and never touches the warehouse. The
-Fingertips loading assets read these files like any other export.
+A network step only, kept out of the asset graph: it is the op of its own job
+(``fingertips_download``), not an asset, so "Materialize all", ``refresh_all`` and every source
+job rebuild tables from the raw zone without ever calling the network. It writes files under the
+raw folder and never touches the warehouse; the raw-folder sensors see the new files and start
+the jobs that load them, as for any export saved by hand.
+
+It has no step retry policy: the client retries transient faults itself, within the download's
+deadline, so the deadline bounds the whole download and a step retry cannot start the clock
+again. A host that cannot be reached fails the run in seconds.
 """
 
 import hashlib
 from pathlib import Path
 
 from dagster import (
-    AssetExecutionContext,
-    Backoff,
     Failure,
-    Jitter,
-    MaterializeResult,
     MetadataValue,
-    RetryPolicy,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
     TableColumn,
     TableRecord,
     TableSchema,
-    asset,
-    define_asset_job,
+    job,
+    op,
 )
 
 from cov_pipeline import settings
@@ -34,12 +40,6 @@ from resources.raw_files import RawFilesResource
 
 CIPFA_NEIGHBOURS_API_FILE = "cipfa_neighbours_api.csv"
 
-# The client already retries each request within seconds; this covers outages lasting minutes.
-# Faults that waiting cannot fix (404, a body in the wrong format) fail at once instead.
-FINGERTIPS_RETRY_POLICY = RetryPolicy(
-    max_retries=2, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
-)
-
 _FILES_SCHEMA = TableSchema(
     columns=[
         TableColumn("path", "string", description="Relative to the raw folder"),
@@ -49,24 +49,25 @@ _FILES_SCHEMA = TableSchema(
 )
 
 
-@asset(
-    key=["raw", "fingertips_api_download"],
-    group_name="fingertips",
-    kinds={"python"},
-    owners=["team:public-health-intelligence"],
+@op(
     description=(
         "Downloads the configured indicators from the Fingertips API into raw/fingertips/ "
         "(fingertips_api_<id>.csv, all-data CSV as published) and the home area's CIPFA nearest "
         "neighbours into raw/reference/cipfa_neighbours_api.csv. All files are replaced together "
         "or not at all; the warehouse is not touched."
     ),
-    retry_policy=FINGERTIPS_RETRY_POLICY,
+    out=Out(Nothing, description="The files written, as metadata."),
 )
 def fingertips_api_download(
-    context: AssetExecutionContext,
+    context: OpExecutionContext,
     fingertips_api: FingertipsApiResource,
     raw_files: RawFilesResource,
-) -> MaterializeResult:
+) -> Output:
+    """Download the whole set into staged files and move them into place only if all arrived.
+
+    A fault of any kind (unreachable host, deadline, size cap, a wrong body) fails the step with
+    the client's one-line message and leaves the raw folder as it was.
+    """
     area_code = settings.home_area_code()
     neighbours_path = raw_files.source_dir("reference") / CIPFA_NEIGHBOURS_API_FILE
     try:
@@ -88,33 +89,42 @@ def fingertips_api_download(
         raise Failure(
             description=str(exc),
             metadata={"url": exc.url, "attempts": exc.attempts, "retryable": exc.retryable},
-            allow_retries=exc.retryable,
         ) from exc
 
     files = [_file_record(path, Path(raw_files.raw_dir)) for path in paths]
     context.log.info(f"Wrote {len(files)} files from {fingertips_api.base_url}")
-    return MaterializeResult(
+    return Output(
+        None,
         metadata={
             "files": MetadataValue.table(files, schema=_FILES_SCHEMA),
             "indicator_ids": MetadataValue.json(list(fingertips_api.indicator_ids)),
             "base_url": MetadataValue.url(fingertips_api.base_url),
             "home_area_code": area_code,
             "raw_dir": MetadataValue.path(raw_files.raw_dir),
-        }
+        },
     )
 
 
 def _file_record(path: Path, raw_dir: Path) -> TableRecord:
-    data = path.read_bytes()
+    """The file's path, SHA-256 and size, hashed a block at a time (a download may be large)."""
+    with open(path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
     return TableRecord(
         {
             "path": path.relative_to(raw_dir).as_posix(),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
+            "sha256": digest,
+            "bytes": path.stat().st_size,
         }
     )
 
 
-fingertips_download_job = define_asset_job(
-    "fingertips_download", selection=[fingertips_api_download]
+@job(
+    name="fingertips_download",
+    description=(
+        "Download from the Fingertips API into the raw zone, on demand. Not an asset: no rebuild "
+        "calls the network; the raw-folder sensors load what it writes."
+    ),
+    tags={"network": "fingertips_api"},
 )
+def fingertips_download_job() -> None:
+    fingertips_api_download()

@@ -30,7 +30,7 @@ from assets import (
 )
 from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.expectations import GX_CHECKS
-from assets.fingertips_download import fingertips_api_download, fingertips_download_job
+from assets.fingertips_download import fingertips_download_job
 from assets.reporting import reporting_assets
 from cov_pipeline import settings
 from resources.fingertips_api import FingertipsApiResource
@@ -62,9 +62,12 @@ def executor_for(warehouse_url: str, choice: str = "in_process") -> ExecutorDefi
     return multiprocess_executor
 
 
-def env_or_default(name: str, default: str):
-    """An ``EnvVar`` (shown as such in the UI) where the variable is set, else the default."""
-    return EnvVar(name) if os.environ.get(name) else default
+def env_or_default(name: str, default: str | int):
+    """An ``EnvVar`` (shown as such in the UI) where the variable is set, else the default; a
+    whole number's variable is read as one (``EnvVar.int``)."""
+    if not os.environ.get(name):
+        return default
+    return EnvVar.int(name) if isinstance(default, int) else EnvVar(name)
 
 
 SOURCE_ASSETS = [
@@ -82,10 +85,11 @@ SOURCE_ASSETS = [
     quality.run_summary,
 ]
 MART_KEYS = [key for a in SOURCE_ASSETS for key in a.keys if key.path[0] == "marts"]
-ASSETS = [*SOURCE_ASSETS, *reporting_assets(MART_KEYS), fingertips_api_download]
+ASSETS = [*SOURCE_ASSETS, *reporting_assets(MART_KEYS)]
 
-# Everything that reads the raw zone; the API download is a network step run on demand.
-WAREHOUSE_ASSETS = AssetSelection.all() - AssetSelection.assets(fingertips_api_download)
+# Everything that reads the raw zone. The API download is no asset but its own op job
+# (fingertips_download), so neither this nor "Materialize all" can call the network.
+WAREHOUSE_ASSETS = AssetSelection.all()
 
 refresh_all = define_asset_job(
     "refresh_all",
@@ -100,8 +104,7 @@ fingertips_job = define_asset_job(
     selection=(
         AssetSelection.groups("fingertips")
         | AssetSelection.assets(reference.fingertips_indicators, reference.cipfa_neighbours)
-    ).downstream()
-    - AssetSelection.assets(fingertips_api_download),
+    ).downstream(),
     description="Fingertips exports to staging, marts and the quality tables.",
 )
 
@@ -144,7 +147,11 @@ def build_resources() -> dict:
             raw_dir=env_or_default("COV_RAW_DIR", settings.DEFAULT_RAW_DIR)
         ),
         "fingertips_api": FingertipsApiResource(
-            base_url=env_or_default("COV_FINGERTIPS_API_URL", settings.DEFAULT_FINGERTIPS_API_URL)
+            base_url=env_or_default("COV_FINGERTIPS_API_URL", settings.DEFAULT_FINGERTIPS_API_URL),
+            deadline_seconds=env_or_default(
+                "COV_DOWNLOAD_DEADLINE_SECONDS", settings.DEFAULT_DOWNLOAD_DEADLINE_SECONDS
+            ),
+            max_bytes=env_or_default("COV_DOWNLOAD_MAX_BYTES", settings.DEFAULT_DOWNLOAD_MAX_BYTES),
         ),
         "great_expectations": GreatExpectationsResource(
             docs_dir=env_or_default("COV_DOCS_DIR", settings.DEFAULT_DOCS_DIR)

@@ -3,23 +3,38 @@
 The API is a second way in beside exports saved by hand: what it returns is written to
 ``data/raw/<source>/`` byte for byte, so the raw zone keeps exactly what was fetched. API reference:
 https://fingertips.phe.org.uk/api (Swagger at https://fingertips.phe.org.uk/swagger/ui/index).
+
+A download is bounded three ways, so no server can hold a run or the machine: an overall deadline
+for the whole download (every request and retry included, checked while bytes arrive, so a server
+that trickles a byte now and then is stopped too), a size cap per answer, and connect and read
+timeouts per request. Answers stream to files on disk in chunks, never whole into memory, and are
+moved into place together only when the whole set has arrived. A host that cannot be reached
+(connection refused, name not resolved) fails at once: waiting minutes does not bring a network
+back, and the person who started the download learns it in seconds.
 """
 
 from __future__ import annotations
 
 import csv
+import filecmp
 import io
+import json
 import logging
 import os
+import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 import requests
+import urllib3.exceptions
+
+from cov_pipeline import settings
 
 logger = logging.getLogger(__name__)
 
@@ -32,19 +47,19 @@ CSV_HEADER_START = b"Indicator ID,"
 CIPFA_NEIGHBOURS_COLUMNS = ("area_code", "neighbour_code", "neighbour_name", "neighbour_rank")
 
 _RETRYABLE_STATUS = frozenset({429}) | frozenset(range(500, 600))
-_RETRYABLE_EXCEPTIONS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
 _UTF8_BOM = b"\xef\xbb\xbf"
+# Bytes asked of the socket at a time: the most a download holds in memory at once.
+CHUNK_BYTES = 1024 * 1024
+# How much of an answer's start is read back to check its format (header and first row).
+_HEAD_BYTES = 64 * 1024
 
 
 class FingertipsDownloadError(RuntimeError):
     """A Fingertips API request failed or returned something other than what was asked for.
 
-    ``retryable`` says whether trying again later could help (network faults, 429, 5xx) or not
-    (other 4xx, a body in the wrong format), so an orchestrator can skip pointless retries.
+    ``retryable`` says whether trying again later could help (network faults, 429, 5xx, a
+    deadline passed) or not (other 4xx, a body in the wrong format or over the size cap), so the
+    person or orchestrator that started the download knows whether to start it again.
     """
 
     def __init__(self, message: str, *, url: str, attempts: int, retryable: bool) -> None:
@@ -54,28 +69,51 @@ class FingertipsDownloadError(RuntimeError):
         self.retryable = retryable
 
 
-class FingertipsClient:
-    """A small client for the Fingertips API, with timeouts and retries with exponential backoff.
+class _TransientFault(Exception):
+    """One attempt failed in a way another attempt may not (5xx, timeout, a dropped connection)."""
 
-    Each request is tried once plus up to ``max_retries`` more times when the connection fails, times
-    out, or the server answers 429 or 5xx; the waits are ``backoff_seconds * 2**(n-1)`` before retry
-    n. ``timeout_seconds`` applies to connecting and to each wait for data, not to the whole body.
+
+class FingertipsClient:
+    """A small client for the Fingertips API, bounded in time and size, with retries and backoff.
+
+    One client is one download: its ``deadline_seconds`` clock starts when it is made and covers
+    every request, retry and wait after that. Each request is tried once plus up to
+    ``max_retries`` more times when it times out, the connection drops mid-answer, or the server
+    answers 429 or 5xx; the waits are ``backoff_seconds * 2**(n-1)`` before retry n, and a wait
+    that would end past the deadline is not begun. A host that cannot be reached at all is not
+    retried. ``connect_timeout_seconds`` bounds connecting and ``read_timeout_seconds`` each wait
+    for data; neither stops a server that sends a byte now and then, which the deadline does
+    (checked after every chunk, and no wait on the socket is allowed past it). ``max_bytes`` caps
+    each answer: the Content-Length announced, and the bytes counted as they arrive.
     """
 
     def __init__(
         self,
         base_url: str,
-        timeout_seconds: float = 30,
+        read_timeout_seconds: float = 30,
         max_retries: int = 3,
         backoff_seconds: float = 1.0,
         session: requests.Session | None = None,
+        *,
+        connect_timeout_seconds: float = 10,
+        deadline_seconds: float = settings.DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
+        max_bytes: int = settings.DEFAULT_DOWNLOAD_MAX_BYTES,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+        if deadline_seconds <= 0 or max_bytes <= 0:
+            raise ValueError(
+                f"deadline_seconds and max_bytes must be positive, got {deadline_seconds} and "
+                f"{max_bytes}"
+            )
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self.timeout_seconds = timeout_seconds
+        self.read_timeout_seconds = read_timeout_seconds
+        self.connect_timeout_seconds = connect_timeout_seconds
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
+        self.deadline_seconds = deadline_seconds
+        self.max_bytes = max_bytes
+        self._started = time.monotonic()
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
 
@@ -100,22 +138,28 @@ class FingertipsClient:
     def all_data_csv(
         self,
         indicator_ids: Sequence[int],
+        sink: IO[bytes],
         child_area_type_id: int = DEFAULT_CHILD_AREA_TYPE_ID,
         parent_area_type_id: int = DEFAULT_PARENT_AREA_TYPE_ID,
-    ) -> bytes:
-        """The "all data" CSV for the indicators at one area type, exactly as the API sends it."""
+    ) -> int:
+        """Stream the "all data" CSV for the indicators at one area type into ``sink``, exactly as
+        the API sends it, and return the number of attempts it took.
+
+        ``sink`` is a binary file open for reading and writing, replaced from its start: the
+        answer's first bytes are read back from it to check it is a Fingertips CSV.
+        """
         url = self.all_data_csv_url(indicator_ids, child_area_type_id, parent_area_type_id)
-        response, attempts = self._get(url)
-        body = response.content
-        if not body.removeprefix(_UTF8_BOM).startswith(CSV_HEADER_START):
+        attempts = self._fetch(url, sink)
+        head = _head(sink)
+        if not head.removeprefix(_UTF8_BOM).startswith(CSV_HEADER_START):
             raise FingertipsDownloadError(
                 f"{url} answered 200 but not with a Fingertips CSV: the body should start with "
-                f"{CSV_HEADER_START.decode()!r} and starts with {body[:60]!r}",
+                f"{CSV_HEADER_START.decode()!r} and starts with {head[:60]!r}",
                 url=url,
                 attempts=attempts,
                 retryable=False,
             )
-        return body
+        return attempts
 
     def indicator_metadata(self, indicator_ids: Sequence[int]) -> dict[str, Any]:
         """Indicator metadata (name, definition, unit, polarity, ...), keyed by indicator id as text."""
@@ -156,17 +200,21 @@ class FingertipsClient:
         )
 
     def _get_json(self, url: str, expected: type) -> Any:
-        response, attempts = self._get(url)
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise FingertipsDownloadError(
-                f"{url} answered 200 but not with JSON: the body starts with "
-                f"{response.content[:60]!r}",
-                url=url,
-                attempts=attempts,
-                retryable=False,
-            ) from exc
+        """The JSON answer at ``url``, streamed through a temporary file under the same bounds as
+        the CSVs (parsing needs it whole, but the cap has already limited its size)."""
+        with tempfile.TemporaryFile() as sink:
+            attempts = self._fetch(url, sink)
+            sink.seek(0)
+            try:
+                payload = json.load(sink)
+            except ValueError as exc:
+                raise FingertipsDownloadError(
+                    f"{url} answered 200 but not with JSON: the body starts with "
+                    f"{_head(sink)[:60]!r}",
+                    url=url,
+                    attempts=attempts,
+                    retryable=False,
+                ) from exc
         if not isinstance(payload, expected):
             raise FingertipsDownloadError(
                 f"{url} answered with a JSON {type(payload).__name__}, expected a JSON "
@@ -177,44 +225,51 @@ class FingertipsClient:
             )
         return payload
 
-    def _get(self, url: str) -> tuple[requests.Response, int]:
-        """The 200 response to a GET and the number of attempts it took."""
+    def _remaining(self) -> float:
+        """Seconds left before the download's deadline (negative once it has passed)."""
+        return self.deadline_seconds - (time.monotonic() - self._started)
+
+    def _bounded(self, timeout: float) -> float:
+        """A wait of ``timeout`` seconds cut short at the deadline (and never zero or less, which
+        would mean no wait at all to the socket, or an error to urllib3)."""
+        return max(0.001, min(timeout, self._remaining()))
+
+    def _fetch(self, url: str, sink: IO[bytes]) -> int:
+        """Stream the 200 answer to a GET into ``sink`` (emptied first, and again before each
+        retry, so it never holds two attempts' bytes) and return the number of attempts."""
         attempts = self.max_retries + 1
         last_error = ""
         for attempt in range(1, attempts + 1):
+            if self._remaining() <= 0:
+                detail = f"last error: {last_error}" if last_error else "no time left to begin"
+                raise self._deadline_error(url, attempt, detail)
             logger.info("GET %s (attempt %d of %d)", url, attempt, attempts)
+            sink.seek(0)
+            sink.truncate()
             try:
-                response = self.session.get(url, timeout=self.timeout_seconds)
-            except _RETRYABLE_EXCEPTIONS as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code == 200:
-                    return response, attempt
-                last_error = f"HTTP {response.status_code} {response.reason}"
-                if response.status_code not in _RETRYABLE_STATUS:
-                    logger.error("GET %s failed with %s; not retried", url, last_error)
-                    raise FingertipsDownloadError(
-                        f"Fingertips API request failed: {url} answered {last_error} "
-                        f"(attempt {attempt} of {attempts}; not retried)",
-                        url=url,
-                        attempts=attempt,
-                        retryable=False,
-                    )
-            if attempt < attempts:
-                delay = self.backoff_seconds * 2 ** (attempt - 1)
-                logger.warning(
-                    "GET %s failed (attempt %d of %d): %s; retrying in %.2f s",
-                    url,
-                    attempt,
-                    attempts,
-                    last_error,
-                    delay,
-                )
-                time.sleep(delay)
-            else:
+                self._stream_once(url, sink, attempt)
+                return attempt
+            except _TransientFault as fault:
+                last_error = str(fault)
+            if attempt == attempts:
                 logger.error(
                     "GET %s failed (attempt %d of %d): %s", url, attempt, attempts, last_error
                 )
+                break
+            delay = self.backoff_seconds * 2 ** (attempt - 1)
+            if delay >= self._remaining():
+                raise self._deadline_error(
+                    url, attempt, f"no time left to retry after: {last_error}"
+                )
+            logger.warning(
+                "GET %s failed (attempt %d of %d): %s; retrying in %.2f s",
+                url,
+                attempt,
+                attempts,
+                last_error,
+                delay,
+            )
+            time.sleep(delay)
         raise FingertipsDownloadError(
             f"Fingertips API request failed after {attempts} attempts: {url}; last error: "
             f"{last_error}",
@@ -222,6 +277,181 @@ class FingertipsClient:
             attempts=attempts,
             retryable=True,
         )
+
+    def _stream_once(self, url: str, sink: IO[bytes], attempt: int) -> None:
+        """One GET of ``url`` into ``sink``, chunk by chunk, within the deadline and the cap.
+
+        Raises ``_TransientFault`` for what another attempt may mend, and
+        ``FingertipsDownloadError`` for what it will not (or for the deadline having passed).
+        """
+        timeout = (
+            self._bounded(self.connect_timeout_seconds),
+            self._bounded(self.read_timeout_seconds),
+        )
+        try:
+            response = self.session.get(url, timeout=timeout, stream=True)
+        except requests.exceptions.SSLError as exc:
+            raise FingertipsDownloadError(
+                f"no trusted TLS connection to {url}: {exc} (not retried)",
+                url=url,
+                attempts=attempt,
+                retryable=False,
+            ) from exc
+        except requests.ConnectionError as exc:
+            unreachable = _unreachable(exc)
+            if unreachable is None:
+                raise self._interrupted(url, attempt, 0, f"{type(exc).__name__}: {exc}") from exc
+            host, cause = unreachable
+            logger.error("GET %s: cannot reach %s: %s; not retried", url, host, cause)
+            raise FingertipsDownloadError(
+                f"cannot reach {host}: {cause} (GET {url}; not retried)",
+                url=url,
+                attempts=attempt,
+                retryable=True,
+            ) from exc
+        except requests.Timeout as exc:
+            raise self._interrupted(url, attempt, 0, f"{type(exc).__name__}: {exc}") from exc
+        with response:
+            self._check_status(url, response, attempt)
+            self._check_announced_size(url, response, attempt)
+            received = 0
+            while True:
+                self._bound_socket_wait(response)
+                try:
+                    chunk = response.raw.read1(CHUNK_BYTES, decode_content=True)
+                except urllib3.exceptions.DecodeError as exc:
+                    raise FingertipsDownloadError(
+                        f"{url} sent a body that could not be decoded: {exc}",
+                        url=url,
+                        attempts=attempt,
+                        retryable=False,
+                    ) from exc
+                except urllib3.exceptions.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    raise self._interrupted(url, attempt, received, error) from exc
+                if not chunk:
+                    return
+                received += len(chunk)
+                if received > self.max_bytes:
+                    raise self._over_cap_error(url, attempt)
+                sink.write(chunk)
+                if self._remaining() <= 0:
+                    raise self._deadline_error(
+                        url, attempt, f"still receiving after {received:,} bytes"
+                    )
+
+    def _check_status(self, url: str, response: requests.Response, attempt: int) -> None:
+        """Return on 200; a retryable status is a transient fault, any other a final error."""
+        if response.status_code == 200:
+            return
+        error = f"HTTP {response.status_code} {response.reason}"
+        if response.status_code in _RETRYABLE_STATUS:
+            raise _TransientFault(error)
+        logger.error("GET %s failed with %s; not retried", url, error)
+        raise FingertipsDownloadError(
+            f"Fingertips API request failed: {url} answered {error} "
+            f"(attempt {attempt} of {self.max_retries + 1}; not retried)",
+            url=url,
+            attempts=attempt,
+            retryable=False,
+        )
+
+    def _check_announced_size(self, url: str, response: requests.Response, attempt: int) -> None:
+        """Refuse an answer whose Content-Length is over the cap before reading any of it."""
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > self.max_bytes:
+            raise self._over_cap_error(url, attempt, int(announced))
+
+    def _bound_socket_wait(self, response: requests.Response) -> None:
+        """Let the next wait on the socket last no longer than the read timeout or the time left
+        before the deadline, whichever is shorter, so a stalled answer ends at the deadline."""
+        connection = response.raw.connection
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(self._bounded(self.read_timeout_seconds))
+
+    def _interrupted(self, url: str, attempt: int, received: int, error: str) -> Exception:
+        """What a timeout or a dropped connection means: the deadline error if the deadline cut
+        the wait short, otherwise a transient fault for ``_fetch`` to retry."""
+        if self._remaining() <= 0:
+            return self._deadline_error(url, attempt, f"stalled after {received:,} bytes ({error})")
+        return _TransientFault(error)
+
+    def _deadline_error(self, url: str, attempt: int, detail: str) -> FingertipsDownloadError:
+        """The download ran out of time (``detail`` says while doing what): not retried, since
+        the deadline covers every attempt."""
+        logger.error("GET %s stopped at the download deadline: %s", url, detail)
+        return FingertipsDownloadError(
+            f"Fingertips download stopped by its deadline of {self.deadline_seconds:g} s "
+            f"(COV_DOWNLOAD_DEADLINE_SECONDS; every request and retry included) on attempt "
+            f"{attempt} of {url}: {detail}",
+            url=url,
+            attempts=attempt,
+            retryable=True,
+        )
+
+    def _over_cap_error(
+        self, url: str, attempt: int, announced: int | None = None
+    ) -> FingertipsDownloadError:
+        """The answer is over the cap: by its Content-Length, or by the bytes counted so far."""
+        logger.error("GET %s answer over the size cap of %d bytes", url, self.max_bytes)
+        size = f"announced {announced:,} bytes, over" if announced is not None else "sent more than"
+        return FingertipsDownloadError(
+            f"{url} {size} the cap of {self.max_bytes:,} bytes per answer "
+            "(COV_DOWNLOAD_MAX_BYTES); not retried",
+            url=url,
+            attempts=attempt,
+            retryable=False,
+        )
+
+
+def _unreachable(exc: requests.ConnectionError) -> tuple[str, str] | None:
+    """The host and the cause when a connection could not be made at all (refused, name not
+    resolved, no route), or ``None`` for a connection that dropped or timed out, which may mend.
+
+    requests wraps urllib3's ``NewConnectionError`` (a ``NameResolutionError`` for DNS) in its
+    own error; the socket's ``OSError`` behind it says why in words a person can act on.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        err = pending.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, urllib3.exceptions.NewConnectionError):
+            return _host_of(err.conn), _cause_of(err)
+        reason = getattr(err, "reason", None)
+        pending.extend(
+            [err.__cause__, err.__context__, reason if isinstance(reason, BaseException) else None]
+        )
+        pending.extend(a for a in err.args if isinstance(a, BaseException))
+    return None
+
+
+def _host_of(conn: Any) -> str:
+    host = getattr(conn, "host", None) or "the server"
+    port = getattr(conn, "port", None)
+    return f"{host}:{port}" if port not in (None, 80, 443) else host
+
+
+def _cause_of(err: urllib3.exceptions.NewConnectionError) -> str:
+    cause = err.__cause__ or err.__context__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, socket.gaierror):
+        return f"host name not resolved ({cause.strerror or cause})"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror[0].lower() + cause.strerror[1:]
+    return str(err)
+
+
+def _head(sink: IO[bytes]) -> bytes:
+    """The first bytes of what was streamed into ``sink``, enough to check an answer's format."""
+    sink.seek(0)
+    head = sink.read(_HEAD_BYTES)
+    sink.seek(0, os.SEEK_END)
+    return head
 
 
 def _checked_ids(indicator_ids: Sequence[int]) -> list[int]:
@@ -244,17 +474,26 @@ class StagedWrites:
         self._pending: list[tuple[Path, Path]] = []
         self._created_dirs: list[Path] = []
 
-    def write(self, dest: Path, data: bytes) -> Path:
+    @contextmanager
+    def open(self, dest: Path) -> Iterator[IO[bytes]]:
+        """A new hidden file beside ``dest``, open for writing and reading back, that ``commit``
+        will move onto ``dest``: downloads stream into it chunk by chunk, never whole in memory.
+        """
         dest = Path(dest)
         self._make_parents(dest.parent)
         # Hidden, and not matching *.csv, so no reader or sensor picks up a half-written file.
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.part"
         self._pending.append((tmp, dest))
-        with open(tmp, "xb") as handle:
-            handle.write(data)
+        with open(tmp, "x+b") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        return dest
+
+    def write(self, dest: Path, data: bytes) -> Path:
+        """Stage ``data`` (small, already in memory) for ``dest``."""
+        with self.open(dest) as handle:
+            handle.write(data)
+        return Path(dest)
 
     def commit(self) -> list[Path]:
         written = []
@@ -295,7 +534,8 @@ class StagedWrites:
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    """Whether two files hold the same bytes, compared a block at a time (they may be large)."""
+    return filecmp.cmp(a, b, shallow=False)
 
 
 @contextmanager
@@ -339,22 +579,26 @@ def download_indicators(
     paths = []
     with _own_or_given(stage) as staging:
         for indicator_id in _checked_ids(indicator_ids):
-            body = client.all_data_csv([indicator_id], child_area_type_id, parent_area_type_id)
-            url = client.all_data_csv_url([indicator_id], child_area_type_id, parent_area_type_id)
-            _check_has_rows_for(body, indicator_id, url)
-            paths.append(staging.write(Path(dest_dir) / indicator_file_name(indicator_id), body))
+            dest = Path(dest_dir) / indicator_file_name(indicator_id)
+            with staging.open(dest) as sink:
+                ids = [indicator_id]
+                attempts = client.all_data_csv(ids, sink, child_area_type_id, parent_area_type_id)
+                url = client.all_data_csv_url(ids, child_area_type_id, parent_area_type_id)
+                _check_has_rows_for(_head(sink), indicator_id, url, attempts)
+            paths.append(dest)
     return paths
 
 
-def _check_has_rows_for(body: bytes, indicator_id: int, url: str) -> None:
+def _check_has_rows_for(head: bytes, indicator_id: int, url: str, attempts: int) -> None:
+    """Refuse an all-data CSV without rows of the indicator asked for, from its first bytes."""
     # The API answers an unknown id, or one not published at this area type, with the header alone.
-    _, _, rows = body.partition(b"\n")
+    _, _, rows = head.partition(b"\n")
     if not rows.strip():
         raise FingertipsDownloadError(
             f"{url} returned a header but no data rows for indicator {indicator_id}: check the "
             "indicator id and the area types",
             url=url,
-            attempts=1,
+            attempts=attempts,
             retryable=False,
         )
     if not rows.startswith(f"{indicator_id},".encode()):
@@ -362,7 +606,7 @@ def _check_has_rows_for(body: bytes, indicator_id: int, url: str) -> None:
             f"{url} returned rows for another indicator than {indicator_id}: the first row starts "
             f"{rows[:40]!r}",
             url=url,
-            attempts=1,
+            attempts=attempts,
             retryable=False,
         )
 

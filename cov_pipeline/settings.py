@@ -16,6 +16,12 @@ DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse/cov_pipeline.duckdb"
 DEFAULT_EXPORT_DIR = "data/warehouse/exports"
 DEFAULT_FINGERTIPS_API_URL = "https://fingertips.phe.org.uk/api/"
+# Bounds on one Fingertips API download (the fingertips_api resource, set from the variables
+# COV_DOWNLOAD_DEADLINE_SECONDS and COV_DOWNLOAD_MAX_BYTES): the whole download, every request and
+# retry included, ends by the deadline, and no single answer may be larger than the cap, so a
+# stalled, trickling or runaway server cannot hold a run or fill the disk.
+DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 600
+DEFAULT_DOWNLOAD_MAX_BYTES = 500_000_000
 # Share of a source's rows that may be quarantined before the blocking check fails the run.
 DEFAULT_QUARANTINE_CEILING = 0.05
 # Areas kept in marts.indicator_values: Coventry, its region and England (by Area Code, never by

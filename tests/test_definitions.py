@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from dagster import AssetKey, DefaultScheduleStatus
+from dagster import AssetKey, AssetSelection, DefaultScheduleStatus
 
-from cov_pipeline.definitions import defs, executor_for
+from cov_pipeline.definitions import build_resources, defs, executor_for
 
 
 def test_definitions_load_and_validate():
@@ -82,12 +82,6 @@ def test_jobs_and_the_nightly_schedule():
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Europe/London"
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
-    # the nightly run needs no network: the API download is not part of it
-    selected = defs.resolve_implicit_global_asset_job_def()
-    assert (
-        AssetKey(["raw", "fingertips_api_download"])
-        in selected.asset_layer.asset_graph.get_all_asset_keys()
-    )
     nightly_keys = refresh.asset_layer.asset_graph.get_all_asset_keys()
     assert AssetKey(["marts", "infant_mortality_benchmark"]) in nightly_keys
 
@@ -96,15 +90,53 @@ def test_resources_are_bound():
     assert {"warehouse", "raw_files", "fingertips_api"} <= set(defs.resources)
 
 
-def test_marts_have_a_freshness_policy_and_only_network_steps_retry():
+def test_marts_have_a_freshness_policy_and_no_asset_retries():
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         if key.path[0] == "marts":
             assert node.freshness_policy is not None, key
-        retry = node.assets_def.op.retry_policy
-        is_network = key == AssetKey(["raw", "fingertips_api_download"])
-        assert (retry is not None) == is_network, key
+        assert node.assets_def.op.retry_policy is None, key
+
+
+def test_no_rebuild_reaches_the_network():
+    """The "Materialize all" job, refresh_all and every source job hold no network step: the API
+    download is an op job of its own, outside the asset graph, and only a person starts it."""
+    graph = defs.resolve_asset_graph()
+    everything = AssetSelection.all().resolve(graph)
+    assert everything == graph.get_all_asset_keys()
+    assert AssetKey(["raw", "fingertips_api_download"]) not in everything
+    assert not [key for key in everything if key.path[0] == "raw"]
+
+    rebuilds = [defs.resolve_implicit_global_asset_job_def()] + [
+        defs.resolve_job_def(job.name) for job in defs.jobs if job.name != "fingertips_download"
+    ]
+    assert {"refresh_all", "fingertips", "maternity", "referrals", "household_survey"} <= {
+        job.name for job in rebuilds
+    }
+    for job in rebuilds:
+        assert "fingertips_api" not in job.required_resource_keys, job.name
+        assert "fingertips_api_download" not in {node.name for node in job.nodes}, job.name
+
+    download = defs.resolve_job_def("fingertips_download")
+    assert [node.name for node in download.nodes] == ["fingertips_api_download"]
+    assert download.asset_layer.executable_asset_keys == set()
+    started_by_automation = {s.job_name for s in (*defs.schedules, *defs.sensors)}
+    assert "fingertips_download" not in started_by_automation
+
+
+def test_download_bounds_default_and_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv("COV_DOWNLOAD_DEADLINE_SECONDS", raising=False)
+    monkeypatch.delenv("COV_DOWNLOAD_MAX_BYTES", raising=False)
+    client = build_resources()["fingertips_api"].get_client()
+    assert (client.deadline_seconds, client.max_bytes) == (600, 500_000_000)
+
+    monkeypatch.setenv("COV_DOWNLOAD_DEADLINE_SECONDS", "7")
+    monkeypatch.setenv("COV_DOWNLOAD_MAX_BYTES", "1234")
+    # EnvVar values resolve when a run initialises the resource, as here.
+    api = build_resources()["fingertips_api"].process_config_and_initialize()
+    client = api.get_client()
+    assert (client.deadline_seconds, client.max_bytes) == (7, 1234)
 
 
 def test_each_source_job_holds_its_source_and_the_reference_it_reads_only():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import DagsterInstance, materialize
 
 from cov_pipeline.definitions import ASSETS
 from cov_pipeline.settings import PROJECT_ROOT
@@ -14,7 +14,6 @@ from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
-PIPELINE = [a for a in ASSETS if AssetKey(["raw", "fingertips_api_download"]) not in a.keys]
 
 # The business plan's table (Coventry public health business plan 2025-28; DESIGN §6):
 # infant mortality 2020-22 per 1,000 live births, value (lower-upper), CIPFA neighbour rank.
@@ -31,7 +30,7 @@ PUBLISHED = {
 
 def run(raw_dir: Path, url: str, instance: DagsterInstance | None = None):
     return materialize(
-        PIPELINE,
+        ASSETS,
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
@@ -169,7 +168,7 @@ def test_one_source_job_runs_alone_on_a_fresh_warehouse(raw_dir, duckdb_url):
     from dagster import AssetSelection
 
     result = materialize(
-        PIPELINE,
+        ASSETS,
         selection=AssetSelection.groups("household_survey").downstream(),
         resources={
             "warehouse": WarehouseResource(url=duckdb_url),
