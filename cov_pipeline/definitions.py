@@ -96,33 +96,39 @@ refresh_all = define_asset_job(
     selection=WAREHOUSE_ASSETS,
     description="Materialise every warehouse table from the raw extracts (the nightly run).",
 )
-# Each source's job carries the reference tables it reads, so it runs on a fresh warehouse too.
-DEPRIVATION = AssetSelection.assets(*deprivation.DEPRIVATION_ASSETS)
+
+
+def source_selection(group: str, *reads) -> AssetSelection:
+    """A source's job: its group, what is built from it (the quality and reporting tables), and
+    the reference tables it reads, so it runs on a fresh warehouse too. Never what is downstream
+    of those reference tables: the deprivation lookup feeds maternity and referrals alike, and a
+    new referral extract must not rebuild the maternity marts."""
+    return AssetSelection.groups(group).downstream() | AssetSelection.assets(*reads)
+
 
 fingertips_job = define_asset_job(
     "fingertips",
-    selection=(
-        AssetSelection.groups("fingertips")
-        | AssetSelection.assets(reference.fingertips_indicators, reference.cipfa_neighbours)
-    ).downstream(),
+    selection=source_selection(
+        "fingertips", reference.fingertips_indicators, reference.cipfa_neighbours
+    ),
     description="Fingertips exports to staging, marts and the quality tables.",
 )
 
 household_survey_job = define_asset_job(
     "household_survey",
-    selection=AssetSelection.groups("household_survey").downstream(),
+    selection=source_selection("household_survey"),
     description="Household survey waves to staging, marts and the quality tables.",
 )
 
 maternity_job = define_asset_job(
     "maternity",
-    selection=(AssetSelection.groups("maternity") | DEPRIVATION).downstream(),
+    selection=source_selection("maternity", *deprivation.DEPRIVATION_ASSETS),
     description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
 )
 
 referrals_job = define_asset_job(
     "referrals",
-    selection=(AssetSelection.groups("referrals") | DEPRIVATION).downstream(),
+    selection=source_selection("referrals", *deprivation.DEPRIVATION_ASSETS),
     description="Referral extracts of the young people's service to staging, marts and quality.",
 )
 

@@ -156,3 +156,35 @@ def test_each_source_job_holds_its_source_and_the_reference_it_reads_only():
         assert "staging/imd_lsoa" in selected(job)
         assert "staging/fingertips_indicator_values" not in selected(job)
     assert keys("refresh_all")
+
+
+# The reference tables each source's job reads (and so builds on a fresh warehouse).
+SOURCE_JOB_REFERENCE = {
+    "fingertips": {"staging/fingertips_indicators", "staging/cipfa_neighbours"},
+    "maternity": {"staging/imd_lsoa"},
+    "referrals": {"staging/imd_lsoa"},
+    "household_survey": set(),
+}
+
+
+def test_each_source_job_selects_its_group_its_reference_and_what_is_built_from_them_only():
+    graph = defs.resolve_asset_graph()
+    group_of = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    sources = set(SOURCE_JOB_REFERENCE)
+    for job_name, reference in SOURCE_JOB_REFERENCE.items():
+        job = defs.resolve_job_def(job_name)
+        selected = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+        by_group: dict[str, set[str]] = {}
+        for key in selected:
+            by_group.setdefault(group_of[key], set()).add(key)
+        # the whole source, the reference tables it reads and nothing of another source
+        assert by_group[job_name] == {k for k, g in group_of.items() if g == job_name}, job_name
+        assert by_group.get("reference", set()) == reference, job_name
+        assert not (set(by_group) & (sources - {job_name})), (job_name, sorted(by_group))
+        # the rest is what every source feeds: the quarantine, run summary, dictionary, exports
+        assert {"quality/quarantine", "quality/run_summary", "exports/analyst_exports"} <= selected
+        derived = set(by_group) - {job_name, "reference"}
+        assert "reporting" in derived, job_name
+    # the nightly job holds every table
+    nightly = defs.resolve_job_def("refresh_all").asset_layer.executable_asset_keys
+    assert {k.to_user_string() for k in nightly} == set(group_of)
