@@ -33,6 +33,7 @@ from assets.expectations import GX_CHECKS
 from assets.fingertips_download import fingertips_download_job
 from assets.reporting import reporting_assets
 from cov_pipeline import settings
+from cov_pipeline.one_writer import one_writer
 from resources.fingertips_api import FingertipsApiResource
 from resources.great_expectations import GreatExpectationsResource
 from resources.raw_files import RawFilesResource
@@ -49,9 +50,12 @@ def executor_for(warehouse_url: str, choice: str = "in_process") -> ExecutorDefi
     sample, and 140 s against 84 s at benchmark scale 1 (docs/scaling.md). Steps side by side
     pay off only with more cores and larger inputs: ``multiprocess`` is there for that, on
     PostgreSQL; a DuckDB file admits one process at a time, so it is refused there.
+
+    Either way the run first takes the warehouse, so one run writes at a time whatever started
+    it (``one_writer``: the run's worker recorded, its preconditions checked, the lock held).
     """
     if choice == "in_process":
-        return in_process_executor
+        return one_writer(in_process_executor)
     if choice != "multiprocess":
         raise ValueError(f"unknown executor {choice!r}: in_process or multiprocess")
     if warehouse_url.startswith("duckdb"):
@@ -59,7 +63,7 @@ def executor_for(warehouse_url: str, choice: str = "in_process") -> ExecutorDefi
             "COV_EXECUTOR=multiprocess needs the PostgreSQL warehouse: a DuckDB file admits one "
             "process at a time (unset COV_EXECUTOR, or point COV_WAREHOUSE_URL at PostgreSQL)"
         )
-    return multiprocess_executor
+    return one_writer(multiprocess_executor)
 
 
 def env_or_default(name: str, default: str | int):

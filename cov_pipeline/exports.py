@@ -84,6 +84,29 @@ def dictionary_markdown(dictionary: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def export_dir_problem(export_dir: Path) -> str | None:
+    """Why the marts cannot be published to ``export_dir``, or None.
+
+    A run checks this before it writes any table: publishing is its last step, and a folder
+    found unwritable only then left the warehouse refreshed and the analysts' files stale. The
+    folder (and its ``parquet/``) is created if missing and a file written and removed in each.
+    """
+    export_dir = Path(export_dir)
+    for folder in (export_dir, export_dir / "parquet"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".write-probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            return (
+                f"the export folder {folder} (COV_EXPORT_DIR) is not writable ({reason}): "
+                "make it writable or point COV_EXPORT_DIR elsewhere"
+            )
+    return None
+
+
 def _replace_file(path: Path, write) -> Path:
     """Write through ``write(tmp_path)`` and rename into place atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -110,3 +110,37 @@ def executor() -> str:
     if text not in EXECUTORS:
         raise ValueError(f"COV_EXECUTOR={text!r} is not one of {', '.join(EXECUTORS)}")
     return text
+
+
+# How long a run waits for another run that holds the warehouse (cov_pipeline/warehouse_lock.py)
+# before it gives up, writing nothing: long enough for a queue of runs at production scale.
+DEFAULT_WAREHOUSE_WAIT_SECONDS = 7200
+
+
+def warehouse_wait_seconds() -> float:
+    """Seconds a run waits for the warehouse held by another run (``COV_WAREHOUSE_WAIT_SECONDS``)."""
+    text = os.environ.get("COV_WAREHOUSE_WAIT_SECONDS", "").strip()
+    try:
+        seconds = float(text) if text else DEFAULT_WAREHOUSE_WAIT_SECONDS
+    except ValueError:
+        raise ValueError(
+            f"COV_WAREHOUSE_WAIT_SECONDS={text!r} is not a number of seconds"
+        ) from None
+    if seconds < 0:
+        raise ValueError(f"COV_WAREHOUSE_WAIT_SECONDS={text!r} is negative")
+    return seconds
+
+
+# A raw file modified less than this many seconds ago may still be being copied: the sensors
+# wait for it to settle before treating it as news.
+DEFAULT_RAW_SETTLE_SECONDS = 5
+
+
+def raw_settle_seconds() -> int:
+    """Seconds a raw file must rest unmodified before a sensor acts on it (``COV_RAW_SETTLE_SECONDS``)."""
+    text = os.environ.get("COV_RAW_SETTLE_SECONDS", "").strip()
+    if not text:
+        return DEFAULT_RAW_SETTLE_SECONDS
+    if not text.isdigit():
+        raise ValueError(f"COV_RAW_SETTLE_SECONDS={text!r} is not a whole number of seconds")
+    return int(text)

@@ -129,7 +129,17 @@ class Warehouse:
         path = self.duckdb_path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path) if path is not None else ":memory:")
+        try:
+            con = duckdb.connect(str(path) if path is not None else ":memory:")
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            # Pipeline runs wait for one another (cov_pipeline/warehouse_lock.py); this is
+            # another program holding the file, which DuckDB allows one process at a time.
+            raise WarehouseError(
+                f"the warehouse file {path} is open in another program ({_lock_holder(exc)}): "
+                "close it and run again (analysts read data/warehouse/exports/ instead)"
+            ) from None
         try:
             yield con
         finally:
@@ -174,18 +184,44 @@ class Warehouse:
                 self._grant_analyst_access(conn)
         self._schemas_ready = True
 
+    def analyst_role_problem(self) -> str | None:
+        """Why the analyst role cannot be granted read access to ``marts``, or None.
+
+        On PostgreSQL the role (``COV_ANALYST_ROLE``) must exist: the pipeline does not create
+        it (a login role needs a password, and creating roles a privilege the pipeline's user
+        should not have), so a run checks this before it writes anything and fails with this
+        message instead of publishing marts nobody was granted. DuckDB has no roles.
+        """
+        if self.backend != "postgresql" or not self.analyst_role:
+            return None
+        with self.engine.connect() as conn:
+            return self._missing_role(conn)
+
+    def _missing_role(self, conn) -> str | None:
+        role = self.analyst_role
+        found = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).first()
+        if found:
+            return None
+        return (
+            f"the PostgreSQL role {role!r} (COV_ANALYST_ROLE), to be granted read access to marts, "
+            f"does not exist on {self.display_name}: have the database administrator create it "
+            f"once (CREATE ROLE {_quote(role)} LOGIN PASSWORD '...'; docs/deployment.md), or set "
+            "COV_ANALYST_ROLE to an existing role, or to an empty value to grant no one"
+        )
+
     def _grant_analyst_access(self, conn) -> None:
         """Analysts read ``marts`` (tables there now and every table created later) and nothing else.
 
-        The role itself is created by the database administrator (README, "PostgreSQL"); where it
-        does not exist there is nothing to grant.
+        The role itself is created by the database administrator (README, "PostgreSQL"); a run
+        checks that it exists before writing (:meth:`analyst_role_problem`), and this refuses
+        too, so no path writes marts without the grant.
         """
         role = self.analyst_role
         if not role:
             return
-        found = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).first()
-        if not found:
-            return
+        missing = self._missing_role(conn)
+        if missing:
+            raise WarehouseError(missing + "; nothing was written")
         quoted = _quote(role)
         for schema in SCHEMAS:
             conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM PUBLIC")
@@ -414,6 +450,14 @@ def scratch_database(server_url: str, prefix: str, drivername: str | None = None
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
     finally:
         admin.dispose()
+
+
+def _lock_holder(error: Exception) -> str:
+    """The process DuckDB names in its "Could not set lock" error, or what it says."""
+    import re
+
+    found = re.search(r"(PID \d+)", str(error))
+    return f"process {found.group(1)[4:]}" if found else "DuckDB could not set its lock"
 
 
 def _default_analyst_role() -> str:

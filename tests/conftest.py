@@ -53,12 +53,38 @@ def duckdb_url(tmp_path) -> str:
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
 
 
+def ensure_analyst_role(server_url: str) -> None:
+    """The role the warehouse grants ``marts`` to (``analyst``, a login role as analysts use it).
+
+    A run refuses to write where it does not exist (the database administrator creates it in
+    production; docs/deployment.md); on the test server the tests create it, once per server.
+    """
+    import contextlib
+
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            # and the public role, granted ``published`` only
+            for role, kind in (("analyst", "LOGIN"), ("public_reader", "NOLOGIN")):
+                sql = "SELECT 1 FROM pg_roles WHERE rolname = %s"
+                if conn.exec_driver_sql(sql, (role,)).first():
+                    continue
+                # another process may create it meanwhile
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    conn.exec_driver_sql(f"CREATE ROLE {role} {kind}")
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture
 def postgres_warehouse_url() -> Iterator[str]:
-    """A fresh PostgreSQL database per test, dropped afterwards."""
+    """A fresh PostgreSQL database per test, dropped afterwards; the analyst role exists."""
     base = postgres_url()
     if base is None:
         pytest.skip(f"no PostgreSQL configured: set {POSTGRES_ENV} (the CI script sets it)")
+    ensure_analyst_role(base)
     with scratch_database(base, "cov_test") as url:
         yield url
 

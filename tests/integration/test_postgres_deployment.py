@@ -58,15 +58,7 @@ def test_a_job_runs_on_the_shipped_postgres_instance_config(
 
 
 def test_the_analyst_role_reads_marts_and_nothing_else(postgres_warehouse_url):
-    admin = sa.create_engine(
-        postgres_url(), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-    )
-    with admin.connect() as conn:
-        exists = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = 'analyst'").first()
-        if not exists:
-            conn.exec_driver_sql("CREATE ROLE analyst LOGIN")
-    admin.dispose()
-
+    # the fixture made sure the login role analyst exists (tests/conftest.py)
     result = materialize(
         PIPELINE,
         resources={
