@@ -154,7 +154,10 @@ def build_resources() -> dict:
             url=env_or_default("COV_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
         ),
         "raw_files": RawFilesResource(
-            raw_dir=env_or_default("COV_RAW_DIR", settings.DEFAULT_RAW_DIR)
+            raw_dir=env_or_default("COV_RAW_DIR", settings.DEFAULT_RAW_DIR),
+            settle_seconds=env_or_default(
+                "COV_RAW_SETTLE_SECONDS", settings.DEFAULT_RAW_SETTLE_SECONDS
+            ),
         ),
         "fingertips_api": FingertipsApiResource(
             base_url=env_or_default("COV_FINGERTIPS_API_URL", settings.DEFAULT_FINGERTIPS_API_URL),

@@ -132,15 +132,6 @@ def warehouse_wait_seconds() -> float:
 
 
 # A raw file modified less than this many seconds ago may still be being copied: the sensors
-# wait for it to settle before treating it as news.
+# wait for it to settle before treating it as news (the raw_files resource's settle_seconds,
+# COV_RAW_SETTLE_SECONDS).
 DEFAULT_RAW_SETTLE_SECONDS = 5
-
-
-def raw_settle_seconds() -> int:
-    """Seconds a raw file must rest unmodified before a sensor acts on it (``COV_RAW_SETTLE_SECONDS``)."""
-    text = os.environ.get("COV_RAW_SETTLE_SECONDS", "").strip()
-    if not text:
-        return DEFAULT_RAW_SETTLE_SECONDS
-    if not text.isdigit():
-        raise ValueError(f"COV_RAW_SETTLE_SECONDS={text!r} is not a whole number of seconds")
-    return int(text)

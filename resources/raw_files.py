@@ -8,7 +8,11 @@ from cov_pipeline import settings
 
 
 class RawFilesResource(ConfigurableResource):
+    """The raw zone: ``raw_dir``, and how long a file must rest unmodified
+    (``settle_seconds``) before the sensors take it for news rather than a copy in progress."""
+
     raw_dir: str = settings.DEFAULT_RAW_DIR
+    settle_seconds: int = settings.DEFAULT_RAW_SETTLE_SECONDS
 
     def source_dir(self, source: str) -> Path:
         return Path(self.raw_dir) / source
