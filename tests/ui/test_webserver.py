@@ -1,12 +1,17 @@
-"""The Dagster UI as a person uses it: the code location loads, every group shows in the asset
-lineage, and a materialisation launched from a job page runs to success.
+"""The Dagster UI as a person uses it, started the way the README says: ``cov-pipeline refresh``
+first, then ``cov-pipeline ui`` (``dagster dev``: the webserver and the daemon) and nothing else.
+The code location loads, the daemon's first sensor ticks after the refresh start nothing, every
+group shows in the asset lineage, a materialisation launched from a job page runs to success,
+and a run launched through the instance while the command line refreshes waits its turn.
 
-One ``dagster-webserver`` for the module, on loopback, with a temporary Dagster home, raw zone and
-warehouse; Debian's Chromium driven by Playwright. Screenshots land in ``test-artifacts/``.
+One ``cov-pipeline ui`` for the module, on loopback, with a temporary Dagster home holding the
+project's own ``dagster.yaml`` (queued runs, pools, run monitoring), raw zone and warehouse;
+Debian's Chromium driven by Playwright. Screenshots land in ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,7 +25,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cov_pipeline.settings import PROJECT_ROOT
 
@@ -40,29 +44,18 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 LOCATION = "cov_pipeline"
 JOB = "fingertips"  # the source whose job the browser test launches
-STARTUP_TIMEOUT_S = 120
-RUN_TIMEOUT_S = 180
+STARTUP_TIMEOUT_S = 180
+RUN_TIMEOUT_S = 240
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-def _instance_yaml() -> str:
-    """Telemetry off, the project instance's pool limits, and runs launched at once.
-
-    No daemon runs in this test, and the default QueuedRunCoordinator would leave a run launched
-    from the UI queued for ever; the DefaultRunCoordinator hands it straight to the run launcher.
-    """
-    project = yaml.safe_load((PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text())
-    return yaml.safe_dump(
-        {
-            "telemetry": {"enabled": False},
-            "concurrency": {"pools": project["concurrency"]["pools"]},
-            "run_coordinator": {
-                "module": "dagster.core.run_coordinator",
-                "class": "DefaultRunCoordinator",
-            },
-        },
-        sort_keys=False,
-    )
+REPOSITORY = "__repository__"  # the repository a Definitions object makes
+SENSORS = [
+    "fingertips_files",
+    "reference_files",
+    "household_survey_files",
+    "maternity_files",
+    "referrals_files",
+]
+CLI = Path(sys.executable).parent / "cov-pipeline"
 
 
 def _why_not_runnable() -> str | None:
@@ -95,29 +88,28 @@ LOCATIONS_QUERY = """
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the webserver's process group (it and its code server), SIGKILL if it lingers."""
-    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM to ``dagster dev``, which stops its webserver, daemon and code servers; then
+    SIGKILL to whatever of its process group lingers."""
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory):
+def environment(tmp_path_factory) -> dict[str, str]:
+    """A Dagster home with the project's instance settings as shipped, a raw zone and a
+    warehouse, all temporary; the README's first command (``cov-pipeline refresh``) run in it."""
     base = tmp_path_factory.mktemp("ui")
     home = base / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(_instance_yaml())
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     shutil.copytree(PROJECT_ROOT / "data" / "raw", base / "raw")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -128,16 +120,31 @@ def webserver(tmp_path_factory):
         "DAGSTER_DISABLE_TELEMETRY": "1",
         "GX_ANALYTICS_ENABLED": "false",
     }
-    log_path = base / "webserver.log"
+    refresh = subprocess.run(
+        [str(CLI), "refresh"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert refresh.returncode == 0, refresh.stdout[-3000:] + refresh.stderr[-3000:]
+    return env
+
+
+@pytest.fixture(scope="module")
+def webserver(environment):
+    """``cov-pipeline ui`` (the README's UI command) on a free loopback port, ready."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_path = Path(environment["DAGSTER_HOME"]).parent / "dagster_dev.log"
     url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "dagster-webserver"),
-                *("-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)),
-            ],
+            [str(CLI), "ui", "-p", str(port), "--host", "127.0.0.1"],
             cwd=PROJECT_ROOT,
-            env=env,
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -154,7 +161,7 @@ def webserver(tmp_path_factory):
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(
-                        f"dagster-webserver not ready within {STARTUP_TIMEOUT_S} s "
+                        f"cov-pipeline ui not ready within {STARTUP_TIMEOUT_S} s "
                         f"(exit code {process.poll()}):\n{log_path.read_text()}"
                     )
                 time.sleep(0.5)
@@ -162,7 +169,7 @@ def webserver(tmp_path_factory):
         finally:
             _stop(process)
             ARTIFACTS.mkdir(exist_ok=True)
-            shutil.copy(log_path, ARTIFACTS / "ui_webserver.log")
+            shutil.copy(log_path, ARTIFACTS / "ui_dagster_dev.log")
 
 
 @pytest.fixture
@@ -214,6 +221,44 @@ def test_the_code_location_is_loaded(webserver):
     location = entries[LOCATION]
     assert location["loadStatus"] == "LOADED"
     assert location["locationOrLoadError"]["__typename"] == "RepositoryLocation", location
+
+
+SENSOR_TICKS_QUERY = """
+query ($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) { __typename
+    ... on Sensor { sensorState { status ticks(limit: 10) { status skipReason runIds } } } } }
+"""
+RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId jobName status } } } }"
+
+
+def _runs(url: str) -> list[dict]:
+    return _graphql(url, RUNS_QUERY)["runsOrError"]["results"]
+
+
+def test_the_daemons_first_ticks_after_the_refresh_start_nothing(webserver):
+    # `cov-pipeline ui` started the daemon (no second terminal): every sensor ticks, finds the
+    # files the refresh read, and starts nothing
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    ticks = {}
+    while len(ticks) < len(SENSORS):
+        for name in SENSORS:
+            selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+            answer = _graphql(
+                webserver, SENSOR_TICKS_QUERY, {"selector": {**selector, "sensorName": name}}
+            )
+            state = answer["sensorOrError"]["sensorState"]
+            assert state["status"] == "RUNNING", (name, state)
+            if state["ticks"]:
+                ticks[name] = state["ticks"]
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"sensors without a tick after {STARTUP_TIMEOUT_S} s: {set(SENSORS) - set(ticks)}"
+            )
+        time.sleep(2)
+    for name, sensor_ticks in ticks.items():
+        for tick in sensor_ticks:
+            assert tick["status"] == "SKIPPED" and not tick["runIds"], (name, tick)
+            assert tick["skipReason"].startswith("no new or changed files in "), (name, tick)
+    assert [run["jobName"] for run in _runs(webserver)] == ["refresh_all"]  # the refresh's only
 
 
 def test_every_group_appears_in_the_asset_lineage(page, webserver):
@@ -300,10 +345,73 @@ def test_a_materialisation_launched_from_the_ui_succeeds(page, webserver):
         pytest.fail(
             f"run {run_id} ended {run['status']} (after at most {RUN_TIMEOUT_S} s); "
             f"steps not succeeded: {failed}; errors: {_run_errors(webserver, run_id)}; "
-            "webserver log: test-artifacts/ui_webserver.log"
+            "log: test-artifacts/ui_dagster_dev.log"
         )
 
     # The run page, updated live, shows what the person sees: the run succeeded.
     page.get_by_text("Success", exact=True).first.wait_for()
     page.get_by_text(re.compile(r"^No steps have errored$")).wait_for()
     _screenshot(page, "ui_run_succeeded.png")
+
+
+LAUNCH_MUTATION = """
+mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } } } }
+"""
+STEP_TIMES_QUERY = """
+query ($id: ID!) { runOrError(runId: $id) { ... on Run { status stepStats { startTime endTime } } } }
+"""
+
+
+def _wait_for_end(url: str, run_id: str) -> dict:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    run = _run(url, run_id)
+    while run["status"] not in TERMINAL and time.monotonic() < deadline:
+        time.sleep(1)
+        run = _run(url, run_id)
+    return run
+
+
+def _step_span(url: str, run_id: str) -> tuple[float, float]:
+    stats = _graphql(url, STEP_TIMES_QUERY, {"id": run_id})["runOrError"]["stepStats"]
+    return min(s["startTime"] for s in stats), max(s["endTime"] for s in stats)
+
+
+def test_a_run_launched_through_the_instance_waits_for_a_refresh_from_the_command_line(
+    webserver, environment, tmp_path
+):
+    # two doors at once: the command line refreshes one source while a run of another is
+    # launched through the instance (as the UI and the sensors launch them)
+    log_path = tmp_path / "refresh.log"
+    with log_path.open("w") as log:
+        cli = subprocess.Popen(
+            [str(CLI), "refresh", "--job", "household_survey"],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while "holds the warehouse" not in log_path.read_text():
+            assert cli.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+        params = {"selector": {**selector, "jobName": "referrals"}, "runConfigData": {}}
+        launched = _graphql(webserver, LAUNCH_MUTATION, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        assert cli.wait(timeout=RUN_TIMEOUT_S) == 0, log_path.read_text()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    output = log_path.read_text()
+    assert "Traceback" not in output and "could not set lock" not in output.lower(), output
+    run = _wait_for_end(webserver, run_id)
+    assert run["status"] == "SUCCESS", _run_errors(webserver, run_id)
+    # one writer at a time: the launched run's steps began after the refresh's had ended
+    cli_run = next(line.split()[1] for line in output.splitlines() if line.endswith("in the UI)"))
+    refresh_span, launched_span = _step_span(webserver, cli_run), _step_span(webserver, run_id)
+    assert refresh_span[1] <= launched_span[0], (refresh_span, launched_span)
