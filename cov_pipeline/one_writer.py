@@ -101,8 +101,10 @@ class OneWriterExecutor(Executor):
         holder = holder_description(run.run_id, run.job_name)
         try:
             for message in lock.acquire(holder, settings.warehouse_wait_seconds()):
-                if pop_captured_interrupt():  # terminated from the UI while waiting
-                    raise DagsterExecutionInterruptedError()
+                if pop_captured_interrupt():  # terminated from the UI, or Ctrl-C, while waiting
+                    raise DagsterExecutionInterruptedError(
+                        "interrupted while waiting for the warehouse: nothing was written"
+                    )
                 if message:
                     yield DagsterEvent.engine_event(plan_context, message, EngineEventData())
             yield DagsterEvent.engine_event(

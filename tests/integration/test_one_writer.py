@@ -153,6 +153,26 @@ def test_two_refreshes_take_turns_on_postgresql(tmp_path, postgres_warehouse_url
     _two_runs_at_once(tmp_path, postgres_warehouse_url, (home, home))
 
 
+def test_a_run_interrupted_while_it_waits_stops_having_written_nothing(tmp_path):
+    # Ctrl-C on the command line (a termination from the UI sends the run the same SIGINT)
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    env = _env(_home(tmp_path / "home"), warehouse_url, tmp_path)
+    with WarehouseLock(warehouse_url).hold("the test", timeout_s=10):
+        cli = Cli("household_survey", env, tmp_path / "cli.log")
+        cli.wait_for("waiting for the test [")
+        interrupted = time.monotonic()
+        cli.process.send_signal(signal.SIGINT)
+        assert cli.finish() == 1, cli.output()
+        assert time.monotonic() - interrupted < 30
+    assert "done " not in cli.output() and "Traceback" not in cli.output(), cli.output()
+    assert "interrupted while waiting for the warehouse: nothing was written" in cli.output()
+    warehouse = Warehouse(warehouse_url)
+    try:
+        assert warehouse.list_tables("staging") == []
+    finally:
+        warehouse.dispose()
+
+
 def test_the_lock_names_its_holder_waits_and_gives_up(warehouse_url):
     first, second = WarehouseLock(warehouse_url), WarehouseLock(warehouse_url)
     for _ in first.acquire("run aaaaaaaa (refresh_all)", timeout_s=5):
