@@ -68,11 +68,12 @@ def test_the_benchmark_runs_into_a_scratch_postgresql_database_and_drops_it(tmp_
     import pytest
     import sqlalchemy as sa
 
-    from tests.conftest import POSTGRES_ENV, postgres_url
+    from tests.conftest import POSTGRES_ENV, ensure_analyst_role, postgres_url
 
     server = postgres_url()
     if server is None:
         pytest.skip(f"no PostgreSQL configured: set {POSTGRES_ENV} (the CI script sets it)")
+    ensure_analyst_role(server)  # the run grants it the marts, and refuses to write without it
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
