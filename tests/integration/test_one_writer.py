@@ -323,6 +323,6 @@ def test_preconditions_hold_on_a_writable_folder_and_on_duckdb(tmp_path):
     from cov_pipeline.exports import export_dir_problem
 
     assert export_dir_problem(tmp_path / "new" / "exports") is None
-    assert (tmp_path / "new" / "exports" / "parquet").is_dir()
+    assert list((tmp_path / "new" / "exports").rglob("parquet"))  # where the Parquet files go
     assert list((tmp_path / "new" / "exports").rglob(".write-probe-*")) == []
     assert Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", "nobody").analyst_role_problem() is None
