@@ -119,9 +119,11 @@ def _two_runs_at_once(tmp_path: Path, warehouse_url: str, homes: tuple[Path, Pat
     codes = [cli.finish() for cli in clis]
     outputs = [cli.output() for cli in clis]
     assert codes == [0, 0], "\n\n".join(outputs)
-    for output in outputs:
+    for output, home in zip(outputs, homes, strict=True):
         assert "could not set lock" not in output.lower() and "Traceback" not in output, output
         assert "holds the warehouse" in output
+        # the exact command that opens the UI on the instance the run is recorded in
+        assert f"DAGSTER_HOME={home} {CLI.parent / 'dagster'} dev -w " in output, output
     # whichever went second said which run it waited for
     ids = [_run_id(o) for o in outputs]
     assert any(
