@@ -19,6 +19,7 @@ from dagster import (
 
 from assets.metadata import markdown_table
 from cov_pipeline.expectations import SUITES
+from cov_pipeline.publishing import PUBLICATIONS
 from resources.great_expectations import GreatExpectationsResource
 from resources.warehouse import WarehouseResource
 
@@ -91,5 +92,10 @@ GX_CHECKS = gx_asset_checks(
         "marts.preterm_outcomes": AssetKey(["marts", "preterm_outcomes"]),
         "marts.referral_trends": AssetKey(["marts", "referral_trends"]),
         "marts.referral_waiting": AssetKey(["marts", "referral_waiting"]),
+        **{
+            f"published.{spec.name}": AssetKey(["published", spec.name])
+            for publishing in PUBLICATIONS
+            for spec in publishing.specs
+        },
     }
 )

@@ -1,6 +1,6 @@
 """Maternity: the provider's bookings and births extracts and the DHSC terminations table, their
 quarantine, and the proxy-measure marts (late bookings, premature deliveries, pregnancy outcomes,
-preterm outcomes) with SPC charts and disclosure control."""
+preterm outcomes) with SPC charts, at full detail for the team."""
 
 from collections.abc import Callable, Iterator, Mapping
 
@@ -32,8 +32,6 @@ from cov_pipeline.maternity import (
     TableLoad,
     build_pregnancy_outcomes,
     build_preterm_outcomes,
-    disclose_late_bookings,
-    disclose_premature_deliveries,
     late_bookings_descriptions,
     late_bookings_with_spc,
     load_maternity,
@@ -174,8 +172,8 @@ def _json_ready(value: object) -> object:
 
 def _chart(table: pd.DataFrame, value_col: str, prefix: str, measure: str) -> dict:
     """The XmR chart (PNG in Markdown), the latest point's SPC reading and the number of special-
-    cause points of one monthly series. Drawn before disclosure control: the UI is the engineers'
-    view (they read staging too); the mart withholds small monthly counts from analysts."""
+    cause points of one monthly series, from the team's mart (full detail: the UI is the team's
+    view; the published tier has its own rules)."""
     spc = load_spc_settings()[measure]
     frame = spc_chart_frame(table, value_col, prefix)
     title = spc.label or measure
@@ -228,14 +226,13 @@ def _publish_mart(
     column_descriptions: Mapping[str, str],
     metadata: dict,
 ) -> MaterializeResult:
-    """Replace the mart in the warehouse and report it: the table metadata every mart shows and
-    its suppressed rows, then the mart's own charts and summaries."""
+    """Replace the mart in the warehouse and report it: the table metadata every mart shows,
+    then the mart's own charts and summaries."""
     name = key.path[1]
     wh.replace_table("marts", name, table, table_description, column_descriptions)
     return MaterializeResult(
         metadata={
             **table_metadata("marts", name, table, column_descriptions, warehouse=wh.display_name),
-            "suppressed_rows": int(table["is_suppressed"].sum()),
             **metadata,
         }
     )
@@ -247,20 +244,19 @@ def _publish_mart(
     "Bookings, booked by 10+0 weeks, late (13+0 or later) and very late (20+1 or later) "
     "bookings by month, quarter and year, for all women and by deprivation, IMD quintile, "
     "ethnic group, ethnic minority, no recourse to public funds and age band: percentages with "
-    "Wilson 95% CIs, SPC on the monthly late booking % (lower is better), disclosure control.",
+    "Wilson 95% CIs, SPC on the monthly late booking % (lower is better).",
 )
 def late_bookings_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
-    charted = late_bookings_with_spc(
+    table = late_bookings_with_spc(
         _staging(wh, BOOKINGS, MOTHER_COLUMNS["bookings"]),
         _staging(wh, IMD_LSOA, IMD_COLUMNS),
         definitions,
         load_spc_settings(),
     )
-    table = disclose_late_bookings(charted)
     return _publish_mart(
         wh,
         LATE_BOOKINGS,
@@ -268,7 +264,7 @@ def late_bookings_mart(
         "Late antenatal bookings.",
         late_bookings_descriptions(definitions),
         {
-            **_chart(charted, "late_booking_pct", "late_booking", "late_booking_pct"),
+            **_chart(table, "late_booking_pct", "late_booking", "late_booking_pct"),
             "all_women_by_year": _yearly(
                 table, ["bookings", "late_bookings", "late_booking_pct", "booked_by_10_weeks_pct"]
             ),
@@ -282,20 +278,19 @@ def late_bookings_mart(
     "Births, live births and stillbirths; preterm (under 37+0 weeks), very preterm (28+0 to "
     "31+6) and extremely preterm (under 28+0) births by month, quarter and year, for all women "
     "and each target group: rates per 1,000 births with Byars / exact Poisson 95% CIs, SPC on "
-    "the monthly preterm and extremely preterm rates (lower is better), disclosure control.",
+    "the monthly preterm and extremely preterm rates (lower is better).",
 )
 def premature_deliveries_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     definitions = load_maternity_definitions()
-    charted = premature_deliveries_with_spc(
+    table = premature_deliveries_with_spc(
         _staging(wh, BIRTHS, MOTHER_COLUMNS["births"]),
         _staging(wh, IMD_LSOA, IMD_COLUMNS),
         definitions,
         load_spc_settings(),
     )
-    table = disclose_premature_deliveries(charted)
     return _publish_mart(
         wh,
         PREMATURE_DELIVERIES,
@@ -303,9 +298,9 @@ def premature_deliveries_mart(
         "Premature deliveries.",
         premature_deliveries_descriptions(definitions),
         {
-            **_chart(charted, "preterm_per_1000", "preterm", "preterm_rate"),
+            **_chart(table, "preterm_per_1000", "preterm", "preterm_rate"),
             **_chart(
-                charted, "extremely_preterm_per_1000", "extremely_preterm", "extremely_preterm_rate"
+                table, "extremely_preterm_per_1000", "extremely_preterm", "extremely_preterm_rate"
             ),
             "all_births_by_year": _yearly(
                 table, ["births", "preterm_per_1000", "extremely_preterm_per_1000"]
@@ -319,7 +314,7 @@ def premature_deliveries_mart(
     [BOOKINGS, BIRTHS, TERMINATIONS],
     "By calendar year, for all women and by age band: pregnancies (PROXY: bookings plus "
     "terminations to residents), bookings, terminations (DHSC), maternities, live births and "
-    "stillbirths, and terminations as a share of pregnancies; disclosure control.",
+    "stillbirths, and terminations as a share of pregnancies.",
 )
 def pregnancy_outcomes_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
@@ -352,8 +347,7 @@ def pregnancy_outcomes_mart(
     [BIRTHS, IMD_LSOA],
     "For live-born babies by gestation band (extremely, very, moderate to late, all preterm; "
     "term for comparison), by year of birth, for all women and each target group: neonatal "
-    "unit admission, survival to 28 days and to 1 year where known, with Wilson 95% CIs; "
-    "disclosure control.",
+    "unit admission, survival to 28 days and to 1 year where known, with Wilson 95% CIs.",
 )
 def preterm_outcomes_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource

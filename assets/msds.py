@@ -83,8 +83,8 @@ def msds_staging(
     pool="warehouse",
     description="Per MSDS period, each provider's and England's late booking %, preterm %, "
     "extremely preterm % and share of deliveries in IMD deciles 1-3, with Wilson 95% CIs and the "
-    "comparison with England. Inputs arrive rounded to 5 (flagged, not rounded again); counts of "
-    "1-7 below England level are suppressed.",
+    "comparison with England. Inputs arrive rounded to 5 by NHS England (public figures, passed "
+    "on as published).",
 )
 def maternity_vs_england_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource

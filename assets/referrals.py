@@ -156,7 +156,6 @@ def referral_trends_mart(
             ),
             "chart": MetadataValue.md(spc_chart(everyone, "referrals", "referrals")),
             "latest_month": _latest(everyone, [*columns, "spc_variation", "spc_rule"]),
-            "suppressed_rows": int(table["is_suppressed"].sum()),
         }
     )
 
@@ -219,7 +218,6 @@ def referral_waiting_mart(
             "recent_months": MetadataValue.md(
                 markdown_table(everyone.sort_values("month", ascending=False)[columns[:5]], rows=12)
             ),
-            "suppressed_rows": int(table["is_suppressed"].sum()),
         }
     )
 

@@ -19,63 +19,72 @@ from cov_pipeline import settings
 from cov_pipeline.exports import (
     DICTIONARY_DESCRIPTIONS,
     DICTIONARY_TABLE,
-    SNAPSHOT_NAME,
+    PUBLIC,
+    TEAM,
     data_dictionary,
     publish_marts,
 )
 from resources.warehouse import WarehouseResource
 
 
-def reporting_assets(mart_keys: Sequence[AssetKey]) -> list[AssetsDefinition]:
-    """The dictionary and the exports, downstream of every mart in ``mart_keys``."""
-    dictionary_key = AssetKey(["marts", DICTIONARY_TABLE])
+def dictionary_asset(schema: str, group: str, deps: Sequence[AssetKey], what: str):
+    """``<schema>.data_dictionary``: every column of the schema's tables with its type, unit and
+    description, from the column comments in the warehouse."""
 
     @asset(
-        key=dictionary_key,
-        deps=list(mart_keys),
-        group_name="reporting",
+        key=AssetKey([schema, DICTIONARY_TABLE]),
+        deps=list(deps),
+        group_name=group,
         owners=OWNERS,
         kinds=warehouse_kinds(),
         pool="warehouse",
         freshness_policy=MARTS_FRESHNESS,
-        description="Every mart column with its type, unit and description, from the column "
-        "comments in the warehouse.",
+        description=f"Every column of the {what} with its type, unit and description, from the "
+        "column comments in the warehouse.",
     )
-    def data_dictionary_mart(
-        context: AssetExecutionContext, warehouse: WarehouseResource
-    ) -> MaterializeResult:
+    def _dictionary(warehouse: WarehouseResource) -> MaterializeResult:
         wh = warehouse.warehouse
-        table = data_dictionary(wh)
+        table = data_dictionary(wh, schema)
         wh.replace_table(
-            "marts",
-            DICTIONARY_TABLE,
-            table,
-            "Data dictionary of the marts.",
+            schema, DICTIONARY_TABLE, table, f"Data dictionary of the {what}.",
             DICTIONARY_DESCRIPTIONS,
-        )
+        )  # fmt: skip
         undescribed = table[table["description"] == ""]
         return MaterializeResult(
             metadata={
                 **table_metadata(
-                    "marts",
-                    DICTIONARY_TABLE,
-                    table,
-                    DICTIONARY_DESCRIPTIONS,
+                    schema, DICTIONARY_TABLE, table, DICTIONARY_DESCRIPTIONS,
                     warehouse=wh.display_name,
                 ),
                 "columns_without_description": len(undescribed),
             }
-        )
+        )  # fmt: skip
+
+    return _dictionary
+
+
+def reporting_assets(
+    mart_keys: Sequence[AssetKey], published_keys: Sequence[AssetKey] = ()
+) -> list[AssetsDefinition]:
+    """The dictionaries and the exports, downstream of every mart and published table."""
+    data_dictionary_mart = dictionary_asset("marts", "reporting", mart_keys, "marts")
+    published_dictionary = dictionary_asset(
+        "published", "published", published_keys, "published tables"
+    )
+    dictionary_key = data_dictionary_mart.key
+    public_dictionary_key = published_dictionary.key
 
     @asset(
         key=["exports", "analyst_exports"],
-        deps=[*mart_keys, dictionary_key],
+        deps=[*mart_keys, dictionary_key, *published_keys, public_dictionary_key],
         group_name="reporting",
         owners=OWNERS,
         kinds={"parquet", "duckdb"},
         pool="warehouse",
-        description="The marts published for analysts to COV_EXPORT_DIR: one Parquet file per mart, "
-        f"a read-only DuckDB snapshot ({SNAPSHOT_NAME}) and the Markdown data dictionary.",
+        description="Both tiers exported to COV_EXPORT_DIR, each to its own folder: "
+        f"{TEAM.folder}/ (the team's marts, not for release) and {PUBLIC.folder}/ (the published "
+        "tier): one Parquet file per table, a read-only DuckDB snapshot and the Markdown data "
+        "dictionary.",
     )
     def analyst_exports(
         context: AssetExecutionContext, warehouse: WarehouseResource
@@ -87,8 +96,13 @@ def reporting_assets(mart_keys: Sequence[AssetKey]) -> list[AssetsDefinition]:
             metadata={
                 "export_dir": MetadataValue.path(str(export_dir.resolve())),
                 "files": MetadataValue.json([str(p.relative_to(export_dir)) for p in written]),
-                "snapshot": MetadataValue.path(str((export_dir / SNAPSHOT_NAME).resolve())),
+                **{
+                    f"{tier.schema}_snapshot": MetadataValue.path(
+                        str((export_dir / tier.folder / tier.snapshot).resolve())
+                    )
+                    for tier in (TEAM, PUBLIC)
+                },
             }
         )
 
-    return [data_dictionary_mart, analyst_exports]
+    return [data_dictionary_mart, published_dictionary, analyst_exports]

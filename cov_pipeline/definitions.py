@@ -31,6 +31,7 @@ from assets import (
 from assets.automation import nightly_schedule, raw_folder_sensor
 from assets.expectations import GX_CHECKS
 from assets.fingertips_download import fingertips_download_job
+from assets.published import DISCLOSURE_SUMMARY, PUBLISHED_ASSETS, PUBLISHED_CHECKS, PUBLISHED_KEYS
 from assets.reporting import reporting_assets
 from cov_pipeline import settings
 from cov_pipeline.one_writer import one_writer
@@ -89,7 +90,13 @@ SOURCE_ASSETS = [
     quality.run_summary,
 ]
 MART_KEYS = [key for a in SOURCE_ASSETS for key in a.keys if key.path[0] == "marts"]
-ASSETS = [*SOURCE_ASSETS, *reporting_assets(MART_KEYS)]
+ASSETS = [
+    *SOURCE_ASSETS,
+    *PUBLISHED_ASSETS,
+    DISCLOSURE_SUMMARY,
+    *reporting_assets(MART_KEYS, [*PUBLISHED_KEYS, DISCLOSURE_SUMMARY.key]),
+]
+CHECKS = [*GX_CHECKS, *PUBLISHED_CHECKS]
 
 # Everything that reads the raw zone. The API download is no asset but its own op job
 # (fingertips_download), so neither this nor "Materialize all" can call the network.
@@ -174,7 +181,7 @@ def build_resources() -> dict:
 
 defs = Definitions(
     assets=ASSETS,
-    asset_checks=GX_CHECKS,
+    asset_checks=CHECKS,
     jobs=[
         refresh_all,
         fingertips_job,
@@ -200,7 +207,7 @@ def execute_refresh_all(raw_dir: str | os.PathLike, warehouse_url: str, instance
         "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
     }
     scoped = Definitions(
-        assets=ASSETS, asset_checks=GX_CHECKS, jobs=[refresh_all], resources=resources
+        assets=ASSETS, asset_checks=CHECKS, jobs=[refresh_all], resources=resources
     )
     job = scoped.resolve_job_def(refresh_all.name)
     return job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)

@@ -155,7 +155,6 @@ def _indicator_values() -> list[Any]:
         # The published value within its published CI is an input contract (pandera's
         # FingertipsRow), not repeated here (DESIGN §5: no rule in both); ours is checked.
         *ci_around("recomputed_value", "recomputed_ci95_lower", "recomputed_ci95_upper"),
-        *no_unsuppressed_small_counts("count", "is_suppressed", exempt_england=True),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=INDICATOR_VALUES_KEY,
             notes="One headline row per indicator, area, sex, age and period.",
@@ -189,7 +188,6 @@ def _infant_mortality_benchmark() -> list[Any]:
             column="value", min_value=0, max_value=50,
             notes="Infant mortality per 1,000 live births.",
         ),
-        *no_unsuppressed_small_counts("count", suppressed_flag=None, exempt_england=True),
         gxe.ExpectColumnUniqueValueCountToBeBetween(
             column="time_period", min_value=1, max_value=1,
             notes="Every row is for the same (latest) period.",
@@ -518,14 +516,13 @@ def _referral_trends() -> list[Any]:
 
     return [
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        *not_null("month", "breakdown", "category", "is_suppressed"),
+        *not_null("month", "breakdown", "category"),
         gxe.ExpectColumnValuesToBeBetween(column="referrals", min_value=0),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="referrals_rolling_12m", column_B="referrals", or_equal=True, mostly=1.0,
             ignore_row_if="either_value_is_missing",
             notes="A 12-month total includes its own month.",
         ),
-        *no_unsuppressed_small_counts("referrals", "is_suppressed", exempt_england=False),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["month", "breakdown", "category"]),
     ]  # fmt: skip
 
@@ -536,7 +533,7 @@ def _referral_waiting() -> list[Any]:
 
     return [
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        *not_null("month", "month_end", "breakdown", "category", "is_suppressed"),
+        *not_null("month", "month_end", "breakdown", "category"),
         gxe.ExpectColumnValuesToBeBetween(column="waiting_list", min_value=0),
         gxe.ExpectColumnValuesToBeBetween(column="waiting_median_days", min_value=0),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -549,7 +546,6 @@ def _referral_waiting() -> list[Any]:
             mostly=1.0, ignore_row_if="either_value_is_missing",
             notes="Those waiting over the threshold are part of the list.",
         ),
-        *no_unsuppressed_small_counts("waiting_list", "is_suppressed", exempt_england=False),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["month", "breakdown", "category"]),
     ]  # fmt: skip
 
@@ -559,20 +555,15 @@ MATERNITY_KEY = ["period_type", "period_start", "breakdown", "breakdown_value"]
 
 
 def _maternity_common(counts: tuple[str, ...], period_types: list[str]) -> list[Any]:
-    """Keys present, periods of a known type, counts never negative and never 1-7 (each count is
-    withheld on its own, so no row condition: a published count of 1-7 anywhere is a failure)."""
+    """Keys present, periods of a known type, counts never negative (the team's marts keep
+    small counts: the published tier's suites hold the disclosure rule)."""
     import great_expectations.expectations as gxe
 
     return [
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        *not_null("period_start", "period_type", "breakdown", "breakdown_value", "is_suppressed"),
+        *not_null("period_start", "period_type", "breakdown", "breakdown_value"),
         gxe.ExpectColumnValuesToBeInSet(column="period_type", value_set=period_types),
         *(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in counts),
-        *(
-            e
-            for c in counts
-            for e in no_unsuppressed_small_counts(c, suppressed_flag=None, exempt_england=False)
-        ),
     ]
 
 
@@ -693,3 +684,45 @@ def _preterm_outcomes() -> list[Any]:
         *_share("survival_1_year_pct", 100),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=[*MATERNITY_KEY, "gestation_band"]),
     ]
+
+
+# -- the published tier (cov_pipeline.publishing) --------------------------------------------------
+def _published_suite(spec) -> Callable[[], list[Any]]:
+    """Every published table: rows, the withheld flag set, keys unique, and no count of 1-7
+    shown (counts already public by their source, Fingertips and MSDS, are exempt)."""
+
+    def build() -> list[Any]:
+        import great_expectations.expectations as gxe
+
+        keys = list(spec.keys)
+        unique = (
+            gxe.ExpectColumnValuesToBeUnique(column=keys[0])
+            if len(keys) == 1
+            else gxe.ExpectCompoundColumnsToBeUnique(column_list=keys)
+        )
+        return [
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+            *not_null(spec.flag_column),
+            *(
+                e
+                for count in spec.counts
+                if not count.public
+                for e in no_unsuppressed_small_counts(
+                    count.column, suppressed_flag=None, exempt_england=False
+                )
+            ),
+            unique,
+        ]
+
+    return build
+
+
+def _register_published_suites() -> None:
+    from cov_pipeline.publishing import PUBLICATIONS
+
+    for publishing in PUBLICATIONS:
+        for spec in publishing.specs:
+            suite(f"published.{spec.name}")(_published_suite(spec))
+
+
+_register_published_suites()

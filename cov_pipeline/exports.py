@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -16,11 +17,37 @@ import pandas as pd
 from cov_pipeline.warehouse import Warehouse, _literal, _quote
 
 DICTIONARY_TABLE = "data_dictionary"
-SNAPSHOT_NAME = "cov_pipeline_marts.duckdb"
 DICTIONARY_MARKDOWN = "data_dictionary.md"
 
+
+@dataclass(frozen=True)
+class Tier:
+    """One audience's exports: a warehouse schema, its folder under COV_EXPORT_DIR, its snapshot."""
+
+    schema: str
+    folder: str
+    snapshot: str
+    audience: str
+
+
+# Named so nobody mistakes one for the other: the team's full detail stays inside the team.
+TEAM = Tier(
+    "marts",
+    "team_not_for_release",
+    "cov_pipeline_team_marts.duckdb",
+    "the public health intelligence team only (full detail: NOT FOR RELEASE)",
+)
+PUBLIC = Tier(
+    "published",
+    "public",
+    "cov_pipeline_public.duckdb",
+    "release outside the team (disclosure-controlled)",
+)
+TIERS = (TEAM, PUBLIC)
+SNAPSHOT_NAME = TEAM.snapshot
+
 DICTIONARY_DESCRIPTIONS = {
-    "table_name": "Mart table (schema marts).",
+    "table_name": "Table (in the schema of this dictionary: marts or published).",
     "column_name": "Column name.",
     "ordinal": "Position of the column in the table (1 = first).",
     "data_type": "SQL type of the column in the warehouse.",
@@ -51,9 +78,9 @@ def unit_of(columns: pd.Series) -> pd.Series:
     return units
 
 
-def data_dictionary(warehouse: Warehouse) -> pd.DataFrame:
-    """One row per mart column: table, column, type, unit and description."""
-    columns = warehouse.describe_columns("marts")
+def data_dictionary(warehouse: Warehouse, schema: str = "marts") -> pd.DataFrame:
+    """One row per column of the tables of ``schema``: table, column, type, unit, description."""
+    columns = warehouse.describe_columns(schema)
     columns = columns[columns["table_name"] != DICTIONARY_TABLE].copy()
     columns["ordinal"] = columns.groupby("table_name").cumcount().astype("int64") + 1
     columns["unit"] = unit_of(columns["column_name"].astype(str))
@@ -62,16 +89,17 @@ def data_dictionary(warehouse: Warehouse) -> pd.DataFrame:
     return columns[list(DICTIONARY_DESCRIPTIONS)].reset_index(drop=True)
 
 
-def dictionary_markdown(dictionary: pd.DataFrame) -> str:
-    """The data dictionary as Markdown: one section per mart, one table row per column."""
+def dictionary_markdown(dictionary: pd.DataFrame, tier: Tier = TEAM) -> str:
+    """The data dictionary as Markdown: one section per table, one table row per column."""
     lines = [
-        "# cov-pipeline data dictionary",
+        f"# cov-pipeline data dictionary: schema `{tier.schema}`",
         "",
-        "Generated after each refresh from the column comments in the warehouse "
-        "(`marts.data_dictionary` holds the same). One section per table in the `marts` schema.",
+        f"For {tier.audience}. Generated after each refresh from the column comments in the "
+        f"warehouse (`{tier.schema}.data_dictionary` holds the same). Rules and definitions: "
+        "docs/disclosure.md and docs/ in the repository.",
     ]
     for table, columns in dictionary.groupby("table_name", sort=True):
-        lines += ["", f"## marts.{table}", ""]
+        lines += ["", f"## {tier.schema}.{table}", ""]
         described = columns["table_description"].iloc[0]
         if described:
             lines += [described, ""]
@@ -89,10 +117,11 @@ def export_dir_problem(export_dir: Path) -> str | None:
 
     A run checks this before it writes any table: publishing is its last step, and a folder
     found unwritable only then left the warehouse refreshed and the analysts' files stale. The
-    folder (and its ``parquet/``) is created if missing and a file written and removed in each.
+    folder (and each tier's ``parquet/``) is created if missing and a file written and removed
+    in each.
     """
     export_dir = Path(export_dir)
-    for folder in (export_dir, export_dir / "parquet"):
+    for folder in (export_dir, *(export_dir / t.folder / "parquet" for t in TIERS)):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             probe = folder / f".write-probe-{uuid.uuid4().hex}"
@@ -121,35 +150,47 @@ def _replace_file(path: Path, write) -> Path:
 
 
 def publish_marts(warehouse: Warehouse, export_dir: Path) -> list[Path]:
-    """Every mart as Parquet, a read-only DuckDB snapshot of them all, and the Markdown dictionary."""
-    export_dir = Path(export_dir)
+    """Both tiers' exports (:data:`TIERS`), each to its own folder under ``export_dir``."""
+    return [p for tier in TIERS for p in publish_tier(warehouse, Path(export_dir), tier)]
+
+
+def publish_tier(warehouse: Warehouse, export_dir: Path, tier: Tier) -> list[Path]:
+    """Every table of the tier's schema as Parquet, a read-only DuckDB snapshot of them all,
+    and the Markdown dictionary, in ``export_dir / tier.folder``."""
+    folder = Path(export_dir) / tier.folder
     with warehouse.session():
         dictionary = (
-            warehouse.read_table("marts", DICTIONARY_TABLE)
-            if warehouse.table_exists("marts", DICTIONARY_TABLE)
-            else data_dictionary(warehouse)
+            warehouse.read_table(tier.schema, DICTIONARY_TABLE)
+            if warehouse.table_exists(tier.schema, DICTIONARY_TABLE)
+            else data_dictionary(warehouse, tier.schema)
         )
-        tables = {n: warehouse.read_table("marts", n) for n in warehouse.list_tables("marts")}
+        tables = {
+            n: warehouse.read_table(tier.schema, n) for n in warehouse.list_tables(tier.schema)
+        }
     written = [
         _replace_file(
-            export_dir / "parquet" / f"{name}.parquet",
+            folder / "parquet" / f"{name}.parquet",
             lambda p, f=frame: f.to_parquet(p, index=False),
         )
         for name, frame in tables.items()
     ]
     written.append(
-        _replace_file(export_dir / SNAPSHOT_NAME, lambda p: _write_snapshot(p, tables, dictionary))
+        _replace_file(
+            folder / tier.snapshot, lambda p: _write_snapshot(p, tables, dictionary, tier.schema)
+        )
     )
     written.append(
         _replace_file(
-            export_dir / DICTIONARY_MARKDOWN,
-            lambda p: p.write_text(dictionary_markdown(dictionary), encoding="utf-8"),
+            folder / DICTIONARY_MARKDOWN,
+            lambda p: p.write_text(dictionary_markdown(dictionary, tier), encoding="utf-8"),
         )
     )
     return written
 
 
-def _write_snapshot(path: Path, tables: dict[str, pd.DataFrame], dictionary: pd.DataFrame) -> None:
+def _write_snapshot(
+    path: Path, tables: dict[str, pd.DataFrame], dictionary: pd.DataFrame, schema: str = "marts"
+) -> None:
     import duckdb
 
     comments = dictionary.set_index(["table_name", "column_name"])["description"]
@@ -158,20 +199,20 @@ def _write_snapshot(path: Path, tables: dict[str, pd.DataFrame], dictionary: pd.
     ]
     con = duckdb.connect(str(path))
     try:
-        con.execute("CREATE SCHEMA marts")
+        con.execute(f"CREATE SCHEMA {_quote(schema)}")
         for name, frame in tables.items():
             con.register("frame", frame)
-            con.execute(f"CREATE TABLE marts.{_quote(name)} AS SELECT * FROM frame")
+            con.execute(f"CREATE TABLE {_quote(schema)}.{_quote(name)} AS SELECT * FROM frame")
             con.unregister("frame")
             if table_comments.get(name):
                 con.execute(
-                    f"COMMENT ON TABLE marts.{_quote(name)} IS {_literal(table_comments[name])}"
+                    f"COMMENT ON TABLE {_quote(schema)}.{_quote(name)} IS {_literal(table_comments[name])}"
                 )
             for column in frame.columns:
                 text = comments.get((name, column))
                 if text:
                     con.execute(
-                        f"COMMENT ON COLUMN marts.{_quote(name)}.{_quote(column)} IS {_literal(text)}"
+                        f"COMMENT ON COLUMN {_quote(schema)}.{_quote(name)}.{_quote(column)} IS {_literal(text)}"
                     )
         con.execute("CHECKPOINT")
     finally:

@@ -21,7 +21,6 @@ import pandas as pd
 import yaml
 from scipy.special import ndtr, ndtri
 
-from cov_pipeline.disclosure import suppress_small_counts
 from cov_pipeline.quality import (
     FileFault,
     SourceFile,
@@ -795,19 +794,17 @@ INDICATOR_DESCRIPTIONS = {
     "unit": "Unit of value, CI and standard error.",
     "polarity": "Which direction is better: high or low.",
     "value": "Weighted estimate: Σwy/Σw over respondents who answered (× 100 for proportions); "
-    "null where withheld or suppressed.",
+    "null where withheld.",
     "ci95_lower": "Lower 95% limit: Wilson score interval on Kish's effective n for proportions; "
     "mean - 1.96 SE for means. Null where withheld.",
     "ci95_upper": "Upper 95% limit (as ci95_lower). Null where withheld.",
     "standard_error": "Standard error on Kish's effective n: sqrt(p(1-p)/n_eff) (× 100) for "
     "proportions, sqrt(weighted variance/(n_eff - 1)) for means. Null where withheld.",
-    "unweighted_n": "Respondents in the group who answered (the denominator); null where 1-7 "
-    "(disclosure control).",
-    "sum_of_weights": "Σw over those respondents; null where unweighted_n is suppressed.",
-    "effective_n": "Kish's effective sample size (Σw)²/Σw²; null where unweighted_n is suppressed.",
+    "unweighted_n": "Respondents in the group who answered (the denominator).",
+    "sum_of_weights": "Σw over those respondents.",
+    "effective_n": "Kish's effective sample size (Σw)²/Σw².",
     "is_withheld": f"True where unweighted_n is under {MIN_UNWEIGHTED_N}: value, CI and standard "
     "error are withheld as unreliable.",
-    "is_suppressed": "True where unweighted_n is 1-7 and is itself suppressed (disclosure control).",
 }
 
 CHANGE_DESCRIPTIONS = {
@@ -871,7 +868,8 @@ def weighted_indicators(
 
     Weighted estimates p = Σwy/Σw (means likewise) over respondents who answered, with 95% CIs on
     Kish's effective n (:func:`weighted_proportion`, :func:`weighted_mean`); withheld where fewer
-    than ``min_unweighted_n`` answered; unweighted n of 1-7 suppressed (disclosure control).
+    than ``min_unweighted_n`` answered (unreliable). Small numbers are not suppressed here: the
+    published tier does that.
     """
     weight = responses["weight"].to_numpy(dtype="float64")
     sums = ("n", "sw", "sw2", "swy", "swy2")
@@ -939,9 +937,6 @@ def weighted_indicators(
     table = table.assign(
         _i=table["indicator"].map(indicator_order), _b=table["breakdown"].map(breakdown_order)
     ).sort_values(["_i", "_b", "category_order", "wave_year"], kind="stable")
-    table = suppress_small_counts(
-        table, ["unweighted_n"], derived_columns=["sum_of_weights", "effective_n"]
-    )
     return table[list(INDICATOR_DESCRIPTIONS)].reset_index(drop=True)
 
 

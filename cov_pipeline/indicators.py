@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from cov_pipeline import stats
-from cov_pipeline.disclosure import suppress_small_counts
 from cov_pipeline.quality import FileFault, read_text_strict
 from cov_pipeline.settings import ENGLAND_AREA_CODE
 
@@ -45,10 +44,10 @@ INDICATOR_VALUE_DESCRIPTIONS = {
     "period_start": "First day of the period.",
     "period_end": "Last day of the period.",
     "period_years": "Years pooled in the period.",
-    "value": "Published value; null where missing, suppressed or disclosive.",
+    "value": "Published value; null where missing or suppressed by Fingertips (see value_note).",
     "ci95_lower": "Published lower 95% confidence limit.",
     "ci95_upper": "Published upper 95% confidence limit.",
-    "count": "Numerator as published; null where 1-7 below England level (disclosure control).",
+    "count": "Numerator as published by Fingertips.",
     "denominator": "Denominator as published.",
     "value_note": "Fingertips value note.",
     "ci_method": "Method of the recomputed CI: Wilson, Byars or exact Poisson; null if not recomputable.",
@@ -72,7 +71,6 @@ INDICATOR_VALUE_DESCRIPTIONS = {
         "for proportions, weighted regression for rates; significant at 99.8%); 'Cannot be "
         "calculated' for pooled periods or short series."
     ),
-    "is_suppressed": "True where a count of 1-7 below England level was suppressed.",
 }
 
 BENCHMARK_DESCRIPTIONS = {
@@ -215,15 +213,6 @@ def indicator_values(
         _recent_trends(rows), on=["indicator_id", "area_code", "sex", "age"], how="left"
     )
 
-    rows = suppress_small_counts(
-        rows,
-        count_columns=["count"],
-        derived_columns=[
-            "value", "ci95_lower", "ci95_upper", "recomputed_value",
-            "recomputed_ci95_lower", "recomputed_ci95_upper",
-        ],
-        exempt=rows["area_code"] == ENGLAND_AREA_CODE,
-    )  # fmt: skip
     rows = rows.sort_values(
         [
             "indicator_id",

@@ -6,7 +6,7 @@ Extracts are read as text and parsed explicitly. A file fault (unreadable, not U
 header, no rows) raises :class:`FileFault` naming the file; a row fault sends the row to the
 quarantine with its file, line and every reason; nothing is dropped, coerced or defaulted. The
 measures are plain functions of DataFrames; the marts add SPC columns (Making Data Count) and
-disclosure control (DESIGN §6). Definitions (gestation thresholds) live in
+keep full detail (the published tier withholds small numbers). Definitions (gestation thresholds) live in
 ``config/maternity.yaml``.
 """
 
@@ -26,11 +26,6 @@ import yaml
 
 from cov_pipeline import stats
 from cov_pipeline.config import CONFIG_DIR
-from cov_pipeline.disclosure import (
-    is_small_count,
-    repeat_until_stable,
-    secondary_suppression,
-)
 from cov_pipeline.imd import MOST_DEPRIVED_DECILES
 from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
@@ -1584,261 +1579,6 @@ def spc_chart_frame(table: pd.DataFrame, value_col: str, prefix: str) -> pd.Data
     )
 
 
-# -- disclosure control ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Figure:
-    """A published count, the count it is a share of, and the figures derived from it."""
-
-    count: str
-    denominator: str | None = None
-    derived: tuple[str, ...] = ()
-
-
-def _ci(name: str) -> tuple[str, ...]:
-    return (name, f"{name}_ci95_lower", f"{name}_ci95_upper")
-
-
-@dataclass(frozen=True)
-class _Partition:
-    """Cells whose counts add up to a total row of the same table: for each cell (by position),
-    its group and the position of the group's total row (-1 where the table has none)."""
-
-    cells: np.ndarray
-    group: np.ndarray
-    total: np.ndarray
-
-
-def _hash(frame: pd.DataFrame) -> np.ndarray:
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
-
-
-def _partition(
-    cells: pd.Series,
-    group_key: pd.DataFrame,
-    total_key_of_cell: pd.DataFrame,
-    totals: pd.Series,
-    total_key: pd.DataFrame,
-) -> _Partition:
-    """Cells (``cells`` true) grouped by ``group_key``; each group adds up to the row among
-    ``totals`` whose ``total_key`` equals the cell's ``total_key_of_cell``."""
-    in_cells, in_totals = cells.to_numpy(dtype=bool), totals.to_numpy(dtype=bool)
-    position = pd.Series(np.flatnonzero(in_totals), index=_hash(total_key[in_totals]))
-    position = position[~position.index.duplicated()]
-    total = pd.Series(_hash(total_key_of_cell[in_cells])).map(position)
-    return _Partition(
-        np.flatnonzero(in_cells),
-        pd.factorize(_hash(group_key[in_cells]))[0],
-        total.fillna(-1).astype("int64").to_numpy(),
-    )
-
-
-def _partitions(table: pd.DataFrame, extra: str | None, band_total: bool) -> list[_Partition]:
-    keys = [extra] if extra else []
-    when = table[["period_type", "period_start", *keys]]
-    # the values of each breakdown add up to the row for all women
-    out = [
-        _partition(
-            table["breakdown"] != "all",
-            when.assign(_breakdown=table["breakdown"]),
-            when,
-            table["breakdown"] == "all",
-            when,
-        )
-    ]
-    cell = table[["breakdown", "breakdown_value", *keys]]
-    for smaller, larger, freq in (("month", "quarter", "Q"), ("quarter", "year", "Y")):
-        parent = table["period_start"].dt.to_period(freq).dt.start_time.astype("datetime64[ns]")
-        in_parent = cell.assign(_start=parent)
-        out.append(
-            _partition(
-                table["period_type"] == smaller,
-                in_parent,
-                in_parent,
-                table["period_type"] == larger,
-                cell.assign(_start=table["period_start"]),
-            )
-        )
-    if band_total:
-        group = table[["period_type", "period_start", "breakdown", "breakdown_value"]]
-        out.append(
-            _partition(
-                table["gestation_band"].isin([EXTREMELY_PRETERM, VERY_PRETERM, MODERATE_PRETERM]),
-                group,
-                group,
-                table["gestation_band"] == ALL_PRETERM,
-                group,
-            )
-        )
-    return out
-
-
-def _group_codes(partition: _Partition, flag: np.ndarray) -> np.ndarray:
-    """Group of each cell whose total row is published (not suppressed); -1 elsewhere."""
-    has_total = partition.total >= 0
-    published = has_total & ~flag[np.where(has_total, partition.total, 0)]
-    groups = np.full(len(flag), -1, dtype=np.int64)
-    groups[partition.cells[published]] = partition.group[published]
-    return groups
-
-
-def _secondary(counts: pd.Series, flag: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """:func:`cov_pipeline.disclosure.secondary_suppression` of ``counts`` with primary flags
-    ``flag`` in groups ``group`` (-1: in none), as a boolean array.
-
-    That function withholds more only in a group with exactly one hidden cell (withheld, or a
-    count that is missing), that cell withheld, and a cell still shown; without such a group
-    its answer is the flags as given. This is found on the arrays first, so the call (a few
-    milliseconds of pandas work, made dozens of times per mart) is made only where it can
-    change something."""
-    in_group = group >= 0
-    if not in_group.any():
-        return flag
-    g = group[in_group]
-    hidden = (flag | pd.to_numeric(counts, errors="coerce").isna().to_numpy())[in_group]
-    size = np.bincount(g)
-    hidden_n = np.bincount(g, weights=hidden, minlength=len(size))
-    flagged_n = np.bincount(g, weights=flag[in_group], minlength=len(size))
-    if not ((hidden_n == 1) & (flagged_n == 1) & (size > hidden_n)).any():
-        return flag
-    groups = pd.Series(group, index=counts.index).astype("Int64").mask(group < 0)
-    suppressed = pd.Series(flag, index=counts.index)
-    return secondary_suppression(counts, suppressed, groups).to_numpy(dtype=bool)
-
-
-def _row_total_suppression(
-    table: pd.DataFrame, flags: dict[str, np.ndarray], total: str, parts: Sequence[str]
-) -> None:
-    """Within each row, ``parts`` add up to ``total`` (e.g. live births + stillbirths = births):
-    a lone withheld part takes the smallest other part with it while the total is published."""
-    n = len(table)
-    count = pd.Series(np.concatenate([table[p].astype("float64").to_numpy() for p in parts]))
-    flag = np.concatenate([flags[p] for p in parts])
-    published = np.tile(~flags[total], len(parts))
-    group = np.where(published, np.tile(np.arange(n), len(parts)), -1)
-    updated = _secondary(count, flag, group)
-    for i, part in enumerate(parts):
-        flags[part] = updated[i * n : (i + 1) * n]
-
-
-def _partition_suppression(
-    table: pd.DataFrame, flags: dict[str, np.ndarray], counts: Sequence[str], partition: _Partition
-) -> None:
-    """Secondary suppression of each of ``counts`` within the groups of ``partition``. The
-    counts do not interact (each has its own flags and, through them, its own published
-    totals), so they are stacked into one call with a group number of their own per count:
-    :func:`cov_pipeline.disclosure.secondary_suppression` decides group by group, so this is
-    one call per count, made once."""
-    n = len(table)
-    n_groups = int(partition.group.max()) + 1 if len(partition.group) else 0
-    group = np.concatenate(
-        [
-            np.where(g >= 0, g + i * n_groups, -1)
-            for i, g in enumerate(_group_codes(partition, flags[c]) for c in counts)
-        ]
-    )
-    count = pd.Series(np.concatenate([table[c].astype("float64").to_numpy() for c in counts]))
-    updated = _secondary(count, np.concatenate([flags[c] for c in counts]), group)
-    for i, c in enumerate(counts):
-        flags[c] = updated[i * n : (i + 1) * n]
-
-
-def _same_flags(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
-    return all(np.array_equal(a[k], b[k]) for k in a)
-
-
-def control_disclosure(
-    table: pd.DataFrame,
-    figures: Sequence[Figure],
-    extra: str | None = None,
-    band_total: bool = False,
-    row_totals: Sequence[tuple[str, tuple[str, ...]]] = (),
-) -> pd.DataFrame:
-    """Disclosure control (DESIGN §6) on a long mart.
-
-    Primary: every count of 1-7 is withheld; a withheld denominator withholds the counts it is
-    the denominator of. Secondary (:func:`cov_pipeline.disclosure.secondary_suppression`):
-    wherever cells add up to a published total, a lone withheld cell takes the smallest other cell
-    with it: the values of a breakdown add up to the all-women row, months to their quarter,
-    quarters to their year, preterm bands to all preterm (``band_total``), and columns of one row
-    to another column (``row_totals``, e.g. live births + stillbirths = births). Repeated until
-    nothing changes. Withheld counts and everything derived from them (percentages, rates, CIs,
-    SPC columns) are null; ``is_suppressed`` marks a row with anything withheld. Counts are not
-    rounded: the marts are for analysts; round to 5 where a figure is published.
-    """
-    out = table.copy()
-    flags = {
-        f.count: is_small_count(out[f.count].astype("Float64")).fillna(False).to_numpy(dtype=bool)
-        for f in figures
-    }
-    partitions = _partitions(out, extra, band_total)
-
-    def one_pass(before: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        flags = dict(before)  # arrays are replaced, never changed in place
-        for figure in figures:
-            if figure.denominator is not None:
-                flags[figure.count] = flags[figure.count] | flags[figure.denominator]
-        for total, parts in row_totals:
-            _row_total_suppression(out, flags, total, parts)
-        for partition in partitions:
-            _partition_suppression(out, flags, [f.count for f in figures], partition)
-        return flags
-
-    flags = repeat_until_stable(one_pass, flags, _same_flags)
-    any_flag = np.zeros(len(out), dtype=bool)
-    for figure in figures:
-        withheld = flags[figure.count]
-        if figure.denominator is not None:
-            withheld = withheld | flags[figure.denominator]
-        out[figure.count] = out[figure.count].astype("Int64").mask(flags[figure.count])
-        for column in figure.derived:
-            out[column] = out[column].mask(withheld)
-        any_flag |= withheld
-    out["is_suppressed"] = any_flag
-    return out
-
-
-LATE_BOOKING_FIGURES = (
-    Figure("bookings"),
-    Figure("booked_by_10_weeks", "bookings", _ci("booked_by_10_weeks_pct")),
-    Figure(
-        "late_bookings",
-        "bookings",
-        (*_ci("late_booking_pct"), *spc_columns("late_booking")),
-    ),
-    Figure("very_late_bookings", "bookings", _ci("very_late_booking_pct")),
-)
-PREMATURE_FIGURES = (
-    Figure("births"),
-    Figure("live_births", "births"),
-    Figure("stillbirths", "births", _ci("stillbirths_per_1000")),
-    Figure("preterm_births", "births", (*_ci("preterm_per_1000"), *spc_columns("preterm"))),
-    Figure("very_preterm_births", "births", _ci("very_preterm_per_1000")),
-    Figure(
-        "extremely_preterm_births",
-        "births",
-        (*_ci("extremely_preterm_per_1000"), *spc_columns("extremely_preterm")),
-    ),
-)
-PREGNANCY_FIGURES = (
-    Figure("pregnancies"),
-    Figure("bookings"),
-    Figure("terminations", "pregnancies", _ci("termination_pct")),
-    Figure("maternities"),
-    Figure("live_births"),
-    Figure("stillbirths"),
-)
-PRETERM_OUTCOME_FIGURES = (
-    Figure("live_births"),
-    Figure("nnu_admission_known", "live_births"),
-    Figure("nnu_admissions", "nnu_admission_known", _ci("nnu_admission_pct")),
-    Figure("survival_28_days_known", "live_births"),
-    Figure("deaths_under_28_days", "survival_28_days_known", _ci("survival_28_days_pct")),
-    Figure("survival_1_year_known", "live_births"),
-    Figure("deaths_under_1_year", "survival_1_year_known", _ci("survival_1_year_pct")),
-)
-BIRTH_PARTS = ("births", ("live_births", "stillbirths"))
-
-
 # -- marts -------------------------------------------------------------------------------------
 def _spc_settings(spc_settings: Mapping[str, SpcSettings] | None, measure: str) -> SpcSettings:
     if spc_settings is None:
@@ -1857,14 +1597,10 @@ def late_bookings_with_spc(
     spc_settings: Mapping[str, SpcSettings] | None = None,
 ) -> pd.DataFrame:
     """:func:`late_bookings` with SPC on the monthly late booking % for all women (measure
-    ``late_booking_pct``), before disclosure control (for engineers' charts, not analysts)."""
+    ``late_booking_pct``)."""
     table = late_bookings(bookings, imd, definitions)
     settings = _spc_settings(spc_settings, "late_booking_pct")
     return add_spc(table, "late_booking_pct", settings, "late_booking")
-
-
-def disclose_late_bookings(table: pd.DataFrame) -> pd.DataFrame:
-    return control_disclosure(table, LATE_BOOKING_FIGURES)
 
 
 def build_late_bookings(
@@ -1873,8 +1609,9 @@ def build_late_bookings(
     definitions: MaternityDefinitions | None = None,
     spc_settings: Mapping[str, SpcSettings] | None = None,
 ) -> pd.DataFrame:
-    """``marts.late_bookings``: measures, SPC, then disclosure control."""
-    return disclose_late_bookings(late_bookings_with_spc(bookings, imd, definitions, spc_settings))
+    """``marts.late_bookings``: measures and SPC, at full detail (the published tier withholds
+    small numbers: :mod:`cov_pipeline.publishing`)."""
+    return late_bookings_with_spc(bookings, imd, definitions, spc_settings)
 
 
 def premature_deliveries_with_spc(
@@ -1884,18 +1621,12 @@ def premature_deliveries_with_spc(
     spc_settings: Mapping[str, SpcSettings] | None = None,
 ) -> pd.DataFrame:
     """:func:`premature_deliveries` with SPC on the monthly preterm and extremely preterm rates
-    for all women (measures ``preterm_rate``, ``extremely_preterm_rate``), before disclosure
-    control: monthly counts of extremely preterm births are mostly 1-7, so their points are
-    withheld in the mart, while the chart of the whole series is for engineers."""
+    for all women (measures ``preterm_rate``, ``extremely_preterm_rate``)."""
     table = premature_deliveries(births, imd, definitions)
     preterm = _spc_settings(spc_settings, "preterm_rate")
     extremely = _spc_settings(spc_settings, "extremely_preterm_rate")
     table = add_spc(table, "preterm_per_1000", preterm, "preterm")
     return add_spc(table, "extremely_preterm_per_1000", extremely, "extremely_preterm")
-
-
-def disclose_premature_deliveries(table: pd.DataFrame) -> pd.DataFrame:
-    return control_disclosure(table, PREMATURE_FIGURES, row_totals=[BIRTH_PARTS])
 
 
 def build_premature_deliveries(
@@ -1904,33 +1635,22 @@ def build_premature_deliveries(
     definitions: MaternityDefinitions | None = None,
     spc_settings: Mapping[str, SpcSettings] | None = None,
 ) -> pd.DataFrame:
-    """``marts.premature_deliveries``: measures, SPC, then disclosure control."""
-    table = premature_deliveries_with_spc(births, imd, definitions, spc_settings)
-    return disclose_premature_deliveries(table)
+    """``marts.premature_deliveries``: measures and SPC, at full detail."""
+    return premature_deliveries_with_spc(births, imd, definitions, spc_settings)
 
 
 def build_pregnancy_outcomes(
     bookings: pd.DataFrame, births: pd.DataFrame, terminations: pd.DataFrame, area_code: str
 ) -> pd.DataFrame:
-    """``marts.pregnancy_outcomes``: :func:`pregnancy_outcomes` with disclosure control."""
-    return control_disclosure(
-        pregnancy_outcomes(bookings, births, terminations, area_code),
-        PREGNANCY_FIGURES,
-        row_totals=[("pregnancies", ("bookings", "terminations"))],
-    )
+    """``marts.pregnancy_outcomes``: :func:`pregnancy_outcomes`, at full detail."""
+    return pregnancy_outcomes(bookings, births, terminations, area_code)
 
 
 def build_preterm_outcomes(
     births: pd.DataFrame, imd: pd.DataFrame, definitions: MaternityDefinitions | None = None
 ) -> pd.DataFrame:
-    """``marts.preterm_outcomes``: :func:`preterm_outcomes` with disclosure control (the preterm
-    bands add up to all preterm, so a lone withheld band is protected too)."""
-    return control_disclosure(
-        preterm_outcomes(births, imd, definitions),
-        PRETERM_OUTCOME_FIGURES,
-        extra="gestation_band",
-        band_total=True,
-    )
+    """``marts.preterm_outcomes``: :func:`preterm_outcomes`, at full detail."""
+    return preterm_outcomes(births, imd, definitions)
 
 
 # -- column descriptions -----------------------------------------------------------------------
@@ -1949,10 +1669,6 @@ def _common_descriptions(date_basis: str, period_types: str) -> dict[str, str]:
         "ethnic_minority 'Ethnic minority (all but White British)' = every category except A, "
         "White other included; nrpf no recourse to public funds; age_band the mother's age at "
         "booking. 'Not known' where the field is blank, Z or 99, or the LSOA is not in the lookup.",
-        "is_suppressed": "True where a count in the row was withheld (disclosure control, DESIGN "
-        "§6): a count or its complement of 1-7, or a cell withheld so that a total cannot reveal "
-        "another (secondary suppression). Withheld counts and the figures derived from them are "
-        "null.",
     }
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cov_pipeline import stats
-from cov_pipeline.disclosure import ROUNDING_BASE, suppress_small_counts
+from cov_pipeline.disclosure import ROUNDING_BASE
 from cov_pipeline.quality import (
     FileFault,
     SourceFile,
@@ -712,8 +712,8 @@ MART_DESCRIPTIONS = {
     "measure_id": "late_booking, preterm, extremely_preterm or most_deprived_30pct.",
     "measure_name": "What the percentage counts.",
     "definition": "The MSDS dimension and the categories summed in numerator and denominator.",
-    "numerator": "Deliveries or babies counted (MSDS counts, rounded to 5 by the publisher); null where suppressed.",
-    "denominator": "Deliveries or babies with the item recorded (sum of rounded counts); null where suppressed.",
+    "numerator": "Deliveries or babies counted (MSDS counts, rounded to 5 by the publisher); null where blank or '*' in the publication.",
+    "denominator": "Deliveries or babies with the item recorded (sum of rounded counts); null where a part is blank.",
     "value_pct": "numerator / denominator × 100.",
     "ci95_lower": "Lower 95% confidence limit (Wilson score interval), %.",
     "ci95_upper": "Upper 95% confidence limit (Wilson score interval), %.",
@@ -723,11 +723,10 @@ MART_DESCRIPTIONS = {
     "polarity": "low (lower is better: late booking, prematurity) or none (deprivation share: no judgement).",
     "compared_to_england": (
         "Similar where England's value lies inside the 95% CI; otherwise Better/Worse (polarity "
-        "low) or Lower/Higher (no polarity); null for England and where suppressed; 'Not "
+        "low) or Lower/Higher (no polarity); null for England; 'Not "
         "compared' where a figure is missing."
     ),
     "is_rounded_input": "True where the MSDS counts arrived rounded to 5: already rounded, not rounded again.",
-    "is_suppressed": "True where a count of 1-7 below England level was suppressed (disclosure control).",
 }
 
 _PERIOD_ORG = ["period_type", "period", "period_start", "period_end", "org_level", "org_code"]
@@ -749,7 +748,7 @@ def maternity_vs_england(staging: pd.DataFrame) -> pd.DataFrame:
 
     A measure has a row where the organisation published its dimension in the period. A blank
     (missing) count in any category it sums makes that sum missing, never zero. Counts arrive
-    rounded to 5 and are not rounded again; counts of 1-7 below England level are suppressed.
+    rounded to 5 by NHS England (already public) and are passed on as published.
     """
     categories = _measure_categories()
     rows = staging.merge(categories, on=["dimension", "measure"], how="inner")
@@ -805,17 +804,6 @@ def maternity_vs_england(staging: pd.DataFrame) -> pd.DataFrame:
     )
     comparison[table["is_england"].to_numpy()] = None
     table["compared_to_england"] = comparison
-    table["is_suppressed"] = False
-    exempt = table["is_england"]
-    table = suppress_small_counts(
-        table,
-        count_columns=["numerator", "denominator"],
-        derived_columns=["value_pct", "ci95_lower", "ci95_upper", "compared_to_england"],
-        exempt=exempt,
-    )
-    table = suppress_small_counts(
-        table, count_columns=["total_deliveries", "total_babies"], exempt=exempt
-    )
     order = {m.measure_id: i for i, m in enumerate(COMPARISON_MEASURES)}
     table = table.assign(_order=table["measure_id"].map(order), _other=~table["is_england"])
     table = table.sort_values(

@@ -19,11 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cov_pipeline.disclosure import (
-    is_small_count,
-    suppress_until_stable,
-    trailing_window_hidden,
-)
 from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
     FileFault,
@@ -847,31 +842,6 @@ def _with_spc(
     return out
 
 
-def _null_point_labels(table: pd.DataFrame, suppressed: pd.Series, prefix: str = "") -> None:
-    """A suppressed point keeps its chart's centre and limits (aggregates over many months) but
-    not its rule and variation label, which would tell where the small count lies."""
-    for column in ("spc_rule", "spc_variation", "spc_assurance"):
-        table.loc[suppressed.to_numpy(), prefix + column] = None
-
-
-def protect_breakdowns(table: pd.DataFrame, count: str, also: pd.Series | None = None) -> pd.Series:
-    """Which cells of ``count`` to withhold (DESIGN §6): primary, every count of 1-7 (and the
-    cells in ``also``); secondary, month by month the categories of each breakdown add up to
-    the All row, so wherever one cell of such a group (the All row included) is the only one
-    withheld, the smallest other is withheld too, repeated over the breakdowns until stable."""
-    hidden = is_small_count(table[count]).fillna(False).astype(bool)
-    if also is not None:
-        hidden |= also.to_numpy()
-    month = pd.Series(pd.factorize(table["month"])[0], index=table.index)
-    everyone = table["breakdown"] == ALL
-    groupings = [
-        month.where(everyone | (table["breakdown"] == breakdown))
-        for breakdown, _, _ in BREAKDOWNS
-        if breakdown != ALL
-    ]
-    return suppress_until_stable(table[count], hidden, groupings)
-
-
 # -- marts: referral trends ---------------------------------------------------------------------
 def _spc_descriptions(prefix: str, what: str) -> dict[str, str]:
     return {prefix + name: f"{what}: {text}" for name, text in SPC_COLUMNS.items()}
@@ -885,24 +855,16 @@ _CELL_DESCRIPTIONS = {
     "'Not stated' where not recorded).",
     "category_order": "Display order of the category within its breakdown.",
 }
-SUPPRESSION_NOTE = (
-    "Counts of 1-7 are withheld (null) with every figure derived from them; where a breakdown's "
-    "categories and the All row would reveal a withheld count, the smallest other count of the "
-    "month is withheld too (DESIGN §6)."
-)
 TRENDS_DESCRIPTIONS = {
     **_CELL_DESCRIPTIONS,
-    "referrals": "Referrals received in the month. " + SUPPRESSION_NOTE,
+    "referrals": "Referrals received in the month.",
     "referrals_rolling_12m": "Referrals received in the 12 months ending with this month; null "
-    "before 12 months of data, and withheld where any of the 12 months is withheld (two "
-    "consecutive totals would reveal it).",
+    "before 12 months of data.",
     "referrals_same_month_last_year": "Referrals received in the same month a year earlier; null "
     "in the first year.",
     "change_on_last_year": "referrals - referrals_same_month_last_year.",
     "change_on_last_year_pct": "Change on the same month a year earlier as a % of that month "
     "(null where it had no referrals).",
-    "is_suppressed": "True where a figure in the row is withheld: a small count (1-7), a count "
-    "that would reveal one, or a figure derived from either.",
     **_spc_descriptions(
         "",
         "SPC (XmR) of monthly referrals in this breakdown and category, demand treated as "
@@ -913,7 +875,7 @@ TRENDS_DESCRIPTIONS = {
 
 def monthly_referrals(referrals: pd.DataFrame) -> pd.DataFrame:
     """Referrals received per month, for all and by each breakdown, with the rolling 12-month
-    total and the change on the same month a year earlier; before SPC and disclosure control.
+    total and the change on the same month a year earlier; before SPC.
 
     One row per month × category, every month from the first referral to the last complete
     month: a month without referrals in a category is a true zero.
@@ -944,7 +906,6 @@ def monthly_referrals(referrals: pd.DataFrame) -> pd.DataFrame:
     grid["change_on_last_year_pct"] = (
         (100 * change.astype("Float64") / base.where(base > 0)).astype("float64").round(1)
     )
-    grid["is_suppressed"] = False
     return grid
 
 
@@ -952,33 +913,10 @@ def referral_trends(
     referrals: pd.DataFrame, spc_settings: Mapping[str, SpcSettings] | None = None
 ) -> pd.DataFrame:
     """:func:`monthly_referrals` with Making Data Count XmR columns per breakdown and category
-    (demand is neutral: special causes are high or low, not better or worse) and disclosure
-    control. SPC runs on the counts before disclosure control; then the counts of
-    :func:`protect_breakdowns` are withheld with the changes derived from them (this month's or
-    the same month a year earlier), and a rolling 12-month total is shown only where all its
-    months are, so it is a sum of published counts (:func:`trailing_window_hidden`). A withheld
-    point keeps its chart's limits but not its rule and variation labels.
+    (demand is neutral: special causes are high or low, not better or worse), at full detail
+    (the published tier withholds small numbers).
     """
     table = _with_spc(monthly_referrals(referrals), "referrals", "referrals", spc_settings)
-    k = table["month"].nunique()
-    hidden = protect_breakdowns(table, "referrals")
-    # Cells × months. With no complete month (no referrals, or none before the latest extract's
-    # month) the table has no rows, and reshape cannot tell the cells from -1 with 0 months.
-    by_cell = hidden.to_numpy().reshape(-1, k) if k else np.zeros((0, 0), dtype=bool)
-    last_year = np.zeros_like(by_cell)
-    last_year[:, 12:] = by_cell[:, :-12]
-    last_year = last_year.ravel()
-    rolling = trailing_window_hidden(by_cell, 12).ravel()
-    table["referrals_same_month_last_year"] = table["referrals_same_month_last_year"].mask(
-        last_year
-    )
-    table["referrals_rolling_12m"] = table["referrals_rolling_12m"].mask(rolling)
-    change = hidden.to_numpy() | last_year
-    for column in ("change_on_last_year", "change_on_last_year_pct"):
-        table[column] = table[column].mask(change)
-    table["referrals"] = table["referrals"].astype("Int64").mask(hidden)
-    _null_point_labels(table, hidden)
-    table["is_suppressed"] = hidden.to_numpy() | last_year | rolling
     return table[list(TRENDS_DESCRIPTIONS)].reset_index(drop=True)
 
 
@@ -1021,7 +959,7 @@ WAITING_DESCRIPTIONS = {
     "month_end": "Last day of the month: the date the waiting list is counted on.",
     **_CELL_DESCRIPTIONS,
     "waiting_list": "Young people on the waiting list at the month end: referred, no first "
-    "contact, not discharged. " + SUPPRESSION_NOTE,
+    "contact, not discharged.",
     "waiting_median_days": "Median days waited so far (month end - referral date) by those on "
     "the waiting list; percentile method: " + PERCENTILE_METHOD + ".",
     "waiting_p90_days": "90th percentile of days waited so far by those on the waiting list "
@@ -1036,8 +974,6 @@ WAITING_DESCRIPTIONS = {
     "first_seen_p90_wait_days": "90th percentile of days from referral to first contact of "
     "those first seen in the month (same percentile method).",
     "discharges": "Referrals closed (discharged) in the month, seen or not.",
-    "is_suppressed": "True where a figure in the row is withheld: a small count (1-7), a count "
-    "that would reveal one, or a figure derived from either.",
     **_spc_descriptions(
         "waiting_list_",
         "SPC (XmR) of the waiting list at month end, lower is better (config 'waiting_list')",
@@ -1054,7 +990,7 @@ def waiting_figures(
     referrals: pd.DataFrame, threshold_days: int = DEFAULT_REFERRAL_WAIT_THRESHOLD_DAYS
 ) -> pd.DataFrame:
     """The waiting list at each month end and waiting times, for all and by each breakdown;
-    before SPC and disclosure control.
+    before SPC.
 
     Waiting list (see :func:`waiting_snapshots`), with the median, 90th percentile and number
     waiting more than ``threshold_days`` of the days waited so far; for those first seen in the
@@ -1097,7 +1033,6 @@ def waiting_figures(
     closed_at = month_positions(referrals["discharge_date"], months)
     closed = np.flatnonzero((closed_at >= 0) & (closed_at < k))
     grid["discharges"] = _count(_flat(codes, closed, closed_at[closed], k), size)
-    grid["is_suppressed"] = False
     return grid
 
 
@@ -1107,10 +1042,7 @@ def referral_waiting(
     spc_settings: Mapping[str, SpcSettings] | None = None,
 ) -> pd.DataFrame:
     """:func:`waiting_figures` with XmR columns on the waiting list and on the median wait to
-    first contact (lower is better for both), then disclosure control on each count
-    (:func:`protect_breakdowns`): withheld with the figures derived from them (a median of 1-7
-    waits is withheld with its count); those over the threshold also wherever the waiting list
-    is withheld.
+    first contact (lower is better for both), at full detail.
     """
     grid = waiting_figures(referrals, threshold_days)
     settings = spc_settings if spc_settings is not None else load_spc_settings()  # read once
@@ -1118,25 +1050,6 @@ def referral_waiting(
     table = _with_spc(
         table, "first_seen_median_wait_days", "median_wait_days", settings, "median_wait_"
     )
-    hidden = {
-        count: protect_breakdowns(table, count)
-        for count in ("waiting_list", "first_seen", "discharges")
-    }
-    # Those over the threshold are some of those waiting: withheld with the waiting list too.
-    hidden["waiting_over_threshold"] = protect_breakdowns(
-        table, "waiting_over_threshold", also=hidden["waiting_list"]
-    )
-    derived = {
-        "waiting_list": ("waiting_median_days", "waiting_p90_days"),
-        "first_seen": ("first_seen_median_wait_days", "first_seen_p90_wait_days"),
-    }
-    for count, flags in hidden.items():
-        table[count] = table[count].astype("Int64").mask(flags)
-        for column in derived.get(count, ()):
-            table[column] = table[column].mask(flags)
-    _null_point_labels(table, hidden["waiting_list"], "waiting_list_")
-    _null_point_labels(table, hidden["first_seen"], "median_wait_")
-    table["is_suppressed"] = np.logical_or.reduce([f.to_numpy() for f in hidden.values()])
     for column in ("waiting_list", "waiting_over_threshold", "first_seen", "discharges"):
         table[column] = table[column].astype("Int64")
     return table[list(WAITING_DESCRIPTIONS)].reset_index(drop=True)

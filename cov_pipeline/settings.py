@@ -63,6 +63,28 @@ def analyst_role() -> str:
     return os.environ.get("COV_ANALYST_ROLE", DEFAULT_ANALYST_ROLE)
 
 
+def disclosure_rules():
+    """Thresholds of the published tier (docs/disclosure.md): the largest count withheld as
+    small (``COV_SMALL_COUNT_MAX``, 7), the narrowest interval an intruder may be left with for a
+    small count (``COV_PROTECTION_WIDTH``, 7), and the fewest respondents a published survey
+    estimate needs (``COV_SURVEY_MIN_BASE``, 50)."""
+    from cov_pipeline.disclosure import DEFAULT_MIN_BASE, SMALL_COUNT_MAX, Rules
+
+    return Rules(
+        threshold=int(os.environ.get("COV_SMALL_COUNT_MAX", SMALL_COUNT_MAX)),
+        protection=int(os.environ.get("COV_PROTECTION_WIDTH", SMALL_COUNT_MAX)),
+        min_base=int(os.environ.get("COV_SURVEY_MIN_BASE", DEFAULT_MIN_BASE)),
+    )
+
+
+DEFAULT_PUBLIC_ROLE = "public_reader"
+
+
+def public_role() -> str:
+    """PostgreSQL role given read access to ``published`` only (empty: grant nothing)."""
+    return os.environ.get("COV_PUBLIC_ROLE", DEFAULT_PUBLIC_ROLE)
+
+
 DEFAULT_DOCS_DIR = "data/warehouse/docs"
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-SCHEMAS = ("staging", "marts", "quality")
+SCHEMAS = ("staging", "marts", "published", "quality")
 _NULL = r"\N"
 
 
@@ -182,6 +182,7 @@ class Warehouse:
                 for statement in statements:
                     conn.exec_driver_sql(statement)
                 self._grant_analyst_access(conn)
+                self._grant_public_access(conn)
         self._schemas_ready = True
 
     def analyst_role_problem(self) -> str | None:
@@ -231,6 +232,34 @@ class Warehouse:
         conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA marts TO {quoted}")
         conn.exec_driver_sql(
             f"ALTER DEFAULT PRIVILEGES IN SCHEMA marts GRANT SELECT ON TABLES TO {quoted}"
+        )
+
+    def _grant_public_access(self, conn) -> None:
+        """The public role (``COV_PUBLIC_ROLE``) reads ``published`` and nothing else: tables
+        fit for release outside the team. Like the analyst role, it is created by the database
+        administrator; where it is missing the run fails before writing, naming it."""
+        from cov_pipeline import settings
+
+        role = settings.public_role()
+        if not role:
+            return
+        found = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).first()
+        if not found:
+            raise WarehouseError(
+                f"the PostgreSQL role {role!r} (COV_PUBLIC_ROLE), to be granted read access to "
+                f"published, does not exist on {self.display_name}: have the database "
+                f"administrator create it once (CREATE ROLE {_quote(role)} NOLOGIN; "
+                "docs/deployment.md), or set COV_PUBLIC_ROLE to an empty value to grant no one; "
+                "nothing was written"
+            )
+        quoted = _quote(role)
+        for schema in SCHEMAS:
+            if schema != "published":
+                conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM {quoted}")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA published TO {quoted}")
+        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA published TO {quoted}")
+        conn.exec_driver_sql(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA published GRANT SELECT ON TABLES TO {quoted}"
         )
 
     def replace_table(

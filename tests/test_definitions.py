@@ -20,7 +20,9 @@ def test_definitions_load_and_validate():
         "quality/run_summary",
     } <= keys
     # asset keys are [layer, name]; the layer is the warehouse schema (or the raw zone)
-    assert {k.split("/")[0] for k in keys} <= {"staging", "marts", "quality", "raw", "exports"}
+    assert {k.split("/")[0] for k in keys} <= {
+        "staging", "marts", "published", "quality", "raw", "exports",
+    }  # fmt: skip
 
 
 def test_every_asset_has_a_group_description_owner_and_kinds():
@@ -40,13 +42,14 @@ def test_every_asset_has_a_group_description_owner_and_kinds():
         "household_survey",
         "reference",
         "reporting",
+        "published",
     }
 
 
 def test_warehouse_assets_share_the_pool_of_one():
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
-        if key.path[0] in ("staging", "marts", "quality", "exports"):
+        if key.path[0] in ("staging", "marts", "published", "quality", "exports"):
             assets_def = graph.get(key).assets_def
             assert assets_def.op.pool == "warehouse", key
 

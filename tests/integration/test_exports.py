@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cov_pipeline.exports import SNAPSHOT_NAME, publish_marts, unit_of
+from cov_pipeline.exports import PUBLIC, SNAPSHOT_NAME, TEAM, publish_marts, unit_of
 from cov_pipeline.warehouse import Warehouse
 from tests.integration.test_fingertips_pipeline import run
 
@@ -33,7 +33,8 @@ def test_every_mart_column_is_described_in_the_dictionary(refreshed):
 
 
 def test_exports_hold_every_mart_as_parquet_and_in_the_snapshot(refreshed):
-    wh, export_dir = refreshed
+    wh, exports = refreshed
+    export_dir = exports / TEAM.folder
     marts = wh.list_tables("marts")
     for name in marts:
         published = pd.read_parquet(export_dir / "parquet" / f"{name}.parquet")
@@ -55,14 +56,15 @@ def test_exports_hold_every_mart_as_parquet_and_in_the_snapshot(refreshed):
 
 
 def test_an_open_snapshot_survives_the_next_publication(refreshed):
-    wh, export_dir = refreshed
+    wh, exports = refreshed
+    export_dir = exports / TEAM.folder
     reader = duckdb.connect(str(export_dir / SNAPSHOT_NAME), read_only=True)
     before = reader.execute("SELECT COUNT(*) FROM marts.indicator_values").fetchone()[0]
 
     wh.replace_table(
         "marts", "indicator_values", wh.read_table("marts", "indicator_values").head(3)
     )
-    publish_marts(wh, export_dir)  # the next refresh publishes while the analyst reads
+    publish_marts(wh, exports)  # the next refresh publishes while the analyst reads
 
     assert reader.execute("SELECT COUNT(*) FROM marts.indicator_values").fetchone()[0] == before
     reader.close()
@@ -76,3 +78,33 @@ def test_units_follow_the_column_naming_conventions():
         ["late_pct", "rate_per_1000", "median_wait_days", "is_suppressed", "count", "area_code"]
     )
     assert unit_of(names).tolist() == ["%", "per 1,000", "days", "true/false", "count", ""]
+
+
+def test_the_public_folder_holds_the_published_tier_only_and_no_small_counts(refreshed):
+    from cov_pipeline.disclosure import audit_published
+    from cov_pipeline.publishing import PUBLICATIONS
+
+    wh, exports = refreshed
+    public = exports / PUBLIC.folder
+    names = {p.stem for p in (public / "parquet").glob("*.parquet")}
+    assert names == set(wh.list_tables("published"))
+    assert not names & (set(wh.list_tables("marts")) - set(wh.list_tables("published")))
+    with duckdb.connect(str(public / PUBLIC.snapshot), read_only=True) as con:
+        schemas = {r[0] for r in con.execute("SELECT schema_name FROM duckdb_tables()").fetchall()}
+        assert schemas == {"published"}
+    for publishing in PUBLICATIONS:
+        published = {s.name: wh.read_table("published", s.name) for s in publishing.specs}
+        for spec in publishing.specs:
+            for count in spec.counts:
+                if not count.public:
+                    values = published[spec.name][count.column]
+                    assert not values.between(1, 7).fillna(False).any(), (spec.name, count.column)
+        marts = {n: wh.read_table("marts", n) for n in publishing.tables}
+        audit = audit_published(published, marts, publishing.specs, publishing.links)
+        assert audit["passes"].all(), audit[~audit["passes"]].head().to_string()
+    # the team's marts keep full detail: small counts are there for the team
+    late = wh.read_table("marts", "late_bookings")
+    assert late["very_late_bookings"].between(1, 7).any()
+    summary = wh.read_table("quality", "disclosure_summary")
+    assert (summary["audit_failures"] == 0).all()
+    assert set(summary["table_name"]) >= {"late_bookings", "referral_trends"}

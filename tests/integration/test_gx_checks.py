@@ -8,12 +8,12 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, materialize
 
 from assets.expectations import CHECK_NAME, GX_CHECKS, gx_asset_checks
+from cov_pipeline.definitions import ASSETS as PIPELINE
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
 from resources.great_expectations import GreatExpectationsResource
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
-from tests.integration.test_fingertips_pipeline import PIPELINE
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
 VALUES_CHECK = AssetCheckKey(AssetKey(["marts", "indicator_values"]), CHECK_NAME)
@@ -43,16 +43,18 @@ def evaluations(result) -> dict:
     return {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
 
 
-def test_the_checks_are_one_non_blocking_check_per_mart():
+def test_the_checks_are_one_non_blocking_check_per_mart_and_published_table():
     from cov_pipeline.definitions import defs
 
     specs = {spec.key: spec for check in GX_CHECKS for spec in check.check_specs}
-    marts = {
+    tables = {
         key
         for key in defs.resolve_asset_graph().get_all_asset_keys()
-        if key.path[0] == "marts" and key.path[1] != "data_dictionary"
+        if key.path[0] in ("marts", "published")
+        and key.path[1] not in ("data_dictionary", "household_survey_change")
+        or key == AssetKey(["marts", "household_survey_change"])
     }
-    assert {key.asset_key for key in specs} == marts  # every mart has its suite
+    assert {key.asset_key for key in specs} == tables  # every table has its suite
     assert {VALUES_CHECK, BENCHMARK_CHECK} <= set(specs)
     assert not any(spec.blocking for spec in specs.values())
     with pytest.raises(KeyError, match="marts.nowhere"):
@@ -75,13 +77,13 @@ def test_marts_pass_their_suites_and_a_broken_mart_fails(raw_dir, duckdb_url, do
     assert (docs_dir / "expectations" / "marts" / "indicator_values.html").is_file()
 
     # Corrupt the mart in the warehouse: a recomputed value above its recomputed CI, and a
-    # neighbour's count of 3 shown.
+    # neighbour's rate per 1,000 of 2,000.
     wh = Warehouse(duckdb_url)
     broken = wh.read_table("marts", "indicator_values")
     row = broken.index[broken["recomputed_value"].notna()][0]
     broken.loc[row, "recomputed_value"] = broken.loc[row, "recomputed_ci95_upper"] + 1
-    neighbour = broken.index[broken["area_role"] == "cipfa_neighbour"][0]
-    broken.loc[neighbour, "count"] = 3
+    rate = (broken["area_role"] == "cipfa_neighbour") & (broken["unit"] != "%")
+    broken.loc[broken.index[rate][0], "value"] = 2000
     wh.replace_table("marts", "indicator_values", broken)
     wh.dispose()
 
@@ -96,7 +98,7 @@ def test_marts_pass_their_suites_and_a_broken_mart_fails(raw_dir, duckdb_url, do
     table = check.metadata["failed_expectations"].value
     assert "expect_column_pair_values_a_to_be_greater_than_b" in table
     assert "recomputed_ci95_upper, recomputed_value" in table
-    assert "expect_column_values_to_not_be_in_set" in table
+    assert "expect_column_values_to_be_between" in table
     assert check.metadata["failure_count"].value == 2
     assert check.description.startswith("2 of ")
     runs = list((docs_dir / "validations" / "marts" / "indicator_values").iterdir())

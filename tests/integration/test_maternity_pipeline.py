@@ -17,6 +17,7 @@ from dagster import DagsterInstance, materialize
 
 from assets.deprivation import imd_lsoa
 from assets.maternity import MATERNITY_ASSETS
+from assets.published import PUBLISHED_ASSETS
 from cov_pipeline.expectations import validate_mart
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.settings import PROJECT_ROOT
@@ -32,6 +33,7 @@ TABLES = [
     ("staging", "terminations"),
     ("quality", "maternity_quarantine"),
     *(("marts", m) for m in MARTS),
+    *(("published", m) for m in MARTS),
 ]
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -85,9 +87,12 @@ def raw_dir(tmp_path) -> Path:
     return target
 
 
+PUBLISH_MATERNITY = next(a for a in PUBLISHED_ASSETS if a.op.name == "publish_maternity")
+
+
 def run(raw_dir: Path, url: str):
     return materialize(
-        [imd_lsoa, *MATERNITY_ASSETS],
+        [imd_lsoa, *MATERNITY_ASSETS, PUBLISH_MATERNITY],
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
@@ -167,28 +172,28 @@ def test_sample_marts_spc_and_disclosure(raw_dir, warehouse_url):
     assert len(monthly) == 84
     for prefix in ("preterm", "extremely_preterm"):
         assert monthly[f"{prefix}_spc_rule"].isna().all(), prefix
-        shown = monthly[f"{prefix}_per_1000"].notna()
-        assert set(monthly.loc[shown, f"{prefix}_spc_variation"]) == {"common_cause"}
-        # a withheld point (1-7 extremely preterm births in a month) withholds its SPC reading
-        assert monthly.loc[~shown, f"{prefix}_spc_variation"].isna().all()
+        # the team's mart: every month, small counts included, has its SPC reading
+        assert set(monthly[f"{prefix}_spc_variation"]) == {"common_cause"}
     assert monthly["preterm_per_1000"].notna().all()
+    assert monthly["extremely_preterm_births"].between(1, 7).any()
     assert late.loc[late["breakdown"] != "all", "late_booking_spc_centre"].isna().all()
 
-    # disclosure control: no count of 1-7 anywhere, and no record-level column
+    # the team's marts keep small counts; the published tables show none (but the public
+    # terminations of DHSC), and no record-level column reaches either tier
+    from cov_pipeline.publishing import PUBLICATIONS
+
+    specs = {spec.name: spec for spec in PUBLICATIONS[0].specs}
     for mart in MARTS:
-        table = tables[f"marts.{mart}"]
-        counts = [
-            c
-            for c in table.columns
-            if pd.api.types.is_integer_dtype(table[c].dtype) and "_spc_" not in c
-        ]
-        assert counts, mart
-        values = table[counts]
+        for schema in ("marts", "published"):
+            assert not {"booking_pseudo_id", "birth_pseudo_id", "lsoa_code", "line_number"} & set(
+                tables[f"{schema}.{mart}"].columns
+            )
+        published = tables[f"published.{mart}"]
+        counts = [c.column for c in specs[mart].counts if not c.public]
+        values = published[counts]
         assert not ((values >= 1) & (values <= 7)).fillna(False).any().any(), mart
-        assert table["is_suppressed"].any(), mart
-        assert not {"booking_pseudo_id", "birth_pseudo_id", "lsoa_code", "line_number"} & set(
-            table.columns
-        )
+        assert published["is_suppressed"].any(), mart
+        assert "is_suppressed" not in tables[f"marts.{mart}"]
     everyone = late[late["breakdown"] == "all"]
     assert everyone[["bookings", "late_bookings", "late_booking_pct"]].notna().all().all()
 
@@ -210,13 +215,15 @@ def test_sample_marts_spc_and_disclosure(raw_dir, warehouse_url):
     assert set(ours["table_name"]) == set(MARTS)
     assert ours["description"].fillna("").str.len().gt(10).all()
 
-    # the marts pass their Great Expectations suites; an unsuppressed small count fails one
+    # both tiers pass their Great Expectations suites; a small count shown in the published
+    # tier fails its suite
     for mart in MARTS:
-        validation = validate_mart(f"marts.{mart}", tables[f"marts.{mart}"])
-        assert validation.success, validation.failures_frame()
-    broken = late.copy()
+        for schema in ("marts", "published"):
+            validation = validate_mart(f"{schema}.{mart}", tables[f"{schema}.{mart}"])
+            assert validation.success, validation.failures_frame()
+    broken = tables["published.late_bookings"].copy()
     broken.loc[broken["very_late_bookings"].first_valid_index(), "very_late_bookings"] = 3
-    validation = validate_mart("marts.late_bookings", broken)
+    validation = validate_mart("published.late_bookings", broken)
     assert not validation.success
     assert validation.failed_expectation_types() == ["expect_column_values_to_not_be_in_set"]
 
@@ -228,7 +235,7 @@ def test_sample_marts_spc_and_disclosure(raw_dir, warehouse_url):
     latest = late_metadata["late_booking_pct_latest"].value
     assert latest["latest_period"] == "2025-12-01" and latest["spc_variation"] == "concern"
     assert late_metadata["late_booking_pct_special_cause_points"].value == 8
-    # the whole monthly series, before disclosure control: no special cause on prematurity
+    # the whole monthly series: no special cause on prematurity
     premature_metadata = materialization(result, "premature_deliveries").metadata
     for measure in ("preterm_rate", "extremely_preterm_rate"):
         assert premature_metadata[f"{measure}_special_cause_points"].value == 0, measure

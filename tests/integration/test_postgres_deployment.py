@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus, materialize
 
+from cov_pipeline.definitions import ASSETS as PIPELINE
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse, scratch_database
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 from tests.conftest import postgres_url, requires_postgres
-from tests.integration.test_fingertips_pipeline import PIPELINE
 
 pytestmark = [pytest.mark.postgres, requires_postgres]
 
@@ -57,7 +57,7 @@ def test_a_job_runs_on_the_shipped_postgres_instance_config(
     assert count == 1
 
 
-def test_the_analyst_role_reads_marts_and_nothing_else(postgres_warehouse_url):
+def test_the_analyst_role_reads_marts_and_the_public_role_published_only(postgres_warehouse_url):
     # the fixture made sure the login role analyst exists (tests/conftest.py)
     result = materialize(
         PIPELINE,
@@ -81,6 +81,24 @@ def test_the_analyst_role_reads_marts_and_nothing_else(postgres_warehouse_url):
                 conn.execute(f"SELECT * FROM {table} LIMIT 1")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE marts.mine (x int)")
+
+    # The public role (COV_PUBLIC_ROLE, default public_reader: a group role the web server's
+    # login is granted) reads the published tier and nothing else.
+    as_owner = sa.engine.make_url(postgres_warehouse_url).set(drivername="postgresql")
+    with psycopg.connect(as_owner.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute("SET ROLE public_reader")
+        shown = conn.execute("SELECT COUNT(*) FROM published.late_bookings").fetchone()[0]
+        assert shown > 0
+        for table in (
+            "marts.late_bookings",
+            "staging.maternity_bookings",
+            "quality.quarantine",
+            "quality.disclosure_summary",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                conn.execute(f"SELECT * FROM {table} LIMIT 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE published.mine (x int)")
 
     # a table replaced by a later run is readable too (default privileges, not one-off grants)
     Warehouse(postgres_warehouse_url).replace_table("marts", "infant_mortality_benchmark", _tiny())

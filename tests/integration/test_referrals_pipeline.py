@@ -13,7 +13,10 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from assets.deprivation import imd_lsoa
+from assets.published import PUBLISHED_ASSETS
 from assets.referrals import REFERRALS_ASSETS
+from cov_pipeline.disclosure import audit_published
+from cov_pipeline.publishing import PUBLICATIONS
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
@@ -39,9 +42,12 @@ def raw_dir(tmp_path) -> Path:
     return target
 
 
+PUBLISH_REFERRALS = next(a for a in PUBLISHED_ASSETS if a.op.name == "publish_referrals")
+
+
 def run(raw_dir: Path, url: str):
     return materialize(
-        [imd_lsoa, *REFERRALS_ASSETS],
+        [imd_lsoa, *REFERRALS_ASSETS, PUBLISH_REFERRALS],
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
@@ -103,8 +109,9 @@ def test_sample_marts_and_spc_flag_the_rise_and_the_waiting_list(raw_dir, wareho
     assert set(since_rise["spc_variation"]) == {"special_cause_high"}
     assert (since_rise["spc_rule"] == "outside_limits").sum() >= 8
     exploitation = trends[trends["category"] == "Exploitation"].set_index("month")
-    flagged = exploitation.loc["2025-09-01":, "spc_variation"].dropna()  # null: withheld count
-    assert len(flagged) >= 10 and set(flagged) == {"special_cause_high"}
+    flagged = exploitation.loc["2025-09-01":, "spc_variation"]
+    assert (flagged == "special_cause_high").sum() >= 10
+    assert set(flagged) <= {"special_cause_high", "common_cause"}
     assert set(trends["spc_variation"].dropna()) <= {
         "common_cause",
         "special_cause_high",
@@ -131,48 +138,24 @@ def test_sample_marts_and_spc_flag_the_rise_and_the_waiting_list(raw_dir, wareho
     assert set(queue.loc["2026-01-01":, "median_wait_spc_variation"]) == {"concern"}
     assert queue.loc["2026-10-01", "first_seen_median_wait_days"] > 90
 
-    # no small count is published, on either mart
-    for table, counts in (
-        (trends, ["referrals", "referrals_rolling_12m", "referrals_same_month_last_year"]),
-        (waiting, ["waiting_list", "waiting_over_threshold", "first_seen", "discharges"]),
-    ):
-        for column in counts:
-            assert not table[column].between(1, 7).any(), column
-
-    # no withheld count can be given back: in every month, each breakdown's categories with the
-    # All row hold no lone withheld cell, and a rolling total is shown only with all its months
-    for table, counts in (
-        (trends, ["referrals"]),
-        (waiting, ["waiting_list", "waiting_over_threshold", "first_seen", "discharges"]),
-    ):
-        for column in counts:
-            lone = lone_withheld(table, column)
-            assert lone.empty, f"{column}: lone withheld cells\n{lone}"
-    assert trends["referrals"].isna().any()  # the sample has small counts to protect
-    by_cell = trends.sort_values(["breakdown", "category", "month"]).groupby(
-        ["breakdown", "category"]
-    )
-    months_withheld = by_cell["referrals"].transform(
-        lambda s: s.isna().astype(int).rolling(12, min_periods=1).sum()
-    )
-    shown = trends.loc[months_withheld.index, "referrals_rolling_12m"].notna()
-    assert (months_withheld[shown] == 0).all()
+    # the team's marts keep every count; the published tables show no count of 1-7, and the
+    # intruder's audit recovers no withheld cell
+    assert trends["referrals"].between(1, 7).any() and "is_suppressed" not in trends
+    publishing = next(p for p in PUBLICATIONS if p.name == "referrals")
+    wh = Warehouse(warehouse_url)
+    published = {name: wh.read_table("published", name) for name in publishing.tables}
+    wh.dispose()
+    for spec in publishing.specs:
+        for count in spec.counts:
+            assert not published[spec.name][count.column].between(1, 7).any(), count.column
+    assert published["referral_trends"]["referrals"].isna().any()  # small counts to protect
+    marts = {"referral_trends": trends, "referral_waiting": waiting}
+    assert audit_published(published, marts, publishing.specs)["passes"].all()
 
     # both marts carry their chart, a PNG of the series with its SPC limits
     assert chart_png(result, "referral_trends").startswith(PNG)
     assert chart_png(result, "referral_waiting").startswith(PNG)
     assert chart_png(result, "referral_waiting", "chart_median_wait").startswith(PNG)
-
-
-def lone_withheld(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """(month, breakdown) groups, the All row included, where exactly one count is withheld."""
-    everyone = table[table["breakdown"] == "All"]
-    rows = []
-    for breakdown, part in table[table["breakdown"] != "All"].groupby("breakdown"):
-        group = pd.concat([everyone, part])
-        withheld = group[column].isna().groupby(group["month"]).sum()
-        rows += [(month, breakdown) for month in withheld.index[withheld == 1]]
-    return pd.DataFrame(rows, columns=["month", "breakdown"])
 
 
 def test_every_mart_column_is_described_and_no_record_level_column_is_published(
@@ -182,7 +165,7 @@ def test_every_mart_column_is_described_and_no_record_level_column_is_published(
     wh = Warehouse(warehouse_url)
     columns = wh.describe_columns("marts")
     ours = columns[columns["table_name"].isin(["referral_trends", "referral_waiting"])]
-    assert len(ours) == 18 + 31
+    assert len(ours) == 17 + 30
     assert ours["description"].notna().all() and (ours["description"].str.len() > 10).all()
     assert not set(ours["column_name"]) & {"referral_id", "lsoa_code", "referral_date", "age"}
     wh.dispose()

@@ -1,4 +1,10 @@
-"""Disclosure control: the primary rule (counts 1-7) and secondary suppression, worked by hand."""
+"""The disclosure engine and the intruder's audit, on tables worked by hand.
+
+An independent intruder is written out here too (:func:`solve_by_elimination`): it knows the
+published cells and the totals, and solves any relation with one unknown, again and again, as
+someone adding up published parts would. No withheld cell may fall to it, nor to the engine's
+linear-programming audit, whose intervals are checked against hand arithmetic.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,20 @@ import pandas as pd
 import pytest
 
 from cov_pipeline.disclosure import (
+    Base,
+    Count,
+    Identity,
+    Link,
+    Margin,
+    Periods,
+    Rules,
+    Series,
+    TableSpec,
+    audit_published,
+    build_cells,
     is_small_count,
-    secondary_suppression,
-    suppress_until_stable,
-    trailing_window_hidden,
+    publish,
+    suppress,
 )
 
 
@@ -19,108 +35,303 @@ def test_small_counts_are_one_to_seven():
     assert is_small_count(counts).tolist() == [False, True, True, False, False]
 
 
-def test_a_lone_suppressed_cell_takes_the_smallest_other_cell_with_it():
-    # One group (a breakdown: 10 + 5 + 20 + 12 = 47, total published): the 5 is withheld, so
-    # 47 - 10 - 20 - 12 would give it back. The smallest other cell (10) is withheld as well.
-    counts = pd.Series([10, 5, 20, 12])
-    primary = pd.Series([False, True, False, False])
-    groups = pd.Series([1, 1, 1, 1])
-    assert secondary_suppression(counts, primary, groups).tolist() == [True, True, False, False]
+def two_way(values: dict[tuple[str, str], int]) -> pd.DataFrame:
+    """A table of rows r × columns c with every margin ('All')."""
+    rs = sorted({r for r, _ in values}) + ["All"]
+    cs = sorted({c for _, c in values}) + ["All"]
+    rows = [
+        {
+            "r": r,
+            "c": c,
+            "n": sum(v for (rr, cc), v in values.items() if r in ("All", rr) and c in ("All", cc)),
+        }
+        for r in rs
+        for c in cs
+    ]
+    return pd.DataFrame(rows)
 
 
-def test_groups_with_two_suppressed_cells_or_none_are_left_alone():
-    counts = pd.Series([3, 4, 30, 9, 12, 40])
-    primary = pd.Series([True, True, False, False, False, False])
-    groups = pd.Series([1, 1, 1, 2, 2, 2])
-    assert secondary_suppression(counts, primary, groups).tolist() == primary.tolist()
+TWO_WAY = TableSpec(
+    "t", ("r", "c"), (Count("n"),), margins=(Margin("r", "All"), Margin("c", "All"))
+)
 
 
-def test_each_group_is_protected_on_its_own():
-    # Group 1: 6 withheld -> 11 joins it. Group 2: 2 withheld -> 9 joins (not 15).
-    counts = pd.Series([6, 11, 40, 2, 15, 9])
-    primary = pd.Series([True, False, False, True, False, False])
-    groups = pd.Series(["a", "a", "a", "b", "b", "b"])
-    assert secondary_suppression(counts, primary, groups).tolist() == [
-        True, True, False, True, False, True,
-    ]  # fmt: skip
+def solve_by_elimination(frame: pd.DataFrame, spec: TableSpec, truth: pd.DataFrame) -> set:
+    """The row positions of withheld ``n`` cells an intruder recovers by solving, over and over,
+    any margin equation with a single unknown (written independently of the engine)."""
+    known = dict(enumerate(frame["n"].astype("Float64").tolist()))
+    known = {i: (None if pd.isna(v) else float(v)) for i, v in known.items()}
+    equations = []
+    for margin in spec.margins:
+        others = [k for k in spec.keys if k != margin.category]
+        for _, group in frame.groupby(others):
+            total = group.index[group[margin.category] == margin.total]
+            parts = group.index[group[margin.category] != margin.total]
+            if len(total) == 1:
+                equations.append((int(total[0]), [int(p) for p in parts]))
+    recovered = set()
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in equations:
+            unknown = [i for i in [total, *parts] if known[i] is None]
+            if len(unknown) != 1:
+                continue
+            (u,) = unknown
+            if u == total:
+                known[u] = sum(known[p] for p in parts)
+            else:
+                known[u] = known[total] - sum(known[p] for p in parts if p != u)
+            assert known[u] == truth.loc[u, "n"]  # the intruder's sums are right
+            recovered.add(u)
+            changed = True
+    return recovered
 
 
-def test_non_zero_cells_are_preferred_and_ties_go_to_the_first():
-    # Withholding a zero protects nothing a reader could not guess; 9 and 9 tie: the first goes.
-    counts = pd.Series([4, 0, 9, 9])
-    primary = pd.Series([True, False, False, False])
-    groups = pd.Series([1, 1, 1, 1])
-    assert secondary_suppression(counts, primary, groups).tolist() == [True, False, True, False]
-    # only zeros left: a zero it is
-    counts = pd.Series([4, 0, 0])
-    primary = pd.Series([True, False, False])
-    assert secondary_suppression(counts, primary, pd.Series([1, 1, 1])).tolist() == [
-        True, True, False,
-    ]  # fmt: skip
+def test_the_textbook_two_by_two_table_withholds_a_rectangle():
+    # a b | 23       One primary cell (3). Every margin is published, so a lone withheld cell
+    # c d | 45       in a row or column is its margin minus the others: the smallest rectangle
+    # 18 50 | 68     through the 3 is withheld (3, 20, 15, 30).
+    table = two_way({("a", "x"): 3, ("a", "y"): 20, ("b", "x"): 15, ("b", "y"): 30})
+    out = publish({"t": table}, [TWO_WAY])
+    shown = out.tables["t"].set_index(["r", "c"])["n"]
+    assert shown[("a", "x")] is pd.NA and shown[("a", "y")] is pd.NA
+    assert shown[("b", "x")] is pd.NA and shown[("b", "y")] is pd.NA
+    assert shown[("All", "All")] == 68 and shown[("a", "All")] == 23
+    # The intruder's intervals: moving t around the rectangle (a+t, b-t, c-t, d+t) keeps every
+    # margin; t runs from -min(a, d) = -3 to min(b, c) = 15. So a in [0, 18], width 18 >= 7.
+    audit = audit_published(out.tables, {"t": table}, [TWO_WAY]).set_index("row_keys")
+    assert audit.loc["r=a, c=x", ["lower", "upper"]].tolist() == pytest.approx([0, 18])
+    assert audit.loc["r=a, c=y", ["lower", "upper"]].tolist() == pytest.approx([5, 23])
+    assert audit.loc["r=b, c=y", ["lower", "upper"]].tolist() == pytest.approx([27, 45])
+    assert out.decision.audit["passes"].all()
+    truth = table.sort_values(["r", "c"], kind="stable").reset_index(drop=True)
+    assert not solve_by_elimination(out.tables["t"], TWO_WAY, truth)
 
 
-def test_cells_without_a_published_total_are_not_grouped():
-    # Null group: the total these cells add up to is itself withheld (or absent).
-    counts = pd.Series([5, 20, 30])
-    primary = pd.Series([True, False, False])
-    groups = pd.Series([None, None, None], dtype="Int64")
-    assert secondary_suppression(counts, primary, groups).tolist() == [True, False, False]
+def test_a_withheld_total_whose_parts_are_all_shown_is_protected():
+    # The leak of the old code: a total withheld (as another relation's secondary cell) while
+    # all its parts are published is their sum. Here the All cell of row a is forced withheld.
+    table = two_way({("a", "x"): 30, ("a", "y"): 20, ("b", "x"): 15, ("b", "y"): 30})
+    cells = build_cells({"t": table}, [TWO_WAY])
+    forced = np.zeros(len(cells.value), dtype=bool)
+    forced[int(table.index[(table.r == "a") & (table.c == "All")][0])] = True
+    decision = suppress(cells, Rules(), forced)
+    assert decision.withheld.sum() > 1  # one of its parts went with it
+    shown = table.assign(n=table["n"].astype("Int64").mask(decision.withheld))
+    assert not solve_by_elimination(shown, TWO_WAY, table)
+    assert decision.audit["passes"].all()
 
 
-def test_a_missing_count_already_hides_a_second_cell():
-    # 47 = 5 (withheld) + ? (missing at source) + 20 + 12: two unknowns, nothing revealed.
-    counts = pd.Series([5, None, 20, 12])
-    primary = pd.Series([True, False, False, False])
-    groups = pd.Series([1, 1, 1, 1])
-    assert secondary_suppression(counts, primary, groups).tolist() == [True, False, False, False]
+def chained_table() -> pd.DataFrame:
+    """Quarters and their year, by NRPF group (yes, no, Not known) and All women."""
+    counts = {
+        "yes": [9, 10, 12, 3],
+        "no": [60, 55, 58, 61],
+        "Not known": [2, 11, 9, 10],
+    }
+    rows = []
+    for q, start in enumerate(["2024-01-01", "2024-04-01", "2024-07-01", "2024-10-01"]):
+        for group, values in counts.items():
+            rows.append(("quarter", start, group, values[q]))
+        rows.append(("quarter", start, "All", sum(v[q] for v in counts.values())))
+    for group, values in counts.items():
+        rows.append(("year", "2024-01-01", group, sum(values)))
+    rows.append(("year", "2024-01-01", "All", sum(sum(v) for v in counts.values())))
+    frame = pd.DataFrame(rows, columns=["period_type", "period_start", "group", "n"])
+    frame["period_start"] = pd.to_datetime(frame["period_start"])
+    return frame
 
 
-def test_result_keeps_the_index_and_does_not_change_its_inputs():
-    counts = pd.Series([3, 10, 11], index=[7, 8, 9])
-    primary = pd.Series([True, False, False], index=[7, 8, 9])
-    out = secondary_suppression(counts, primary, pd.Series([0, 0, 0], index=[7, 8, 9]))
-    assert out.index.tolist() == [7, 8, 9]
-    assert out.tolist() == [True, True, False]
-    assert primary.tolist() == [True, False, False]
+CHAINED = TableSpec(
+    "chained",
+    ("period_type", "period_start", "group"),
+    (Count("n"),),
+    margins=(Margin("group", "All"),),
+    periods=Periods(levels=(("quarter", "year", "Y"),)),
+)
 
 
-def test_a_table_with_published_margins_loses_all_four_cells_of_a_two_by_two():
-    #            col 1  col 2 | total
-    #   row 1      a=3   b=10 |  13
-    #   row 2     c=12   d=20 |  32
-    #   total       15     30 |  45
-    # a is withheld. Row 1's total gives a back from b, so b goes (rows pass); then column 1
-    # gives a back from c, so c goes, and column 2 gives b back from d, so d goes (columns
-    # pass); the next rows pass changes nothing. The textbook answer: all four cells.
-    counts = pd.Series([3, 10, 12, 20], index=list("abcd"))
-    primary = pd.Series([True, False, False, False], index=list("abcd"))
-    rows = pd.Series([1, 1, 2, 2], index=list("abcd"))
-    columns = pd.Series([1, 2, 1, 2], index=list("abcd"))
-    assert suppress_until_stable(counts, primary, [rows]).tolist() == [True, True, False, False]
-    assert suppress_until_stable(counts, primary, [rows, columns]).all()
+def test_chained_relations_give_no_withheld_cell_back():
+    # Counts 2 (Q1, Not known) and 3 (Q4, yes) are primary. Categories add up to All each
+    # quarter, quarters to the year: the withheld cells must survive both chains at once.
+    table = chained_table()
+    out = publish({"chained": table}, [CHAINED])
+    published = out.tables["chained"]
+    assert not ((published["n"] >= 1) & (published["n"] <= 7)).fillna(False).any()
+    assert out.decision.audit["passes"].all()
+    # independently: audit what the table shows, as read back from a warehouse
+    audit = audit_published(out.tables, {"chained": table}, [CHAINED])
+    assert audit["passes"].all() and len(audit) == published["n"].isna().sum()
+    # a lone equation never gives one away either (the intruder of the old leak)
+    spec_periods = TableSpec(
+        "chained", ("period_start", "group"), (Count("n"),), margins=(Margin("group", "All"),)
+    )
+    quarters = published[published["period_type"] == "quarter"].reset_index(drop=True)
+    truth = table[table["period_type"] == "quarter"].reset_index(drop=True)
+    assert not solve_by_elimination(quarters, spec_periods, truth)
 
 
-def test_a_group_may_hold_its_total_with_its_parts():
-    # All = 30 with Female 25, Male 5, Not known 0 in one group: 5 is withheld, 30 - 25 gives it
-    # back, so the smallest non-zero other cell goes too: Female (25), not the All row (30).
-    counts = pd.Series([30, 25, 5, 0])
-    primary = is_small_count(counts)
-    groups = pd.Series([1, 1, 1, 1])
-    assert suppress_until_stable(counts, primary, [groups]).tolist() == [False, True, True, False]
+def test_the_audit_catches_an_under_protected_table():
+    table = chained_table()
+    out = publish({"chained": table}, [CHAINED])
+    leaky = out.tables["chained"].copy()
+    secondary = leaky["n"].isna() & ~table.sort_values(
+        list(CHAINED.keys), kind="stable"
+    ).reset_index(drop=True)["n"].between(1, 7)
+    first = secondary[secondary].index[0]
+    leaky.loc[first, "n"] = (
+        table.sort_values(list(CHAINED.keys), kind="stable").reset_index(drop=True).loc[first, "n"]
+    )
+    audit = audit_published({"chained": leaky}, {"chained": table}, [CHAINED])
+    assert not audit["passes"].all()
+    # and a small count shown outright is named as a failure
+    shown = out.tables["chained"].copy()
+    small = table.sort_values(list(CHAINED.keys), kind="stable").reset_index(drop=True)["n"] == 2
+    shown.loc[small, "n"] = 2
+    failing = audit_published({"chained": shown}, {"chained": table}, [CHAINED])
+    assert "group=Not known" in " ".join(failing.loc[~failing["passes"], "row_keys"])
 
 
-def test_flags_that_never_settle_raise():
-    counts = pd.Series([3, 10, 12, 20])
-    primary = pd.Series([True, False, False, False])
-    with pytest.raises(RuntimeError, match="did not settle in 1 passes"):
-        suppress_until_stable(counts, primary, [pd.Series([1, 1, 2, 2])], max_passes=1)
+def test_survey_base_recovered_from_the_all_row_is_protected():
+    # Wave 2021 by sex: 1,993 = 944 + 1,045 + 4. With n published for the others and All, the
+    # 4 came back by subtraction (and with the sums of weights, its estimates).
+    table = pd.DataFrame(
+        {
+            "wave_year": 2021,
+            "breakdown": ["All", "Sex", "Sex", "Sex"],
+            "category": ["All adults", "Male", "Female", "Not known"],
+            "indicator": "good_health",
+            "value": [73.0, 72.0, 74.0, 50.0],
+            "unweighted_n": [1993, 944, 1045, 4],
+        }
+    )
+    spec = TableSpec(
+        "survey",
+        ("wave_year", "breakdown", "category", "indicator"),
+        (Count("unweighted_n"),),
+        margins=(Margin("category", "All adults", family="breakdown"),),
+        bases=(Base("unweighted_n", ("value",)),),
+    )
+    out = publish({"survey": table}, [spec], rules=Rules(min_base=50)).tables["survey"]
+    out = out.set_index("category")
+    assert out.loc["Not known", "unweighted_n"] is pd.NA
+    assert out.loc["Male", "unweighted_n"] is pd.NA  # the smaller other group goes with it
+    assert (
+        out.loc["Female", "unweighted_n"] == 1045 and out.loc["All adults", "unweighted_n"] == 1993
+    )
+    assert np.isnan(out.loc["Not known", "value"]) and np.isnan(out.loc["Male", "value"])
+    assert out.loc["Female", "value"] == 74.0
+    assert out["is_suppressed"].to_dict() == {
+        "All adults": False, "Female": False, "Male": True, "Not known": True,
+    }  # fmt: skip
 
 
-def test_a_window_total_is_hidden_while_any_month_in_it_is():
-    # one series of 15 months, month 3 withheld: totals over 4 months end at months 3, 4, 5, 6
-    # with month 3 inside them; month 7's window (4-7) is clear again
-    hidden = np.zeros((2, 15), dtype=bool)
-    hidden[0, 3] = True
-    out = trailing_window_hidden(hidden, 4)
-    assert np.flatnonzero(out[0]).tolist() == [3, 4, 5, 6]
-    assert not out[1].any()  # each row is its own series
+def test_spc_figures_are_withheld_for_a_series_with_a_withheld_point():
+    # The centre line is the mean of the series: over withheld points it gives their sum away
+    # (the old waiting list, All: 14 withheld months summing to 88).
+    months = pd.date_range("2024-01-01", periods=4, freq="MS")
+    table = pd.DataFrame(
+        {
+            "month": list(months) * 2,
+            "group": ["a"] * 4 + ["b"] * 4,
+            "n": [20, 3, 25, 22, 30, 31, 29, 33],
+            "spc_centre": [17.5] * 4 + [30.75] * 4,
+        }
+    )
+    spec = TableSpec(
+        "spc",
+        ("month", "group"),
+        (Count("n"),),
+        series=(Series(("spc_centre",), ("n",), ("group",)),),
+    )
+    out = publish({"spc": table}, [spec]).tables["spc"]
+    assert out.loc[out["group"] == "a", "spc_centre"].isna().all()
+    assert (out.loc[out["group"] == "b", "spc_centre"] == 30.75).all()
+    assert out.loc[out["group"] == "a", "is_suppressed"].all()
+
+
+def test_rates_go_with_their_count_or_denominator_and_identities_bind():
+    # births = live births + stillbirths: a stillbirth count of 2 cannot stay hidden if births
+    # and live births are shown, so one of them goes too; the rate derived from it goes.
+    table = pd.DataFrame(
+        {
+            "year": [2023, 2024],
+            "births": [420, 410],
+            "live_births": [418, 402],
+            "stillbirths": [2, 8],
+            "stillbirth_rate": [4.8, 19.5],
+        }
+    )
+    spec = TableSpec(
+        "births",
+        ("year",),
+        (
+            Count("births"),
+            Count("live_births", "births"),
+            Count("stillbirths", "births", ("stillbirth_rate",)),
+        ),
+        identities=(Identity("births", ("live_births", "stillbirths")),),
+    )
+    out = publish({"births": table}, [spec]).tables["births"].set_index("year")
+    assert out.loc[2023, "stillbirths"] is pd.NA and np.isnan(out.loc[2023, "stillbirth_rate"])
+    assert (out.loc[2023, "births"] is pd.NA) or (out.loc[2023, "live_births"] is pd.NA)
+    assert out.loc[2024].notna().all()
+
+
+def test_a_cell_in_two_tables_carries_one_flag_and_public_counts_pass_through():
+    a = pd.DataFrame({"year": [2024, 2024], "group": ["All", "x"], "n": [40, 4]})
+    b = pd.DataFrame({"year": [2024], "n": [4], "fingertips_count": [3]})
+    specs = [
+        TableSpec("a", ("year", "group"), (Count("n"),), margins=(Margin("group", "All"),)),
+        TableSpec("b", ("year",), (Count("n"), Count("fingertips_count", public=True))),
+    ]
+    link = Link(("b", "n"), ("a", "n"), ("year",), right_where={"group": ("x",)})
+    out = publish({"a": a, "b": b}, specs, [link])
+    assert out.tables["a"].set_index("group").loc["x", "n"] is pd.NA
+    assert out.tables["b"].loc[0, "n"] is pd.NA
+    assert out.tables["b"].loc[0, "fingertips_count"] == 3  # already public: never withheld
+
+
+def test_rounding_to_five_is_an_alternative_policy():
+    table = two_way({("a", "x"): 3, ("a", "y"): 22, ("b", "x"): 16, ("b", "y"): 31})
+    table["pct"] = 100 * table["n"] / 72
+    spec = TableSpec(
+        "t",
+        ("r", "c"),
+        (Count("n", derived=("pct",)),),
+        margins=(Margin("r", "All"), Margin("c", "All")),
+        policy="round",
+    )
+    out = publish({"t": table}, [spec])
+    shown = out.tables["t"].set_index(["r", "c"])
+    # 3 -> 5, 22 -> 20, 16 -> 15, 31 -> 30, 72 -> 70 (nearest 5, halves away from zero)
+    assert shown.loc[("a", "x"), "n"] == 5 and shown.loc[("a", "y"), "n"] == 20
+    assert shown.loc[("All", "All"), "n"] == 70
+    assert np.isnan(shown.loc[("a", "x"), "pct"])  # the rate would give the 3 back
+    assert not np.isnan(shown.loc[("a", "y"), "pct"])
+    assert out.decision.audit["passes"].all()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_tables_pass_the_audit_and_an_under_protected_copy_fails(seed):
+    rng = np.random.default_rng(seed)
+    rows = [f"r{i}" for i in range(rng.integers(2, 5))]
+    cols = [f"c{j}" for j in range(rng.integers(2, 5))]
+    values = {(r, c): int(rng.choice([0, 1, 2, 3, 5, 9, 12, 20, 35])) for r in rows for c in cols}
+    table = two_way(values)
+    out = publish({"t": table}, [TWO_WAY])
+    assert out.decision.audit["passes"].all()
+    shown = out.tables["t"]
+    assert not ((shown["n"] >= 1) & (shown["n"] <= 7)).fillna(False).any()
+    truth = table.sort_values(["r", "c"], kind="stable").reset_index(drop=True)
+    assert not solve_by_elimination(shown, TWO_WAY, truth)
+    audited = audit_published(out.tables, {"t": table}, [TWO_WAY])
+    assert audited["passes"].all()
+    # Under-protected: primary suppression alone. Whatever the simple intruder recovers, the
+    # audit must fail on too.
+    primary_only = truth.assign(n=truth["n"].astype("Int64").mask(truth["n"].between(1, 7)))
+    recovered = solve_by_elimination(primary_only, TWO_WAY, truth)
+    verdict = audit_published({"t": primary_only}, {"t": table}, [TWO_WAY])
+    if recovered:
+        assert not verdict["passes"].all()

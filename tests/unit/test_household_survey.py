@@ -423,16 +423,17 @@ def test_indicators_mart_pins_the_weighted_estimate_and_ci_of_a_small_weighted_f
     assert male["ci95_lower"] == pytest.approx(46.18143774758937)
     assert male["ci95_upper"] == pytest.approx(72.39161026974346)
     assert (male["unweighted_n"], male["sum_of_weights"], male["effective_n"]) == (60, 100, 50)
-    assert not male["is_withheld"] and not male["is_suppressed"]
+    assert not male["is_withheld"]
     # all 65: Σw = 105, Σw² = 205, Σwy = 65
     everyone = good.loc[("All", "All adults")]
     assert everyone["value"] == pytest.approx(100 * 65 / 105)
     assert everyone["effective_n"] == pytest.approx(105**2 / 205)
-    # 5 women: withheld (n < 50) and the count itself suppressed (1-7)
+    # 5 women: withheld as unreliable (n < 50); the team's mart keeps the count (the published
+    # tier withholds counts of 1-7)
     female = good.loc[("Sex", "Female")]
-    assert female["is_withheld"] and female["is_suppressed"]
+    assert female["is_withheld"]
     assert pd.isna(female["value"]) and pd.isna(female["ci95_lower"])
-    assert pd.isna(female["unweighted_n"]) and pd.isna(female["effective_n"])
+    assert female["unweighted_n"] == 5 and female["effective_n"] == pytest.approx(5)
     # current smoking was answered by nobody: withheld, n 0 shown (zero is not disclosive)
     smoking = mart[(mart["indicator"] == "current_smoking") & (mart["breakdown"] == "All")]
     assert smoking["unweighted_n"].tolist() == [0] and smoking["is_withheld"].all()

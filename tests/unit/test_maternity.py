@@ -9,6 +9,7 @@ Byars (10 or more): O(1 - 1/(9O) - z/(3√O))³ and (O+1)(1 - 1/(9(O+1)) + z/(3�
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2
 
+from cov_pipeline.disclosure import publish
 from cov_pipeline.maternity import (
     ALL_PRETERM,
     BREAKDOWNS,
@@ -46,6 +48,7 @@ from cov_pipeline.maternity import (
     preterm_outcomes_descriptions,
     read_extract,
 )
+from cov_pipeline.publishing import LATE_BOOKINGS, PREMATURE_DELIVERIES
 from cov_pipeline.quality import FileFault
 
 Z = 1.959964
@@ -801,49 +804,66 @@ def test_spc_flags_a_rise_in_late_bookings_on_the_monthly_all_women_series_only(
     assert table.loc[~charted, "late_booking_spc_variation"].isna().all()
 
 
-def test_small_counts_are_withheld_with_their_figures_and_a_lone_cell_is_protected():
+def publish_whole(spec, mart: pd.DataFrame) -> pd.DataFrame:
+    """The published tier's engine on a mart's every row (the declared relations of ``spec``)."""
+    whole = dataclasses.replace(spec, select=lambda frame: frame)
+    publication = publish({spec.name: mart}, [whole])
+    assert publication.decision.audit["passes"].all()
+    return publication.tables[spec.name]
+
+
+def test_the_mart_keeps_small_counts_and_the_published_tier_withholds_them():
     # January 2024, 43 bookings: deprived 15 (2 late), other 20 (9 late), LSOA unknown 8 (none).
     lsoas = ["E01000001"] * 15 + ["E01000002"] * 20 + [None] * 8
     gestations = [100] * 2 + [60] * 13 + [100] * 9 + [60] * 11 + [60] * 8
-    table = build_late_bookings(bookings_frame(gestations, "2024-01-15", lsoas=lsoas), IMD)
-    groups = table[table["breakdown"] == "deprivation_group"].set_index("breakdown_value")
+    mart = build_late_bookings(bookings_frame(gestations, "2024-01-15", lsoas=lsoas), IMD)
     deprived, other = "Most deprived 30% (deciles 1-3)", "Other 70% (deciles 4-10)"
+    groups = mart[mart["breakdown"] == "deprivation_group"].set_index("breakdown_value")
+    assert groups.loc[deprived, "late_bookings"] == 2  # the team's mart: full detail
+    assert groups.loc[deprived, "late_booking_pct"] == pytest.approx(100 * 2 / 15)
+
+    table = publish_whole(LATE_BOOKINGS, mart)
+    groups = table[table["breakdown"] == "deprivation_group"].set_index("breakdown_value")
     # 2 late: a count of 1-7, withheld with its percentage and CI
     assert pd.isna(groups.loc[deprived, "late_bookings"])
     assert groups.loc[deprived, ["late_booking_pct", "late_booking_pct_ci95_lower"]].isna().all()
     # 11 (all women, published) - 9 - 0 would give the 2 back: the smallest non-zero other cell
     # (9, not the zero) is withheld as well; the zero stays.
-    assert pd.isna(groups.loc[other, "late_bookings"]) and pd.isna(
-        groups.loc[other, "late_booking_pct"]
-    )
+    assert pd.isna(groups.loc[other, "late_bookings"])
+    assert pd.isna(groups.loc[other, "late_booking_pct"])
     assert groups.loc[NOT_KNOWN, "late_bookings"] == 0
-    assert groups["bookings"].tolist() == [15, 20, 8]  # nothing small: shown
-    assert groups["is_suppressed"].tolist() == [True, True, False]
+    assert groups["bookings"].tolist() == [15, 8, 20]  # nothing small: shown (rows in key order)
+    assert groups["is_suppressed"].tolist() == [True, False, True]
     everyone = table[table["breakdown"] == "all"].iloc[0]
     assert everyone["late_bookings"] == 11 and not everyone["is_suppressed"]
 
 
-def test_a_small_month_is_protected_inside_its_quarter():
+def test_a_small_month_is_protected_inside_its_quarter_and_its_series_loses_its_spc():
     # Q1 2024 bookings for all women: 30, 3, 30 = 63 (published): February's 3 is withheld, and
     # January (the first of the two smallest others) with it, so 63 - 30 gives nothing away.
+    # The SPC centre is the mean of the three months: it would give their sum away, so the
+    # series' SPC figures are withheld.
     gestations = [60] * 63
     dates = ["2024-01-10"] * 30 + ["2024-02-10"] * 3 + ["2024-03-10"] * 30
-    table = build_late_bookings(bookings_frame(gestations, dates), IMD)
+    mart = build_late_bookings(bookings_frame(gestations, dates), IMD)
+    table = publish_whole(LATE_BOOKINGS, mart)
     everyone = table[table["breakdown"] == "all"].set_index(["period_type", "period_start"])
     assert everyone.loc[("quarter", pd.Timestamp("2024-01-01")), "bookings"] == 63
     months = everyone.loc["month", "bookings"]
     assert months.isna().tolist() == [True, True, False]
-    assert everyone.loc["month", "late_booking_spc_centre"].isna().tolist() == [True, True, False]
+    assert everyone.loc["month", "late_booking_spc_centre"].isna().all()
+    assert mart["late_booking_spc_centre"].notna().any()  # the team's mart keeps its chart
 
 
-def test_live_births_are_withheld_when_they_would_reveal_stillbirths():
-    # 40 births with 3 stillbirths: 40 - 37 would give the 3 back.
+def test_the_published_births_table_leaves_stillbirths_to_the_yearly_table():
+    # 40 births with 3 stillbirths: births and live births side by side give the 3 back, so the
+    # published prematurity table shows births without live births and stillbirths.
     outcome = ["stillbirth"] * 3 + ["live"] * 37
-    table = build_premature_deliveries(births_frame([280] * 40, outcome=outcome), IMD)
-    everyone = table[table["breakdown"] == "all"].iloc[0]
-    assert everyone["births"] == 40
-    assert pd.isna(everyone["stillbirths"]) and pd.isna(everyone["stillbirths_per_1000"])
-    assert pd.isna(everyone["live_births"])
+    mart = build_premature_deliveries(births_frame([280] * 40, outcome=outcome), IMD)
+    everyone = mart[mart["breakdown"] == "all"].iloc[0]
+    assert (everyone["births"], everyone["stillbirths"], everyone["live_births"]) == (40, 3, 37)
+    published = PREMATURE_DELIVERIES.select(mart)
+    assert not {"live_births", "stillbirths", "stillbirths_per_1000"} & set(published.columns)
 
 
 def test_every_mart_column_has_a_description():

@@ -94,7 +94,6 @@ def test_real_file_reproduces_the_readme_figures_for_rkb_2020_21():
     assert (deprived["numerator"], deprived["denominator"]) == (2415, 5135)
     assert deprived["compared_to_england"] in {"Higher", "Lower", "Similar"}
     assert mart["is_rounded_input"].all()
-    assert not mart["is_suppressed"].any()
 
 
 @needs_real_msds
@@ -444,7 +443,9 @@ def test_no_files_is_a_file_fault():
 
 
 # -- the mart --------------------------------------------------------------------------------------
-def test_small_provider_counts_are_suppressed_and_england_is_not(tmp_path):
+def test_small_provider_counts_pass_through_as_published(tmp_path):
+    # NHS England publishes these counts (rounded to 5): public already, so the mart and the
+    # published tier show them as they are.
     rows = {"0 to 70 days": "300", "71 to 90 days": "100", "91 to 140 days": "5"}
     path = write(
         tmp_path,
@@ -453,12 +454,11 @@ def test_small_provider_counts_are_suppressed_and_england_is_not(tmp_path):
     )
     mart = maternity_vs_england(load_msds([path]).staging)
     provider = mart_row(mart, "2022-23", "RKB", "late_booking")
-    assert bool(provider["is_suppressed"])
-    assert pd.isna(provider["numerator"]) and pd.isna(provider["value_pct"])
-    assert pd.isna(provider["compared_to_england"])
+    assert provider["numerator"] == 5 and provider["denominator"] == 405
+    assert provider["value_pct"] == pytest.approx(100 * 5 / 405)
+    assert provider["compared_to_england"] == "Similar"  # the same figures as England here
     england = mart_row(mart, "2022-23", "National", "late_booking")
-    assert not england["is_suppressed"] and england["numerator"] == 5
-    assert england["value_pct"] == pytest.approx(100 * 5 / 405)
+    assert england["numerator"] == 5
     assert pd.isna(england["compared_to_england"])
 
 

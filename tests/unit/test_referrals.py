@@ -8,6 +8,7 @@ x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cov_pipeline.disclosure import Count, TableSpec, publish
+from cov_pipeline.publishing import REFERRAL_TRENDS, REFERRAL_WAITING
 from cov_pipeline.quality import FileFault
 from cov_pipeline.referrals import (
     TRENDS_DESCRIPTIONS,
@@ -472,17 +475,19 @@ def test_a_threshold_from_configuration_changes_the_count_over_it(six):
     assert everyone["waiting_over_threshold"].tolist() == [0, 1, 2]
 
 
-def test_the_waiting_mart_withholds_small_counts_and_their_medians(six):
+def test_the_waiting_mart_keeps_small_counts_and_the_published_table_withholds_them(six):
     mart = referral_waiting(six)
-    everyone = mart[mart["breakdown"] == "All"]
-    assert everyone["waiting_list"].isna().all()  # 3, 2, 2: all 1-7
-    assert everyone["waiting_median_days"].isna().all()
-    assert everyone["first_seen_median_wait_days"].isna().all()
-    assert everyone["is_suppressed"].all()
-    assert everyone["waiting_list_spc_variation"].isna().all()
-    youth_justice = mart[mart["category"] == "Youth justice"]
-    assert (youth_justice["waiting_list"] == 0).all()  # zero is not disclosive and is shown
     assert list(mart.columns) == list(WAITING_DESCRIPTIONS)
+    everyone = mart[mart["breakdown"] == "All"]
+    assert everyone["waiting_list"].tolist() == [3, 2, 2]  # the team's mart: full detail
+    assert everyone["waiting_median_days"].notna().all()
+
+    table = publish({"referral_waiting": mart}, [REFERRAL_WAITING]).tables["referral_waiting"]
+    assert set(table["month"].dt.month) == {3}  # quarter ends only
+    march = table[table["breakdown"] == "All"].iloc[0]
+    assert pd.isna(march["waiting_list"]) and pd.isna(march["waiting_median_days"])
+    assert march["is_suppressed"]
+    assert not [c for c in table.columns if "_spc_" in c or c.startswith("first_seen")]
 
 
 # -- demand, by hand ------------------------------------------------------------------------
@@ -528,47 +533,29 @@ def test_the_trend_mart_is_neutral_on_demand_and_withholds_small_counts(tmp_path
     assert not {"improvement", "concern"} & set(mart["spc_variation"].dropna())
     # every referral is female: the male, indeterminate and not known rows are true zeros
     male = mart[(mart["breakdown"] == "Sex") & (mart["category"] == "Male")]
-    assert (male["referrals"] == 0).all() and not male["is_suppressed"].any()
+    assert (male["referrals"] == 0).all()
     assert set(mart["breakdown"]) == {
         "All", "Presenting need", "Referral source", "Age band", "Sex", "Ethnic group",
         "Deprivation group", "IMD quintile",
     }  # fmt: skip
 
 
-def test_small_counts_are_withheld_with_the_change_derived_from_them(tmp_path):
+def test_the_trend_mart_keeps_small_counts_and_publishes_quarters_and_years(tmp_path):
     counts = [5] * 12 + [20, 6]
     path = write(tmp_path, "referrals_2023-03-01.csv", referrals_by_month(counts))
-    everyone = referral_trends(load([path]).staging).query("breakdown == 'All'")
-    # Jan 2023: 20 against 5 a year earlier: last year's count is withheld, and so the change
+    mart = referral_trends(load([path]).staging)
+    everyone = mart.query("breakdown == 'All'")
+    # the team's mart: every month, small or not, with its change on a year earlier
     jan, feb = everyone.iloc[12], everyone.iloc[13]
-    assert jan["referrals"] == 20 and pd.isna(jan["referrals_same_month_last_year"])
-    assert pd.isna(jan["change_on_last_year"]) and jan["is_suppressed"]
-    # Feb 2023: 6 withheld with its SPC point label, but not its chart's limits
-    assert pd.isna(feb["referrals"]) and pd.isna(feb["spc_variation"])
-    assert np.isfinite(feb["spc_upper_limit"])
-    # Dec 2022's rolling total (60) is withheld: every month in it is, and with Jan 2023's total
-    # (75) and count (20), Jan 2022 = 60 + 20 - 75 = 5 would be given back
-    assert everyone["referrals_rolling_12m"].isna().all()
-
-
-def test_a_rolling_total_is_shown_only_where_all_its_months_are(tmp_path):
-    # 18 months from January 2022: 10 a month except June 2022 (month 5), which has 4
-    counts = [10] * 5 + [4] + [10] * 12
-    path = write(tmp_path, "referrals_2023-07-01.csv", referrals_by_month(counts))
-    everyone = referral_trends(load([path]).staging).query("breakdown == 'All'")
-    assert everyone["referrals"].isna().tolist() == [m == 5 for m in range(18)]
-    rolling = everyone["referrals_rolling_12m"]
-    # windows ending Dec 2022 (month 11) to May 2023 (month 16) hold June 2022: had Dec 2022's
-    # total been shown, June = 114 - 11 × 10 = 4; had May 2023's, June = May's total - June
-    # 2023's total + June 2023's count = 114 - 120 + 10 = 4
-    assert rolling.iloc[11:17].isna().all()
-    assert rolling.iloc[17] == 120  # July 2022 to June 2023: all shown
-    # June 2023 against June 2022: last year's count and the change are withheld, not the count
-    june = everyone.iloc[17]
-    assert june["referrals"] == 10 and pd.isna(june["referrals_same_month_last_year"])
-    assert pd.isna(june["change_on_last_year"]) and pd.isna(june["change_on_last_year_pct"])
-    assert june["is_suppressed"]
-    assert everyone.iloc[16]["change_on_last_year"] == 0  # May 2023 against May 2022
+    assert (jan["referrals"], jan["referrals_same_month_last_year"]) == (20, 5)
+    assert jan["change_on_last_year"] == 15 and feb["referrals"] == 6
+    assert everyone["referrals_rolling_12m"].iloc[11] == 60
+    # published: complete quarters and years only (Q1 2023 lacks March): 15 a quarter, 60 a year
+    table = publish({"referral_trends": mart}, [REFERRAL_TRENDS]).tables["referral_trends"]
+    everyone = table[table["breakdown"] == "All"].set_index(["period_type", "period_start"])
+    assert everyone.loc["quarter", "referrals"].tolist() == [15, 15, 15, 15]
+    assert everyone.loc[("year", pd.Timestamp("2022-01-01")), "referrals"] == 60
+    assert not (table["period_start"] >= pd.Timestamp("2023-01-01")).any()
 
 
 def thirty_in_january(contact: str = "") -> list[str]:
@@ -579,12 +566,23 @@ def thirty_in_january(contact: str = "") -> list[str]:
     ]
 
 
+MONTHLY_TRENDS = TableSpec(
+    "referral_trends",
+    ("month", "breakdown", "category"),
+    (Count("referrals"),),
+    margins=REFERRAL_TRENDS.margins,
+)
+
+
 def test_a_breakdown_cannot_give_back_a_withheld_category(tmp_path):
     # January 2024: All 30, Female 25, Male 5. Male is withheld (1-7); 30 - 25 would give it
     # back, so Female is withheld too (the smallest non-zero other cell), and not the All row.
     # Indeterminate and Not known are 0: zero is shown and withholding it would protect nothing.
+    # (The engine on the month's cells with the published table's relations.)
     path = write(tmp_path, "referrals_2024-02-01.csv", thirty_in_january())
-    mart = referral_trends(load([path]).staging).set_index(["breakdown", "category"])
+    mart = referral_trends(load([path]).staging)
+    mart = publish({"referral_trends": mart}, [MONTHLY_TRENDS]).tables["referral_trends"]
+    mart = mart.set_index(["breakdown", "category"])
     assert mart.loc[("All", "All referrals"), "referrals"] == 30
     sex = mart.loc["Sex"]
     assert sex["referrals"].isna().to_dict() == {
@@ -600,14 +598,17 @@ def test_a_breakdown_cannot_give_back_a_withheld_category(tmp_path):
 def test_the_waiting_mart_protects_its_breakdowns_too(tmp_path):
     # the same 30, none seen by 31 January (26 days waited each): the list splits 25 / 5 by sex
     path = write(tmp_path, "referrals_2024-02-01.csv", thirty_in_january())
-    mart = referral_waiting(load([path]).staging).set_index(["breakdown", "category"])
+    whole = dataclasses.replace(REFERRAL_WAITING, select=lambda frame: frame)
+    mart = referral_waiting(load([path]).staging)
+    mart = publish({"referral_waiting": mart}, [whole]).tables["referral_waiting"]
+    mart = mart.set_index(["breakdown", "category"])
     assert mart.loc[("All", "All referrals"), "waiting_list"] == 30
     assert mart.loc[("All", "All referrals"), "waiting_median_days"] == 26
     sex = mart.loc["Sex"]
     assert sex.loc[["Female", "Male"], "waiting_list"].isna().all()
     assert sex.loc[["Female", "Male"], "waiting_median_days"].isna().all()
-    # those over the threshold are withheld with the list they are part of (here 0 of them)
-    assert sex.loc[["Female", "Male"], "waiting_over_threshold"].isna().all()
+    # nobody over the threshold: zeros are shown (they tell nothing of the withheld lists)
+    assert (sex.loc[["Female", "Male"], "waiting_over_threshold"] == 0).all()
     assert (sex.loc[["Indeterminate", "Not known"], "waiting_list"] == 0).all()
     assert mart.loc[("Presenting need", "Substance misuse"), "waiting_list"] == 30
 
@@ -640,8 +641,7 @@ def test_no_month_to_report_gives_empty_marts_of_the_usual_columns_and_types(
         # the types of a mart with rows (six referrals over three months)
         pd.testing.assert_series_equal(mart.dtypes, build(six).dtypes)
     trends = referral_trends(staged)
-    assert trends["month"].dtype == "datetime64[ns]" and trends["referrals"].dtype == "Int64"
-    assert trends["is_suppressed"].dtype == bool
+    assert trends["month"].dtype == "datetime64[ns]" and trends["referrals"].dtype == "int64"
 
 
 def test_spc_settings_for_the_three_measures_are_configured():
