@@ -1,4 +1,4 @@
-"""Great Expectations suites on the marts as Dagster asset checks, with Data Docs (DESIGN §5).
+"""Great Expectations suites on the marts and published tables as Dagster asset checks, with Data Docs.
 
 One non-blocking check named ``great_expectations`` per mart: it reads the mart back from the
 warehouse, validates it against the suite registered in :mod:`cov_pipeline.expectations`, builds

@@ -1,4 +1,4 @@
-"""Materialisation metadata every asset reports (DESIGN §3): rows, schema, table, preview, files."""
+"""Materialisation metadata every asset reports: rows, schema, table, preview, files."""
 
 from __future__ import annotations
 

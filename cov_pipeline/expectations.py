@@ -1,4 +1,4 @@
-"""Great Expectations 1.x suites on the marts: the output expectations of DESIGN §5.
+"""Great Expectations 1.x suites on the marts and published tables: the output expectations.
 
 pandera holds the input contracts (raw tables); these suites hold what the marts promise analysts:
 rates within bounds, CIs around values, keys unique, no unsuppressed small counts.
@@ -107,7 +107,7 @@ def no_unsuppressed_small_counts(
     """No count of 1-7 is published below England level unless its row is flagged suppressed.
 
     A row condition restricts the expectation to rows that are not flagged (when the mart has the
-    flag) and, with ``exempt_england``, not England's (published whole, DESIGN §6).
+    flag) and, with ``exempt_england``, not England's (published whole, docs/definitions.md).
     """
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column
@@ -153,7 +153,7 @@ def _indicator_values() -> list[Any]:
             notes="A percentage lies in 0-100.",
         ),
         # The published value within its published CI is an input contract (pandera's
-        # FingertipsRow), not repeated here (DESIGN §5: no rule in both); ours is checked.
+        # FingertipsRow), not repeated here (no rule in both); ours is checked.
         *ci_around("recomputed_value", "recomputed_ci95_lower", "recomputed_ci95_upper"),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=INDICATOR_VALUES_KEY,

@@ -670,7 +670,7 @@ def weighted_proportion(
     """Weighted proportion p = Σwy/Σw (y 0/1) with the Wilson interval on Kish's effective n.
 
     The Wilson score interval (Wilson 1927) is computed with count p·n_eff and denominator n_eff,
-    n_eff = (Σw)²/Σw², the design-effect adjustment of DESIGN §6. Columns ``estimate``,
+    n_eff = (Σw)²/Σw², the design-effect adjustment of docs/definitions.md. Columns ``estimate``,
     ``ci_lower``, ``ci_upper``, ``standard_error`` (sqrt(p(1-p)/n_eff)) and ``effective_n``, all on
     the 0-1 scale.
     """

@@ -30,7 +30,7 @@ from cov_pipeline.quality import (
 from cov_pipeline.schemas.imd import ImdLsoa
 
 FILE_PATTERN = "imd*.csv"
-# Deciles 1-3: the most deprived 30% of LSOAs nationally (DESIGN §6, "most deprived 30%").
+# Deciles 1-3: the most deprived 30% of LSOAs nationally (docs/definitions.md, "most deprived 30%").
 MOST_DEPRIVED_DECILES = (1, 2, 3)
 # How many offending lines a fault message lists before it says how many more there are.
 FAULT_LINES_SHOWN = 5
@@ -100,7 +100,7 @@ OUTPUT_DESCRIPTIONS = {
     "imd_rank": "National rank on the Index of Multiple Deprivation (1 = most deprived in England).",
     "imd_decile": "National IMD decile (1 = most deprived 10% of LSOAs in England).",
     "imd_quintile": "National IMD quintile (1 = most deprived 20%): deciles 1-2 are quintile 1.",
-    "is_most_deprived_30pct": "True for national deciles 1-3, the most deprived 30% (DESIGN §6).",
+    "is_most_deprived_30pct": "True for national deciles 1-3, the most deprived 30% (docs/definitions.md).",
     "imd_vintage": "Release of the indices: IMD2019 (English IoD 2019) or IoD2025.",
     "lsoa_vintage": "LSOA boundaries the codes belong to: '2011' (IMD2019) or '2021' (IoD2025).",
     "source_file": "Reference file the row was read from.",

@@ -70,7 +70,7 @@ class MaternityConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MaternityDefinitions:
-    """Gestation thresholds in days that define the measures; defaults per DESIGN §6.
+    """Gestation thresholds in days that define the measures; defaults per docs/definitions.md.
 
     - booked by 10+0 weeks: gestation at booking <= ``booked_by_days`` (70; NICE NG201 ambition);
     - late booking: >= ``late_booking_from_days`` (91, 13+0 weeks; misses "booked by 12+6");
@@ -960,7 +960,7 @@ NOT_KNOWN = "Not known"
 DEPRIVATION_GROUPS = ("Most deprived 30% (deciles 1-3)", "Other 70% (deciles 4-10)")
 IMD_QUINTILE_LABELS = {1: "Q1 (most deprived)", 2: "Q2", 3: "Q3", 4: "Q4", 5: "Q5 (least deprived)"}
 # NHS ethnic categories grouped as the 2001 census groups them; B and C together are the "White
-# other" group DESIGN §6 keeps visible inside the ethnic minority total.
+# other" group docs/definitions.md keeps visible inside the ethnic minority total.
 ETHNIC_GROUPS: dict[str, tuple[str, ...]] = {
     "White British": ("A",),
     "White other (Irish or any other White)": ("B", "C"),
@@ -1002,7 +1002,7 @@ PREGNANCY_BREAKDOWNS: dict[str, tuple[str, ...]] = {
 def mother_breakdowns(records: pd.DataFrame, imd: pd.DataFrame) -> pd.DataFrame:
     """The value of every breakdown in ``BREAKDOWNS`` for each record ('Not known' where the
     field is blank, or the LSOA is not in the lookup). Deprivation is national: deciles 1-3 are
-    the most deprived 30% (DESIGN §6); quintile = (decile + 1) // 2."""
+    the most deprived 30% (docs/definitions.md); quintile = (decile + 1) // 2."""
     codes = breakdown_codes(records, imd)
     return pd.DataFrame(
         {b: np.asarray(values, dtype=object)[codes[b]] for b, values in BREAKDOWNS.items()},
@@ -1262,7 +1262,7 @@ def _add_rate(table: pd.DataFrame, name: str, count: str, denominator: str) -> N
 
 # -- measures ----------------------------------------------------------------------------------
 def is_late_booking(gestation_days: pd.Series, definitions: MaternityDefinitions) -> pd.Series:
-    """Booked at 13+0 weeks (91 days) or later, by default (DESIGN §6)."""
+    """Booked at 13+0 weeks (91 days) or later, by default (docs/definitions.md)."""
     return gestation_days >= definitions.late_booking_from_days
 
 
@@ -1278,7 +1278,7 @@ def late_bookings(
     by month, quarter and year, for all women and each breakdown, with percentages of bookings
     and Wilson 95% CIs. Periods are by booking date.
 
-    Definitions (DESIGN §6, config/maternity.yaml): booked by 10+0 = gestation at booking <= 70
+    Definitions (docs/definitions.md, config/maternity.yaml): booked by 10+0 = gestation at booking <= 70
     days (NICE NG201 ambition); late = >= 91 days; very late = >= 141 days. Before disclosure
     control: :func:`build_late_bookings` adds SPC and suppression.
     """
@@ -1301,7 +1301,7 @@ def late_bookings(
 
 def gestation_bands(gestation_days: pd.Series, definitions: MaternityDefinitions) -> pd.Series:
     """Extremely preterm (< 196), very preterm (196-223), moderate to late preterm (224-258) or
-    term (>= 259), by default (DESIGN §6)."""
+    term (>= 259), by default (docs/definitions.md)."""
     band = _gestation_band_codes(gestation_days.to_numpy(dtype="int64"), definitions)
     return pd.Series(np.asarray(GESTATION_BANDS, dtype=object)[band], index=gestation_days.index)
 
@@ -1663,7 +1663,7 @@ def _common_descriptions(date_basis: str, period_types: str) -> dict[str, str]:
         "imd_quintile, ethnic_group, ethnic_minority, nrpf or age_band. The values of each "
         "breakdown add up to the 'all' row.",
         "breakdown_value": "The group: 'All'; deprivation_group 'Most deprived 30% (deciles 1-3)' "
-        "/ 'Other 70% (deciles 4-10)' (national IMD deciles of the mother's LSOA, DESIGN §6); "
+        "/ 'Other 70% (deciles 4-10)' (national IMD deciles of the mother's LSOA, docs/definitions.md); "
         "imd_quintile Q1 (most deprived) to Q5; ethnic_group by NHS ethnic category (White "
         "British A; White other B, C; Mixed D-G; Asian H-L; Black M-P; Chinese or other R, S); "
         "ethnic_minority 'Ethnic minority (all but White British)' = every category except A, "
@@ -1703,7 +1703,7 @@ def late_bookings_descriptions(d: MaternityDefinitions | None = None) -> dict[st
             "booked_by_10_weeks_pct", "booked_by_10_weeks / bookings × 100.", _WILSON
         ),
         "late_bookings": f"Bookings at {d.late_booking_from_days} days of gestation or later "
-        "(13+0 weeks: late booking, DESIGN §6).",
+        "(13+0 weeks: late booking, docs/definitions.md).",
         **_ci_descriptions("late_booking_pct", "late_bookings / bookings × 100.", _WILSON),
         "very_late_bookings": f"Bookings at {d.very_late_booking_from_days} days or later "
         "(20+1 weeks).",

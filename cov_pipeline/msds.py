@@ -660,7 +660,7 @@ class ComparisonMeasure:
 
 COMPARISON_MEASURES: tuple[ComparisonMeasure, ...] = (
     # Late booking: booked at 91 days (13+0 weeks) or later, of deliveries with a known booking
-    # gestation (DESIGN §6; NICE ambition: booked by 10+0 weeks).
+    # gestation (docs/definitions.md; NICE ambition: booked by 10+0 weeks).
     ComparisonMeasure(
         "late_booking",
         "Late booking: booked at 91 days (13+0 weeks) or later",

@@ -55,7 +55,7 @@ FILE_PATTERN = "*.csv"
 # referrals_2026-11-01.csv, optionally with a suffix: referrals_2026-11-01_part2.csv
 FILE_NAME = re.compile(r"^referrals_(?P<date>\d{4}-\d{2}-\d{2})(?:[_-][^/]*)?\.csv$")
 
-# The extract's columns, as the case system writes them (DESIGN §4).
+# The extract's columns, as the case system writes them (docs/definitions.md, "Sources").
 RAW_COLUMNS = [
     "referral_id",
     "referral_date",
@@ -112,7 +112,7 @@ STAGING_DESCRIPTIONS = {
     "imd_decile": "National IMD decile of the LSOA (1 = most deprived 10%), from staging.imd_lsoa; "
     "null where the LSOA is blank or not in the lookup (e.g. outside the area).",
     "imd_quintile": "National IMD quintile of the LSOA (1 = most deprived 20%); null as imd_decile.",
-    "is_most_deprived_30pct": "LSOA in national IMD deciles 1-3 (DESIGN §6); null as imd_decile.",
+    "is_most_deprived_30pct": "LSOA in national IMD deciles 1-3 (docs/definitions.md); null as imd_decile.",
     "deprivation_group": f"'{MOST_DEPRIVED}', '{LESS_DEPRIVED}' or '{NOT_KNOWN}'.",
     "referral_source_code": "Referral source code as delivered.",
     "referral_source": "Who referred: " + "; ".join(REFERRAL_SOURCES.values()) + ".",

@@ -56,7 +56,7 @@ LIMIT_MULTIPLIER = 2.66
 SIGMA_PER_MEAN_MOVING_RANGE = LIMIT_MULTIPLIER / 3
 # Moving ranges above 3.267 × the mean moving range (the upper range limit, D4 for n = 2) are
 # screened out and the mean recomputed once (Nelson 1982). The MDC Excel tools do not screen;
-# NHSRplotthedots does by default; DESIGN.md §6 asks for it.
+# NHSRplotthedots does by default; docs/definitions.md asks for it.
 MOVING_RANGE_SCREEN_MULTIPLIER = 3.267
 SHIFT_POINTS = 7  # a run of this many points on one side of the centre line
 TREND_POINTS = 7  # this many points each higher (or each lower) than the one before
@@ -536,7 +536,7 @@ def spc_series(
 ) -> pd.DataFrame:
     """XmR chart columns for every row: one chart per group (and per rebase segment).
 
-    Method (NHS England "Making Data Count", 2019; DESIGN.md §6): within each chart, rows in
+    Method (NHS England "Making Data Count", 2019; docs/definitions.md): within each chart, rows in
     period order, centre = mean, limits = centre ± 2.66 × mean moving range (ranges above 3.267 ×
     the mean screened out, once), sigma = mean MR × 2.66/3. Special causes, all strict
     inequalities:

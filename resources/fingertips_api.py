@@ -10,7 +10,7 @@ from cov_pipeline.fingertips_api import (
     FingertipsClient,
 )
 
-# The key maternity and infant indicators (DESIGN §4): infant mortality, neonatal mortality,
+# The key maternity and infant indicators (docs/definitions.md, "Sources"): infant mortality, neonatal mortality,
 # stillbirths, premature births, low birth weight of term babies, smoking at time of delivery.
 DEFAULT_INDICATOR_IDS = (92196, 92705, 92530, 91743, 20101, 93085)
 

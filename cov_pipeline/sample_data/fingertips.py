@@ -1,9 +1,9 @@
-"""SYNTHETIC OHID Fingertips "all data" CSV exports, in the real layout (DESIGN §4).
+"""SYNTHETIC OHID Fingertips "all data" CSV exports, in the real layout (docs/definitions.md, "Sources").
 
 Counts and denominators are simulated from a seeded generator; values, confidence intervals,
 comparisons and trends are then computed from them with the Fingertips methods, so a consumer can
 recompute every figure in the files. The infant mortality rows for 2020-22 are solved rather than
-simulated, so that they reproduce the benchmark table of the business plan (DESIGN §6).
+simulated, so that they reproduce the benchmark table of the business plan (docs/definitions.md).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def rate_interval(
 # The business plan's benchmark table and the solver that turns it into counts.
 
 # Infant mortality (indicator 92196), 2020-22, deaths under 1 per 1,000 live births: value and 95%
-# limits as printed in the Coventry public health business plan 2025-28 (DESIGN §6), and the
+# limits as printed in the Coventry public health business plan 2025-28 (docs/definitions.md), and the
 # three-year live births the solver starts its search from (about each area's real births).
 BUSINESS_PLAN_INFANT_MORTALITY_2020_22: dict[str, tuple[float, float, float, int]] = {
     "E92000001": (3.9, 3.8, 4.0, 1_758_000),  # England

@@ -1,4 +1,4 @@
-"""SYNTHETIC Coventry household survey waves (2018, 2021, 2024) and their codebook (DESIGN §4).
+"""SYNTHETIC Coventry household survey waves (2018, 2021, 2024) and their codebook (docs/definitions.md, "Sources").
 
 Each wave is a quota-like sample of about 2,000 adults with post-stratification weights, written in
 its own layout: different column names and answer codes per wave, as real survey exports differ,

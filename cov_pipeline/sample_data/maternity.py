@@ -52,7 +52,7 @@ TWIN_SHARE = 0.015  # deliveries of twins
 NO_BIRTH_SHARE = 0.03  # booked pregnancies with no birth in the extract (miscarriage, moved away)
 BOOKED_ELSEWHERE_SHARE = 0.007  # babies whose mother booked with another provider
 
-# Targets (DESIGN §6) and the planted rise.
+# Targets (docs/definitions.md) and the planted rise.
 LATE_BOOKING_SHARE = 0.116
 PRETERM_SHARE = 0.08
 EXTREMELY_SHARE_OF_PRETERM = 0.125  # 1% of births

@@ -2,7 +2,7 @@
 
 Annual files for 2019-20 to 2024-25 (the annual layout, ``Period ... Value``) and two monthly files
 (``ReportingPeriodStartDate ... Final_value``). Counts are multinomial draws around the levels the
-project expects (DESIGN §6): the provider delivers about 5,300 a year (a tertiary centre, so about
+project expects (docs/definitions.md): the provider delivers about 5,300 a year (a tertiary centre, so about
 10% of its babies are preterm), about 12% of deliveries are booked at 91 days or later and about
 47% of those with a known decile live in IMD deciles 1-3. As MSDS publishes them, every count is
 rounded to the nearest 5 and a row whose count rounds to zero is left out. Labels drift between

@@ -29,7 +29,7 @@ SECOND_EXTRACT = pd.Timestamp("2026-11-01")
 # The second extract repeats every referral received from this date (and any still open at the
 # first extract), so a year of referrals is in both.
 SECOND_EXTRACT_FROM = pd.Timestamp("2023-04-01")
-# The extract's columns: the layout the pipeline reads (DESIGN §4).
+# The extract's columns: the layout the pipeline reads (docs/definitions.md, "Sources").
 HEADER = RAW_COLUMNS
 
 # Demand: referrals a month when the service opened, growth a year, and the planted rise.

@@ -1,6 +1,6 @@
 """The contract of a referral to the young people's risky-behaviour service, after parsing.
 
-Codes are those the service's case system exports (``referrals/*.csv``, DESIGN §4); the labels
+Codes are those the service's case system exports (``referrals/*.csv``, docs/definitions.md, "Sources"); the labels
 beside them are what the staging table and the marts show.
 """
 
@@ -40,7 +40,7 @@ REFERRAL_SOURCES: dict[str, str] = {
 # NHS Data Dictionary, Person Stated Gender Code.
 SEX_CODES: dict[str, str] = {"1": "Male", "2": "Female", "9": "Indeterminate", "X": "Not known"}
 # NHS Data Dictionary, Ethnic Category (2001 census categories), and the broad group each joins.
-# White Other is kept apart from White British (DESIGN §6); Chinese joins Asian as in the 2011 and
+# White Other is kept apart from White British (docs/definitions.md); Chinese joins Asian as in the 2011 and
 # 2021 censuses.
 ETHNIC_CATEGORIES: dict[str, tuple[str, str]] = {
     "A": ("White - British", "White British"),

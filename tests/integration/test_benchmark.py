@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 
+from assets.expectations import GX_CHECKS
 from cov_pipeline import benchmark
 
 
@@ -23,7 +24,7 @@ def test_the_benchmark_reports_every_step_and_the_floor(tmp_path, capsys, monkey
         assert steps[step]["seconds"] > 0, step
     assert steps["fingertips_staging"]["rows"] > 5_000  # the national exports, scaled
     checks = [s for s in steps if benchmark.is_check(s)]
-    assert len(checks) == 11
+    assert len(checks) == len(GX_CHECKS) == 21  # 11 marts and 10 published tables
     assert figures["floor_seconds"] > 0 and figures["input_rows"] > 10_000
     assert figures["check_seconds"] > 0
     assert figures["materialise_seconds"] + figures["check_seconds"] <= figures["refresh_seconds"]
