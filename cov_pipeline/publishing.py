@@ -209,15 +209,31 @@ MATERNITY_LINKS = (
 REFERRAL_KEYS = ("period_type", "period_start", "breakdown", "category")
 
 
-# Broad breakdowns have enough referrals a quarter; the finer ones are published by year.
-QUARTERLY_REFERRAL_BREAKDOWNS = ("All", "Deprivation group", "Sex", "Age band")
-WAITING_BREAKDOWNS = ("All", "Deprivation group", "Sex")
+# Age bands have enough referrals a quarter; the other breakdowns are published by year (a
+# small 'Not known' group would take one of the main groups with it most quarters).
+QUARTERLY_REFERRAL_BREAKDOWNS = ("All", "Age band")
+WAITING_BREAKDOWNS = ("All", "Deprivation group")
+# Categories too small to publish on their own, published together.
+GROUPED_CATEGORIES = {("Sex", "Indeterminate"): "Indeterminate or not known",
+                      ("Sex", "Not known"): "Indeterminate or not known"}  # fmt: skip
 
 
 def referrals_by_quarter_and_year(mart: pd.DataFrame) -> pd.DataFrame:
     """Monthly referrals summed to calendar years, and to quarters for the broad breakdowns,
     where every month of them is in the mart (a part-period total would read as a fall)."""
     months = mart[["month", "breakdown", "category", "category_order", "referrals"]].copy()
+    grouped = pd.Series(
+        [
+            GROUPED_CATEGORIES.get(k)
+            for k in zip(months["breakdown"], months["category"], strict=True)
+        ],
+        index=months.index,
+    )
+    months["category"] = grouped.fillna(months["category"])
+    # a grouped category takes the place of its first member
+    months["category_order"] = months.groupby(["breakdown", "category"])[
+        "category_order"
+    ].transform("min")
     frames = []
     for period_type, freq, size in (("quarter", "Q", 3), ("year", "Y", 12)):
         start = months["month"].dt.to_period(freq).dt.start_time.astype("datetime64[ns]")
