@@ -8,7 +8,8 @@ executors there gives each run, before any step runs:
 1. its worker recorded in the run tag ``cov/worker``, so a run whose process dies is found
    and marked failed (``cov_pipeline/run_health.py``);
 2. its preconditions checked, when it writes the warehouse: the export folder writable when it
-   publishes, the PostgreSQL analyst role present; one message, and nothing written, if not;
+   publishes, the PostgreSQL roles it grants to (analyst, public) present; one message, and
+   nothing written, if not;
 3. the warehouse lock (``cov_pipeline/warehouse_lock.py``), waited for with an engine event
    naming the run that holds it, and released when the run ends however it ends.
 
@@ -54,7 +55,7 @@ def run_preconditions(warehouse_url: str, publishes: bool) -> list[str]:
         problems.append(export_dir_problem(Path(settings.export_dir())))
     warehouse = Warehouse(warehouse_url)
     try:
-        problems.append(warehouse.analyst_role_problem())
+        problems.extend(warehouse.role_problems())
     finally:
         warehouse.dispose()
     return [p for p in problems if p]

@@ -39,6 +39,16 @@ class TableWrite:
     column_descriptions: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Grantee:
+    """A role given read access to one schema: the analysts (marts), the public (published)."""
+
+    role: str
+    variable: str
+    schema: str
+    create: str  # how the administrator creates it, for the message where it is missing
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -181,85 +191,74 @@ class Warehouse:
             with self.engine.begin() as conn:
                 for statement in statements:
                     conn.exec_driver_sql(statement)
-                self._grant_analyst_access(conn)
-                self._grant_public_access(conn)
+                # nobody but the grantees below reads a schema of the pipeline's
+                for schema in SCHEMAS:
+                    conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM PUBLIC")
+                for grantee in self._grantees():
+                    self._grant_read_access(conn, grantee)
         self._schemas_ready = True
 
-    def analyst_role_problem(self) -> str | None:
-        """Why the analyst role cannot be granted read access to ``marts``, or None.
+    def _grantees(self) -> list[_Grantee]:
+        """The roles the warehouse grants a schema to, with the variables that name them."""
+        from cov_pipeline import settings
 
-        On PostgreSQL the role (``COV_ANALYST_ROLE``) must exist: the pipeline does not create
-        it (a login role needs a password, and creating roles a privilege the pipeline's user
-        should not have), so a run checks this before it writes anything and fails with this
-        message instead of publishing marts nobody was granted. DuckDB has no roles.
+        return [
+            _Grantee(self.analyst_role, "COV_ANALYST_ROLE", "marts", "LOGIN PASSWORD '...'"),
+            _Grantee(settings.public_role(), "COV_PUBLIC_ROLE", "published", "NOLOGIN"),
+        ]
+
+    def role_problems(self) -> list[str]:
+        """Why a role the warehouse grants a schema to cannot be granted it: one line per role
+        that does not exist (PostgreSQL; DuckDB has no roles).
+
+        The pipeline does not create roles (a login role needs a password, and creating roles a
+        privilege the pipeline's user should not have), so a run checks them before it writes
+        anything and fails with these lines, instead of publishing tables nobody was granted.
         """
-        if self.backend != "postgresql" or not self.analyst_role:
-            return None
+        if self.backend != "postgresql":
+            return []
         with self.engine.connect() as conn:
-            return self._missing_role(conn)
+            missing = [self._missing_role(conn, grantee) for grantee in self._grantees()]
+        return [problem for problem in missing if problem]
 
-    def _missing_role(self, conn) -> str | None:
-        role = self.analyst_role
-        found = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).first()
+    def _missing_role(self, conn, grantee: _Grantee) -> str | None:
+        if not grantee.role:
+            return None
+        found = conn.exec_driver_sql(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (grantee.role,)
+        ).first()
         if found:
             return None
         return (
-            f"the PostgreSQL role {role!r} (COV_ANALYST_ROLE), to be granted read access to marts, "
-            f"does not exist on {self.display_name}: have the database administrator create it "
-            f"once (CREATE ROLE {_quote(role)} LOGIN PASSWORD '...'; docs/deployment.md), or set "
-            "COV_ANALYST_ROLE to an existing role, or to an empty value to grant no one"
+            f"the PostgreSQL role {grantee.role!r} ({grantee.variable}), to be granted read "
+            f"access to {grantee.schema}, does not exist on {self.display_name}: have the "
+            f"database administrator create it once (CREATE ROLE {_quote(grantee.role)} "
+            f"{grantee.create}; docs/deployment.md), or set {grantee.variable} to an existing "
+            "role, or to an empty value to grant no one"
         )
 
-    def _grant_analyst_access(self, conn) -> None:
-        """Analysts read ``marts`` (tables there now and every table created later) and nothing else.
+    def _grant_read_access(self, conn, grantee: _Grantee) -> None:
+        """The grantee reads its schema (tables there now and every table created later) and no
+        other schema of the pipeline's.
 
         The role itself is created by the database administrator (README, "PostgreSQL"); a run
-        checks that it exists before writing (:meth:`analyst_role_problem`), and this refuses
-        too, so no path writes marts without the grant.
+        checks that it exists before writing (:meth:`role_problems`), and this refuses too, so
+        no path writes without the grant.
         """
-        role = self.analyst_role
-        if not role:
+        if not grantee.role:
             return
-        missing = self._missing_role(conn)
+        missing = self._missing_role(conn, grantee)
         if missing:
             raise WarehouseError(missing + "; nothing was written")
-        quoted = _quote(role)
+        quoted = _quote(grantee.role)
         for schema in SCHEMAS:
-            conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM PUBLIC")
-            if schema != "marts":
+            if schema != grantee.schema:
                 conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM {quoted}")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA marts TO {quoted}")
-        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA marts TO {quoted}")
+        target = _quote(grantee.schema)
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {target} TO {quoted}")
+        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {target} TO {quoted}")
         conn.exec_driver_sql(
-            f"ALTER DEFAULT PRIVILEGES IN SCHEMA marts GRANT SELECT ON TABLES TO {quoted}"
-        )
-
-    def _grant_public_access(self, conn) -> None:
-        """The public role (``COV_PUBLIC_ROLE``) reads ``published`` and nothing else: tables
-        fit for release outside the team. Like the analyst role, it is created by the database
-        administrator; where it is missing the run fails before writing, naming it."""
-        from cov_pipeline import settings
-
-        role = settings.public_role()
-        if not role:
-            return
-        found = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).first()
-        if not found:
-            raise WarehouseError(
-                f"the PostgreSQL role {role!r} (COV_PUBLIC_ROLE), to be granted read access to "
-                f"published, does not exist on {self.display_name}: have the database "
-                f"administrator create it once (CREATE ROLE {_quote(role)} NOLOGIN; "
-                "docs/deployment.md), or set COV_PUBLIC_ROLE to an empty value to grant no one; "
-                "nothing was written"
-            )
-        quoted = _quote(role)
-        for schema in SCHEMAS:
-            if schema != "published":
-                conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {_quote(schema)} FROM {quoted}")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA published TO {quoted}")
-        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA published TO {quoted}")
-        conn.exec_driver_sql(
-            f"ALTER DEFAULT PRIVILEGES IN SCHEMA published GRANT SELECT ON TABLES TO {quoted}"
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {target} GRANT SELECT ON TABLES TO {quoted}"
         )
 
     def replace_table(

@@ -294,29 +294,34 @@ def test_an_unwritable_export_folder_stops_the_run_before_anything_is_written(tm
 
 
 @pytest.mark.postgres
-def test_a_missing_analyst_role_stops_the_run_before_anything_is_written(
-    tmp_path, postgres_warehouse_url
+@pytest.mark.parametrize(
+    ("variable", "schema"), [("COV_ANALYST_ROLE", "marts"), ("COV_PUBLIC_ROLE", "published")]
+)
+def test_a_missing_role_stops_the_run_before_anything_is_written(
+    tmp_path, postgres_warehouse_url, monkeypatch, variable, schema
 ):
     role = f"cov_missing_{uuid.uuid4().hex[:8]}"
     _refuses_before_writing(
         tmp_path,
         postgres_warehouse_url,
-        f"the PostgreSQL role '{role}' (COV_ANALYST_ROLE), to be granted read access to marts, "
+        f"the PostgreSQL role '{role}' ({variable}), to be granted read access to {schema}, "
         "does not exist",
-        COV_ANALYST_ROLE=role,
+        **{variable: role},
     )
     # nor does a write that skips the run's check (a test's materialize) go on without the grant
     import pandas as pd
 
     from cov_pipeline.warehouse import WarehouseError
 
-    warehouse = Warehouse(postgres_warehouse_url, analyst_role=role)
+    assert Warehouse(postgres_warehouse_url).role_problems() == []  # the test roles exist
+    monkeypatch.setenv(variable, role)
+    warehouse = Warehouse(postgres_warehouse_url)
     try:
-        assert warehouse.analyst_role_problem().startswith(f"the PostgreSQL role '{role}'")
+        (problem,) = warehouse.role_problems()
+        assert problem.startswith(f"the PostgreSQL role '{role}' ({variable})")
         with pytest.raises(WarehouseError, match="does not exist.*nothing was written"):
             warehouse.replace_table("marts", "x", pd.DataFrame({"x": [1]}))
         assert warehouse.list_tables("marts") == []
-        assert Warehouse(postgres_warehouse_url).analyst_role_problem() is None  # analyst exists
     finally:
         warehouse.dispose()
 
@@ -327,4 +332,4 @@ def test_preconditions_hold_on_a_writable_folder_and_on_duckdb(tmp_path):
     assert export_dir_problem(tmp_path / "new" / "exports") is None
     assert list((tmp_path / "new" / "exports").rglob("parquet"))  # where the Parquet files go
     assert list((tmp_path / "new" / "exports").rglob(".write-probe-*")) == []
-    assert Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", "nobody").analyst_role_problem() is None
+    assert Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", "nobody").role_problems() == []
