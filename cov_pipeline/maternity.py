@@ -1293,10 +1293,15 @@ def late_bookings(
     table = count_by_period(
         bookings["booking_date"], breakdown_codes(bookings, imd), counts, BREAKDOWNS
     )
+    add_late_booking_shares(table)
+    return table
+
+
+def add_late_booking_shares(table: pd.DataFrame) -> None:
+    """The percentages of bookings (Wilson 95% CIs) from the counts of each row."""
     _add_proportion(table, "booked_by_10_weeks_pct", "booked_by_10_weeks", "bookings")
     _add_proportion(table, "late_booking_pct", "late_bookings", "bookings")
     _add_proportion(table, "very_late_booking_pct", "very_late_bookings", "bookings")
-    return table
 
 
 def gestation_bands(gestation_days: pd.Series, definitions: MaternityDefinitions) -> pd.Series:
@@ -1344,11 +1349,16 @@ def premature_deliveries(
         "extremely_preterm_births": gestation < d.very_preterm_from_days,
     }
     table = count_by_period(births["birth_date"], breakdown_codes(births, imd), counts, BREAKDOWNS)
+    add_birth_rates(table)
+    return table
+
+
+def add_birth_rates(table: pd.DataFrame) -> None:
+    """The rates per 1,000 births (Byars / exact Poisson 95% CIs) from the counts of each row."""
     _add_rate(table, "stillbirths_per_1000", "stillbirths", "births")
     _add_rate(table, "preterm_per_1000", "preterm_births", "births")
     _add_rate(table, "very_preterm_per_1000", "very_preterm_births", "births")
     _add_rate(table, "extremely_preterm_per_1000", "extremely_preterm_births", "births")
-    return table
 
 
 def preterm_outcomes(
@@ -1392,12 +1402,18 @@ def preterm_outcomes(
         period_types=("year",),
         extra=Extra("gestation_band", GESTATION_BANDS, band),
     )
+    add_outcome_shares(table)
+    return table
+
+
+def add_outcome_shares(table: pd.DataFrame) -> None:
+    """Neonatal unit admission and survival percentages (Wilson 95% CIs) from the counts."""
     _add_proportion(table, "nnu_admission_pct", "nnu_admissions", "nnu_admission_known")
     for period in ("28_days", "1_year"):
         known_n = table[f"survival_{period}_known"]
         table["_survivors"] = known_n - table[f"deaths_under_{period}"]
         _add_proportion(table, f"survival_{period}_pct", "_survivors", f"survival_{period}_known")
-    return table.drop(columns="_survivors")
+    del table["_survivors"]
 
 
 def pregnancy_outcomes(

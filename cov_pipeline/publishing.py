@@ -36,6 +36,9 @@ from cov_pipeline.maternity import (
     MODERATE_PRETERM,
     TERM,
     VERY_PRETERM,
+    add_birth_rates,
+    add_late_booking_shares,
+    add_outcome_shares,
 )
 
 FLAG = "is_suppressed"
@@ -59,6 +62,55 @@ def _spc(prefix: str) -> tuple[str, ...]:
 MATERNITY_KEYS = ("period_type", "period_start", "breakdown", "breakdown_value")
 BREAKDOWN_MARGIN = Margin("breakdown_value", "All", family="breakdown")
 
+# The plan's groups each have a small 'Not known' category (a blank LSOA, flag or ethnicity).
+# Published on its own, its counts are mostly 1-7, and protecting it withholds one of the
+# plan's two groups beside it (the other 70% lost its late-booking percentage most years). So
+# it is published together with the group it least changes, and says so.
+NOT_KNOWN_JOINS = {
+    ("deprivation_group", "Not known"): "Other 70% (deciles 4-10) or not known",
+    ("deprivation_group", "Other 70% (deciles 4-10)"): "Other 70% (deciles 4-10) or not known",
+    ("ethnic_minority", "Not known"): "White British or not known",
+    ("ethnic_minority", "White British"): "White British or not known",
+    ("nrpf", "Not known"): "Recourse to public funds or not known",
+    ("nrpf", "Recourse to public funds"): "Recourse to public funds or not known",
+}
+
+
+def join_not_known(
+    counts: tuple[str, ...], recompute: Callable[[pd.DataFrame], None], extra: tuple[str, ...] = ()
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A ``select`` step: the rows of :data:`NOT_KNOWN_JOINS` summed under their joint label,
+    their shares and rates recomputed from the summed counts by ``recompute`` (the mart's own
+    functions); every other row as the mart has it."""
+
+    def joined(mart: pd.DataFrame) -> pd.DataFrame:
+        label = pd.Series(
+            [
+                NOT_KNOWN_JOINS.get(k)
+                for k in zip(mart["breakdown"], mart["breakdown_value"], strict=True)
+            ],
+            index=mart.index,
+        )
+        members = mart[label.notna()].assign(breakdown_value=label.dropna())
+        keys = [*MATERNITY_KEYS, *extra]
+        summed = members.groupby(keys, sort=False)[list(counts)].sum(min_count=1).reset_index()
+        recompute(summed)
+        merged = pd.concat([mart[label.isna()], summed], ignore_index=True)
+        for column in counts:
+            merged[column] = merged[column].astype("Int64")
+        return merged[[c for c in mart.columns if c in merged.columns]]
+
+    return joined
+
+
+def _then(*steps):
+    def selected(mart: pd.DataFrame) -> pd.DataFrame:
+        for step in steps:
+            mart = step(mart)
+        return mart
+
+    return selected
+
 
 # The business plan's target groups; the finer breakdowns (ethnic group, IMD quintile, age band)
 # are published by year only, or stay in the team's marts where outcomes are rare.
@@ -77,16 +129,11 @@ def _quarters_years_and_all_women_months(mart: pd.DataFrame) -> pd.DataFrame:
     return mart[keep]
 
 
-def _births_and_prematurity(select):
+def _births_and_prematurity(mart: pd.DataFrame) -> pd.DataFrame:
     """Stillbirths are a few a year in most groups; with births and live births both shown,
     each is their difference. So this table shows births and prematurity; live births and
     stillbirths are published by year in pregnancy_outcomes."""
-
-    def selected(mart: pd.DataFrame) -> pd.DataFrame:
-        dropped = ["live_births", "stillbirths", *_ci("stillbirths_per_1000")]
-        return select(mart).drop(columns=dropped)
-
-    return selected
+    return mart.drop(columns=["live_births", "stillbirths", *_ci("stillbirths_per_1000")])
 
 
 def _years_and_all_women_quarters(mart: pd.DataFrame) -> pd.DataFrame:
@@ -100,12 +147,19 @@ def _years_and_all_women_quarters(mart: pd.DataFrame) -> pd.DataFrame:
     return mart[keep]
 
 
-def _without_spc(select):
-    def selected(mart: pd.DataFrame) -> pd.DataFrame:
-        frame = select(mart)
-        return frame[[c for c in frame.columns if "_spc_" not in c]]
+def _without_spc(mart: pd.DataFrame) -> pd.DataFrame:
+    return mart[[c for c in mart.columns if "_spc_" not in c]]
 
-    return selected
+
+PRETERM_COUNTS = (
+    "live_births",
+    "nnu_admission_known",
+    "nnu_admissions",
+    "survival_28_days_known",
+    "deaths_under_28_days",
+    "survival_1_year_known",
+    "deaths_under_1_year",
+)
 
 
 def _all_women_and_deprivation(mart: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +174,13 @@ def _all_women_months(frame: pd.DataFrame) -> pd.Series:
 LATE_BOOKINGS = TableSpec(
     name="late_bookings",
     keys=MATERNITY_KEYS,
-    select=_quarters_years_and_all_women_months,
+    select=_then(
+        _quarters_years_and_all_women_months,
+        join_not_known(
+            ("bookings", "booked_by_10_weeks", "late_bookings", "very_late_bookings"),
+            add_late_booking_shares,
+        ),
+    ),
     counts=(
         Count("bookings"),
         Count("booked_by_10_weeks", "bookings", _ci("booked_by_10_weeks_pct")),
@@ -137,7 +197,22 @@ LATE_BOOKINGS = TableSpec(
 PREMATURE_DELIVERIES = TableSpec(
     name="premature_deliveries",
     keys=MATERNITY_KEYS,
-    select=_without_spc(_births_and_prematurity(_years_and_all_women_quarters)),
+    select=_then(
+        _years_and_all_women_quarters,
+        join_not_known(
+            (
+                "births",
+                "live_births",
+                "stillbirths",
+                "preterm_births",
+                "very_preterm_births",
+                "extremely_preterm_births",
+            ),
+            add_birth_rates,
+        ),
+        _births_and_prematurity,
+        _without_spc,
+    ),
     counts=(
         Count("births"),
         Count("preterm_births", "births", _ci("preterm_per_1000")),
@@ -169,7 +244,10 @@ PREGNANCY_OUTCOMES = TableSpec(
 PRETERM_OUTCOMES = TableSpec(
     name="preterm_outcomes",
     keys=(*MATERNITY_KEYS, "gestation_band"),
-    select=_all_women_and_deprivation,
+    select=_then(
+        _all_women_and_deprivation,
+        join_not_known(PRETERM_COUNTS, add_outcome_shares, extra=("gestation_band",)),
+    ),
     counts=(
         Count("live_births"),
         Count("nnu_admission_known", "live_births"),

@@ -1082,3 +1082,29 @@ def test_twins_born_either_side_of_new_year_are_a_maternity_in_each_year():
     assert everyone.loc["2023-01-01", "maternities"] == 14  # 12 + 2 without a booking
     assert everyone.loc["2024-01-01", "maternities"] == 13  # 12 + the twin of December
     assert everyone.loc["2024-01-01", "live_births"] == 13
+
+
+def test_not_known_is_published_with_the_group_it_changes_least():
+    # Deprivation, 2024: other 70% 40 bookings (4 late), not known 5 (1 late). Published as
+    # "Other 70% (deciles 4-10) or not known": 45 bookings, 5 late = 11.11%, with the Wilson
+    # interval of 5/45 worked out here (z = 1.959964).
+    lsoas = ["E01000001"] * 30 + ["E01000002"] * 40 + [None] * 5
+    gestations = [60] * 30 + [100] * 4 + [60] * 36 + [100] + [60] * 4
+    mart = build_late_bookings(bookings_frame(gestations, "2024-01-15", lsoas=lsoas), IMD)
+    table = LATE_BOOKINGS.select(mart.assign(period_type="year"))
+    groups = table[table["breakdown"] == "deprivation_group"].set_index("breakdown_value")
+    assert sorted(groups.index) == [
+        "Most deprived 30% (deciles 1-3)",
+        "Other 70% (deciles 4-10) or not known",
+    ]
+    joined = groups.loc["Other 70% (deciles 4-10) or not known"]
+    assert (joined["bookings"], joined["late_bookings"]) == (45, 5)
+    assert joined["late_booking_pct"] == pytest.approx(100 * 5 / 45)
+    z, r, n = 1.959964, 5, 45
+    half = z * math.sqrt(z * z + 4 * r * (1 - r / n))
+    assert joined["late_booking_pct_ci95_lower"] == pytest.approx(
+        100 * (2 * r + z * z - half) / (2 * (n + z * z)), rel=1e-5
+    )
+    assert joined["late_booking_pct_ci95_upper"] == pytest.approx(
+        100 * (2 * r + z * z + half) / (2 * (n + z * z)), rel=1e-5
+    )
