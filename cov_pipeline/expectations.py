@@ -659,19 +659,10 @@ def _pregnancy_outcomes() -> list[Any]:
 def _preterm_outcomes() -> list[Any]:
     import great_expectations.expectations as gxe
 
+    from cov_pipeline.maternity import PRETERM_OUTCOME_COUNTS
+
     return [
-        *_maternity_common(
-            (
-                "live_births",
-                "nnu_admission_known",
-                "nnu_admissions",
-                "survival_28_days_known",
-                "deaths_under_28_days",
-                "survival_1_year_known",
-                "deaths_under_1_year",
-            ),
-            ["year"],
-        ),
+        *_maternity_common(PRETERM_OUTCOME_COUNTS, ["year"]),
         *not_null("gestation_band"),
         _part_of("nnu_admission_known", "live_births"),
         _part_of("nnu_admissions", "nnu_admission_known"),

@@ -1406,6 +1406,17 @@ def preterm_outcomes(
     return table
 
 
+PRETERM_OUTCOME_COUNTS = (
+    "live_births",
+    "nnu_admission_known",
+    "nnu_admissions",
+    "survival_28_days_known",
+    "deaths_under_28_days",
+    "survival_1_year_known",
+    "deaths_under_1_year",
+)
+
+
 def add_outcome_shares(table: pd.DataFrame) -> None:
     """Neonatal unit admission and survival percentages (Wilson 95% CIs) from the counts."""
     _add_proportion(table, "nnu_admission_pct", "nnu_admissions", "nnu_admission_known")

@@ -34,6 +34,7 @@ from cov_pipeline.maternity import (
     ALL_PRETERM,
     EXTREMELY_PRETERM,
     MODERATE_PRETERM,
+    PRETERM_OUTCOME_COUNTS,
     TERM,
     VERY_PRETERM,
     add_birth_rates,
@@ -151,17 +152,6 @@ def _without_spc(mart: pd.DataFrame) -> pd.DataFrame:
     return mart[[c for c in mart.columns if "_spc_" not in c]]
 
 
-PRETERM_COUNTS = (
-    "live_births",
-    "nnu_admission_known",
-    "nnu_admissions",
-    "survival_28_days_known",
-    "deaths_under_28_days",
-    "survival_1_year_known",
-    "deaths_under_1_year",
-)
-
-
 def _all_women_and_deprivation(mart: pd.DataFrame) -> pd.DataFrame:
     """Deaths of preterm babies are few: all women and the 30% most deprived against the rest."""
     return mart[mart["breakdown"].isin(["all", "deprivation_group"])]
@@ -246,7 +236,7 @@ PRETERM_OUTCOMES = TableSpec(
     keys=(*MATERNITY_KEYS, "gestation_band"),
     select=_then(
         _all_women_and_deprivation,
-        join_not_known(PRETERM_COUNTS, add_outcome_shares, extra=("gestation_band",)),
+        join_not_known(PRETERM_OUTCOME_COUNTS, add_outcome_shares, extra=("gestation_band",)),
     ),
     counts=(
         Count("live_births"),
