@@ -409,9 +409,7 @@ def primary_cells(cells: Cells, rules: Rules = DEFAULT_RULES) -> np.ndarray:
     return (v >= SMALL_COUNT_MIN) & (v <= rules.threshold) & ~cells.public
 
 
-def _close_singletons(
-    matrix: sparse.csr_matrix, cells: Cells, hidden: np.ndarray, withheld: np.ndarray
-) -> np.ndarray:
+def _close_singletons(matrix: sparse.csr_matrix, cells: Cells, withheld: np.ndarray) -> np.ndarray:
     """Withhold more cells until no equation has exactly one withheld cell: in each such
     equation, its smallest shown cell that is not public, preferring a non-zero count."""
     pattern = abs(matrix).astype(bool).astype(np.int8).tocsr()
@@ -452,11 +450,11 @@ def suppress(
     """Primary and secondary suppression over every declared relation at once (see the module
     docstring): the withheld cells, with the audit that shows no one can be recovered."""
     primary = primary_cells(cells, rules) if primary is None else primary
-    withheld = primary | (np.isnan(cells.value) & False)
+    withheld = primary.copy()
     matrix = cells.equations
     by_cell = matrix.tocsc()
     for _ in range(MAX_ROUNDS):
-        withheld = _close_singletons(matrix, cells, np.isnan(cells.value), withheld)
+        withheld = _close_singletons(matrix, cells, withheld)
         result = audit(cells, withheld, primary, rules)
         failing = result.loc[~result["passes"], "cell"].to_numpy()
         if not len(failing):
