@@ -17,7 +17,8 @@ import logging
 import os
 import shlex
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from cov_pipeline import settings
@@ -57,12 +58,31 @@ def _error_text(error) -> str:
     return rest if rest and "." in head and " " not in head else message
 
 
+@contextmanager
+def _instance(home: Path) -> Iterator[object]:
+    """The Dagster instance of ``home``, opened under a lock on the folder: the first opening
+    creates its storage (SQLite databases stamped with their schema version), and two commands
+    starting together on a new home both did it ("alembic_version has more than one head")."""
+    import fcntl
+
+    from dagster import DagsterInstance
+
+    with open(home / ".cov_pipeline_instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
+
+
 def refresh(job_name: str = "refresh_all") -> int:
     """Run a job (everything by default) as a run of the instance, print its progress and what
     was written; 0 when it succeeded."""
     home = _use_project_dagster_home()
     sys.stdout.reconfigure(line_buffering=True)  # progress and errors in the order they happen
-    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+    from dagster import DagsterEventType, DagsterRunStatus
     from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.execution.api import execute_run_iterator
 
@@ -72,7 +92,7 @@ def refresh(job_name: str = "refresh_all") -> int:
         f"materialising job {job_name!r} from {settings.raw_dir()} into {_warehouse().display_name}"
     )
     print(f"(Dagster home {home}; open the UI on it with:\n  {ui_command(home)} )")
-    with DagsterInstance.get() as instance:
+    with _instance(home) as instance:
         for line in mark_dead_runs(instance):
             print(f"marked failed: {line}", file=sys.stderr)
         repository = ReconstructableRepository.for_module(
