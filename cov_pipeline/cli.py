@@ -197,6 +197,8 @@ def ui(port: int | None = None, host: str | None = None) -> int:
     """Start ``dagster dev`` (webserver and daemon) on the project's instance; does not return."""
     home = _use_project_dagster_home()
     print(f"Dagster UI on the instance {home} (the same command by hand: {ui_command(home)})")
+    with _instance(home):  # a new home's storage created once, whoever else opens it now
+        pass
     command = [str(_bin("dagster")), "dev", "-w", str(WORKSPACE)]
     if port is not None:
         command += ["-p", str(port)]

@@ -38,3 +38,23 @@ def test_commands_opening_a_new_home_together_stamp_its_storage_once(tmp_path, m
         with sqlite3.connect(home / "history" / "runs.db") as db:
             heads = db.execute("SELECT COUNT(*) FROM alembic_version").fetchone()[0]
         assert heads == 1, f"attempt {attempt}: {heads} schema versions stamped"
+
+
+def test_the_ui_command_creates_a_new_homes_storage_before_dagster_dev_opens_it(
+    tmp_path, monkeypatch
+):
+    # `cov-pipeline ui` started beside a refresh on a fresh home: dagster dev's processes open
+    # the instance without the command line's lock, so the command creates the storage first
+    from cov_pipeline import cli
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    started = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: started.append(argv))
+    cli.main(["ui", "-p", "3999"])
+    (argv,) = started
+    assert argv[1:3] == ["dev", "-w"] and argv[-2:] == ["-p", "3999"]
+    with sqlite3.connect(home / "history" / "runs.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM alembic_version").fetchone()[0] == 1
