@@ -247,8 +247,10 @@ def test_the_daemons_first_ticks_after_the_refresh_start_nothing(webserver):
             )
             state = answer["sensorOrError"]["sensorState"]
             assert state["status"] == "RUNNING", (name, state)
-            if state["ticks"]:
-                ticks[name] = state["ticks"]
+            # a tick still being evaluated (STARTED, no runs yet) has not decided anything
+            done = [tick for tick in state["ticks"] if tick["status"] != "STARTED"]
+            if done:
+                ticks[name] = done
         if time.monotonic() > deadline:
             pytest.fail(
                 f"sensors without a tick after {STARTUP_TIMEOUT_S} s: {set(SENSORS) - set(ticks)}"
