@@ -56,7 +56,7 @@ DICTIONARY_DESCRIPTIONS = {
     "table_description": "What one row of the table is.",
 }
 
-# Units read from the naming conventions (CONVENTIONS.md: units in column names where they matter).
+# Units read from the naming conventions (units are in column names where they matter).
 _UNIT_RULES = [
     (r"(?:_pct|_percent|_percentage)$", "%"),
     (r"per_1000$|_per_1000_", "per 1,000"),
