@@ -29,7 +29,13 @@ from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
 from cov_pipeline import settings
 from cov_pipeline.disclosure import observe, summarise
-from cov_pipeline.publishing import PUBLICATIONS, Publishing, publish_group, published_descriptions
+from cov_pipeline.publishing import (
+    PUBLICATIONS,
+    Publishing,
+    changes_without_published_waves,
+    publish_group,
+    published_descriptions,
+)
 from cov_pipeline.warehouse import TableWrite, Warehouse
 from resources.warehouse import WarehouseResource
 
@@ -165,12 +171,19 @@ def audit_check(publishing: Publishing, name: str):
     def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
         wh = warehouse.warehouse
         specs = [s for s in publishing.specs if s.name == name]
-        if not specs:  # a table derived from another published table (survey changes)
-            frame = wh.read_table("published", name)
+        if not specs:  # derived row by row from another published table (survey changes)
+            with wh.session():
+                frame = wh.read_table("published", name)
+                shown = wh.read_table("published", publishing.specs[0].name)
+            unbacked = changes_without_published_waves(frame, shown)
             return AssetCheckResult(
-                passed=True,
-                metadata={"rows_with_withheld": int(frame["is_suppressed"].sum())},
-                description="derived row by row from published.household_survey_indicators",
+                passed=len(unbacked) == 0,
+                severity=AssetCheckSeverity.ERROR,
+                description=f"{len(unbacked)} changes shown where a wave's estimate is withheld",
+                metadata={
+                    "rows_with_withheld": int(frame["is_suppressed"].sum()),
+                    "failures": MetadataValue.md(markdown_table(unbacked, rows=MAX_CELLS_SHOWN)),
+                },
             )
         with wh.session():
             marts = _marts(wh, publishing)
@@ -208,11 +221,9 @@ def _empty_summary() -> pd.DataFrame:
 
 
 def disclosure_summary_asset():
-    published_keys = [AssetKey(["published", n]) for p in PUBLICATIONS for n in p.tables]
-
     @asset(
         key=SUMMARY_KEY,
-        deps=published_keys,
+        deps=PUBLISHED_KEYS,
         group_name=GROUP,
         owners=OWNERS,
         kinds=warehouse_kinds(),
@@ -261,7 +272,7 @@ def disclosure_summary_asset():
     return disclosure_summary
 
 
+PUBLISHED_KEYS = [AssetKey(["published", n]) for p in PUBLICATIONS for n in p.tables]
 PUBLISHED_ASSETS = [publication_asset(p) for p in PUBLICATIONS]
 PUBLISHED_CHECKS = [audit_check(p, name) for p in PUBLICATIONS for name in p.tables]
-PUBLISHED_KEYS = [AssetKey(["published", n]) for p in PUBLICATIONS for n in p.tables]
 DISCLOSURE_SUMMARY = disclosure_summary_asset()

@@ -589,11 +589,10 @@ def _share(name: str, maximum: float) -> list[Any]:
 def _late_bookings() -> list[Any]:
     import great_expectations.expectations as gxe
 
+    from cov_pipeline.maternity import BOOKING_COUNTS
+
     return [
-        *_maternity_common(
-            ("bookings", "booked_by_10_weeks", "late_bookings", "very_late_bookings"),
-            ["month", "quarter", "year"],
-        ),
+        *_maternity_common(BOOKING_COUNTS, ["month", "quarter", "year"]),
         _part_of("booked_by_10_weeks", "bookings"),
         _part_of("late_bookings", "bookings"),
         _part_of("very_late_bookings", "late_bookings"),
@@ -608,18 +607,10 @@ def _late_bookings() -> list[Any]:
 def _premature_deliveries() -> list[Any]:
     import great_expectations.expectations as gxe
 
+    from cov_pipeline.maternity import BIRTH_COUNTS
+
     return [
-        *_maternity_common(
-            (
-                "births",
-                "live_births",
-                "stillbirths",
-                "preterm_births",
-                "very_preterm_births",
-                "extremely_preterm_births",
-            ),
-            ["month", "quarter", "year"],
-        ),
+        *_maternity_common(BIRTH_COUNTS, ["month", "quarter", "year"]),
         _part_of("live_births", "births"),
         _part_of("preterm_births", "births"),
         _part_of("very_preterm_births", "preterm_births"),

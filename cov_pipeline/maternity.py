@@ -1297,6 +1297,9 @@ def late_bookings(
     return table
 
 
+BOOKING_COUNTS = ("bookings", "booked_by_10_weeks", "late_bookings", "very_late_bookings")
+
+
 def add_late_booking_shares(table: pd.DataFrame) -> None:
     """The percentages of bookings (Wilson 95% CIs) from the counts of each row."""
     _add_proportion(table, "booked_by_10_weeks_pct", "booked_by_10_weeks", "bookings")
@@ -1351,6 +1354,16 @@ def premature_deliveries(
     table = count_by_period(births["birth_date"], breakdown_codes(births, imd), counts, BREAKDOWNS)
     add_birth_rates(table)
     return table
+
+
+BIRTH_COUNTS = (
+    "births",
+    "live_births",
+    "stillbirths",
+    "preterm_births",
+    "very_preterm_births",
+    "extremely_preterm_births",
+)
 
 
 def add_birth_rates(table: pd.DataFrame) -> None:

@@ -32,6 +32,8 @@ from cov_pipeline.disclosure import (
 )
 from cov_pipeline.maternity import (
     ALL_PRETERM,
+    BIRTH_COUNTS,
+    BOOKING_COUNTS,
     EXTREMELY_PRETERM,
     MODERATE_PRETERM,
     PRETERM_OUTCOME_COUNTS,
@@ -166,10 +168,7 @@ LATE_BOOKINGS = TableSpec(
     keys=MATERNITY_KEYS,
     select=_then(
         _quarters_years_and_all_women_months,
-        join_not_known(
-            ("bookings", "booked_by_10_weeks", "late_bookings", "very_late_bookings"),
-            add_late_booking_shares,
-        ),
+        join_not_known(BOOKING_COUNTS, add_late_booking_shares),
     ),
     counts=(
         Count("bookings"),
@@ -189,17 +188,7 @@ PREMATURE_DELIVERIES = TableSpec(
     keys=MATERNITY_KEYS,
     select=_then(
         _years_and_all_women_quarters,
-        join_not_known(
-            (
-                "births",
-                "live_births",
-                "stillbirths",
-                "preterm_births",
-                "very_preterm_births",
-                "extremely_preterm_births",
-            ),
-            add_birth_rates,
-        ),
+        join_not_known(BIRTH_COUNTS, add_birth_rates),
         _births_and_prematurity,
         _without_spc,
     ),
@@ -416,15 +405,7 @@ def survey_change(publication: Publication, marts: Mapping[str, pd.DataFrame]) -
     both waves' estimates are published; the effective sizes are left out (with the estimates'
     CIs they are not needed, and they come from the sums of weights)."""
     change = marts["household_survey_change"].copy()
-    shown = publication.tables["household_survey_indicators"]
-    known = shown.loc[shown["value"].notna(), ["wave_year", "breakdown", "category", "indicator"]]
-    key = ["breakdown", "category", "indicator"]
-    ok = np.ones(len(change), dtype=bool)
-    for side in ("from_wave", "to_wave"):
-        found = change.merge(
-            known.rename(columns={"wave_year": side}).assign(_ok=True), on=[*key, side], how="left"
-        )["_ok"]
-        ok &= found.fillna(False).to_numpy(dtype=bool)
+    ok = both_waves_shown(change, publication.tables["household_survey_indicators"])
     withheld = ~ok
     for column in ("from_value", "to_value", "change", "change_ci95_lower", "change_ci95_upper",
                    "z_statistic", "p_value"):  # fmt: skip
@@ -435,6 +416,28 @@ def survey_change(publication: Publication, marts: Mapping[str, pd.DataFrame]) -
     change = change.drop(columns=["from_effective_n", "to_effective_n", "is_withheld"])
     change[FLAG] = withheld
     return {"household_survey_change": change}
+
+
+def both_waves_shown(change: pd.DataFrame, shown: pd.DataFrame) -> np.ndarray:
+    """For each row of a change between waves: are both waves' estimates shown in the
+    published indicators ``shown``?"""
+    known = shown.loc[shown["value"].notna(), ["wave_year", "breakdown", "category", "indicator"]]
+    key = ["breakdown", "category", "indicator"]
+    ok = np.ones(len(change), dtype=bool)
+    for side in ("from_wave", "to_wave"):
+        found = change.merge(
+            known.rename(columns={"wave_year": side}).assign(_ok=True), on=[*key, side], how="left"
+        )["_ok"]
+        ok &= found.notna().to_numpy()
+    return ok
+
+
+def changes_without_published_waves(change: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a published change shown although an estimate of either wave is withheld in the
+    published indicators (the change would give it back): none, where all is well."""
+    rows = change[change["change"].notna()]
+    bad = ~both_waves_shown(rows, shown)
+    return rows.loc[bad, ["breakdown", "category", "indicator", "from_wave", "to_wave", "change"]]
 
 
 PUBLICATIONS = (

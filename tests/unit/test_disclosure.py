@@ -359,3 +359,31 @@ def test_random_period_and_category_tables_pass_the_audit(seed):
     shown = out.tables["chained"]
     assert not shown["n"].between(1, 7).fillna(False).any()
     assert audit_published(out.tables, {"chained": table}, [CHAINED])["passes"].all()
+
+
+def test_a_survey_change_over_a_withheld_estimate_is_caught():
+    from cov_pipeline.publishing import changes_without_published_waves
+
+    shown = pd.DataFrame(
+        {
+            "wave_year": [2018, 2021, 2018, 2021],
+            "breakdown": ["Sex"] * 4,
+            "category": ["Male", "Male", "Not known", "Not known"],
+            "indicator": "good_health",
+            "value": [76.0, 72.0, 70.0, np.nan],  # Not known 2021: withheld
+        }
+    )
+    change = pd.DataFrame(
+        {
+            "breakdown": ["Sex", "Sex"],
+            "category": ["Male", "Not known"],
+            "indicator": "good_health",
+            "from_wave": 2018,
+            "to_wave": 2021,
+            "change": [-4.0, np.nan],
+        }
+    )
+    assert changes_without_published_waves(change, shown).empty
+    leaky = change.assign(change=[-4.0, 5.0])  # 70 + 5 gives the withheld 2021 estimate back
+    caught = changes_without_published_waves(leaky, shown)
+    assert caught["category"].tolist() == ["Not known"]
