@@ -5,6 +5,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 
 from cov_pipeline import settings
+from cov_pipeline.raw_reader import discover
 
 
 class RawFilesResource(ConfigurableResource):
@@ -18,9 +19,6 @@ class RawFilesResource(ConfigurableResource):
         return Path(self.raw_dir) / source
 
     def files(self, source: str, pattern: str) -> list[Path]:
-        """Files of a source matching a glob pattern, sorted by name (hidden files ignored)."""
-        folder = self.source_dir(source)
-        return sorted(
-            (p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(".")),
-            key=lambda p: p.name,
-        )
+        """Files of a source matching a glob pattern (the extension in any case), sorted by
+        name, hidden files ignored; a folder that cannot be read raises FileFault."""
+        return discover(self.source_dir(source), pattern).files

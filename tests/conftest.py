@@ -30,6 +30,9 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("GX_ANALYTICS_ENABLED", "false")
+    # Tests write extracts and read them at once: the raw reader's settle time (a file modified
+    # within it is waited for) is off unless a test sets it.
+    monkeypatch.setenv("COV_RAW_SETTLE_SECONDS", "0")
     scratch = tmp_path_factory.mktemp("checkout_outputs")
     monkeypatch.setenv("COV_WAREHOUSE_URL", f"duckdb:///{scratch / 'unused.duckdb'}")
     monkeypatch.setenv("COV_EXPORT_DIR", str(scratch / "exports"))
