@@ -12,9 +12,7 @@ keep full detail (the published tier withholds small numbers). Definitions (gest
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
-import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -34,14 +32,11 @@ from cov_pipeline.quality import (
     SourceFile,
     empty_quarantine,
     failure_cases,
-    field_line_breaks,
-    has_lone_carriage_return,
     marked_cells,
     quarantine_frame,
-    read_text_strict,
-    sha256_of,
     within_whole_numbers,
 )
+from cov_pipeline.raw_reader import RECORD_FAULT, Header, read_records, with_record_faults
 from cov_pipeline.schemas.maternity import (
     AGE_BANDS,
     BIRTH_OUTCOMES,
@@ -268,147 +263,14 @@ ARROW_STRING = pd.StringDtype("pyarrow")
 
 
 def read_extract(path: Path, header: Sequence[str]) -> tuple[pd.DataFrame, SourceFile]:
-    """One CSV as text columns named as in ``header``, plus ``source_file`` and ``line_number``.
-
-    The header must hold exactly these columns (any order); a missing or unexpected column is a
-    file fault. Line numbers are physical lines (line breaks inside quoted fields counted; a
-    line ends at LF, CRLF or a lone CR, as pandas ends a record). Blank lines are skipped; a
-    record with too few fields is flagged (``_short_record``) so that it is quarantined rather
-    than read with blanks.
-    """
-    text, data = read_text_strict(path)
-    frame = _read_plain(data, header)
-    if frame is None:
-        frame = _read_exact(path, text, data, header)
-    if frame.empty:
-        raise FileFault(path, "has a header but no data rows")
-    frame.insert(0, "source_file", path.name)
-    info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
-    return frame, info
-
-
-def _read_plain(data: bytes, header: Sequence[str]) -> pd.DataFrame | None:
-    """The extract through Arrow's multithreaded CSV reader, for the files a provider sends: no
-    quotes, one record per line, every record with the header's fields, no blank line, the header
-    exactly ``header`` (any order). None for any other file: :func:`_read_exact` then reads it
-    and says what is wrong. On such a file both readers split the same bytes at the same commas
-    and line ends, so they give the same text; record ``i`` is on line ``i + 2``.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    if b'"' in body or b"\0" in body or has_lone_carriage_return(body):
-        return None  # quoting, a NUL or a lone carriage return: the exact reader's rules apply
-    end = body.find(b"\n")
-    names = [n.strip() for n in body[: end if end >= 0 else None].decode("utf-8").split(",")]
-    if len(names) != len(header) or set(names) != set(header):
-        return None
-    try:
-        table = pcsv.read_csv(
-            pa.py_buffer(body),
-            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pcsv.ParseOptions(quote_char=False),
-            convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.large_string() for name in names},
-                include_columns=list(header),
-                strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid:
-        return None  # e.g. a record with too few or too many fields
-    # Arrow skips blank lines: every line after the header must have given a record.
-    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-    if table.num_rows == 0 or table.num_rows != lines - 1:
-        return None
-    # large_string is what string[pyarrow] holds: the columns need no cast
-    frame = table.to_pandas(types_mapper={pa.large_string(): ARROW_STRING}.get)
-    frame.insert(0, "line_number", np.arange(2, 2 + len(frame), dtype=np.int64))
-    frame["_short_record"] = np.zeros(len(frame), dtype=bool)
-    return frame
-
-
-def _read_exact(path: Path, text: str, data: bytes, header: Sequence[str]) -> pd.DataFrame:
-    """pandas' reader, for any file: quoted fields (line breaks inside them counted in the line
-    numbers), blank lines (skipped), short records (flagged), and every file fault.
-
-    pandas ends a line at a lone CR as at LF or CRLF (as Python's csv module and the Fingertips
-    and referrals readers do): a record cut by one is read as two short records, quarantined.
-    Lines are then counted the same way, on a copy with every line break an LF: the fields
-    keep the bytes as delivered."""
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=ARROW_STRING, keep_default_na=False, skip_blank_lines=False
-        )
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise FileFault(path, f"not a readable CSV: {exc}") from None
-    names = [str(c).strip() for c in frame.columns]
-    missing = [h for h in header if h not in names]
-    if missing:
-        raise FileFault(path, f"missing required column(s): {', '.join(repr(m) for m in missing)}")
-    unexpected = [n for n in names if n not in header]
-    if unexpected:
-        raise FileFault(path, f"unexpected column(s): {', '.join(repr(u) for u in unexpected)}")
-    frame.columns = names
-    frame = frame[list(header)].fillna("")
-    lone_carriage_return = has_lone_carriage_return(data)
-    if lone_carriage_return:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if '"' in text:
-        fields, blank, breaks = _fields_quoted(frame, text, lone_carriage_return)
-    else:  # no quoting: one record per line, fields counted on the bytes
-        fields, blank = _fields_unquoted(data, len(frame))
-        breaks = np.zeros(len(frame), dtype=np.int64)
-    starts = 2 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
-    short = (fields < len(header)) & ~blank
-    frame = frame.loc[~blank].reset_index(drop=True)
-    frame.insert(0, "line_number", starts[~blank])
-    frame["_short_record"] = short[~blank]
-    return frame
-
-
-def _fields_unquoted(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fields per record (commas + 1) and blank lines, for a file without quotes: counted on the
-    bytes (pandas pads a short record with empty strings, so only the text can tell)."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buffer == ord("\n"))
-    if len(ends) == 0 or ends[-1] != len(buffer) - 1:
-        ends = np.append(ends, len(buffer))  # a last line without its line break
-    commas = np.flatnonzero(buffer == ord(","))
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    per_line = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
-    length = ends - starts
-    carriage = (length > 0) & (buffer[np.minimum(ends - 1, len(buffer) - 1)] == ord("\r"))
-    blank = (length - carriage) == 0
-    return per_line[1 : 1 + n] + 1, blank[1 : 1 + n]
-
-
-_QUOTED = r'"(?:[^"]|"")*"'
-
-
-def _fields_quoted(
-    frame: pd.DataFrame, text: str, lone_carriage_return: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fields per record, blank records and line breaks inside quoted fields, for a file with
-    quoting: records are rebuilt from the physical lines and quoted fields removed first.
-    With ``lone_carriage_return``, ``text`` has LF line breaks only and the fields may hold a
-    lone CR: one line break, as CRLF and LF are."""
-    breaks = np.zeros(len(frame), dtype=np.int64)
-    for column in frame.columns:  # a handful of columns, each a vectorised count
-        breaks += field_line_breaks(frame[column], lone_carriage_return)
-    lines = pd.Series(text.split("\n"), dtype=object)
-    n = len(breaks)
-    if breaks.any():  # records spanning lines: rejoin them
-        record = np.repeat(np.arange(n), breaks + 1)
-        body = lines.iloc[1 : 1 + len(record)].reset_index(drop=True)
-        records = body.groupby(record).agg("\n".join)
-    else:
-        records = lines.iloc[1 : 1 + n].reset_index(drop=True)
-    records = records.astype(ARROW_STRING).str.rstrip("\r")
-    blank = (records == "").to_numpy(dtype=bool)
-    fields = records.str.replace(_QUOTED, "", regex=True).str.count(",").to_numpy() + 1
-    return fields, blank, breaks
+    """One CSV as text columns named as in ``header``, plus ``source_file``, ``line_number`` and
+    ``record_fault``, read by the one raw reader (:mod:`cov_pipeline.raw_reader`): the header
+    must hold exactly these columns (any order); a record the reader could not take as
+    delivered (wrong number of fields, a NUL byte, a cleared row) carries its fault, and is
+    quarantined with it."""
+    records = read_records(path, Header(required=tuple(header)))
+    frame = records.frame[["source_file", "line_number", *header, RECORD_FAULT]]
+    return frame, records.info
 
 
 def _read_all(paths: Iterable[Path], header: Sequence[str], what: str, pattern: str):
@@ -551,8 +413,6 @@ class _Rows:
         self.header = list(header)
         self.reasons = ReasonCollector(raw.index)
         self.reported = pd.DataFrame(False, index=raw.index, columns=self.header)
-        short = raw["_short_record"].to_numpy(dtype=bool)
-        self.reasons.add(short, f"record has fewer fields than the header ({len(header)})")
 
     def add(self, mask, *parts: str | pd.Series, quote: Sequence[int] = ()) -> None:
         """Add a reason where ``mask`` holds: the parts (text, or a Series read at those rows,
@@ -746,6 +606,7 @@ _TYPED_TO_RAW = {"nrpf": "nrpf_flag"}
 def _split(
     typed: pd.DataFrame, raw: pd.DataFrame, reasons: pd.Series, header: Sequence[str], columns
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    reasons = with_record_faults(reasons, raw[RECORD_FAULT])
     quarantine = quarantine_frame(SOURCE, raw, reasons, list(header))
     valid = (reasons == "").to_numpy()
     staged = typed.loc[valid, list(columns)]

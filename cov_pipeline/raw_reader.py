@@ -441,7 +441,7 @@ def _read_exact(path: Path, text: str, columns: list[str], header_lines: int) ->
             row = (row + [""] * n)[:n]
         if any("\0" in value for value in row):
             where = [c for c, v in zip(columns, row, strict=True) if "\0" in v]
-            nul = f"NUL byte in {', '.join(where)}"
+            nul = NUL_FAULT + ", ".join(where)
             fault = f"{fault}; {nul}" if fault else nul
         rows.append(row)
         starts.append(start)
@@ -455,6 +455,25 @@ def _read_exact(path: Path, text: str, columns: list[str], header_lines: int) ->
 
 
 CLEARED_ROW = "every field is empty (a cleared row)"
+NUL_FAULT = "NUL byte in "
+
+
+def with_record_faults(reasons: pd.Series, faults: pd.Series) -> pd.Series:
+    """A source's reasons per row ('' where valid) with the reader's record faults: a record
+    whose fields cannot be taken as delivered (wrong number of fields, an unreadable line, a
+    cleared row) has that fault as its only reason (the source's reasons about its fields would
+    be about shifted or absent values); a NUL byte is added before the source's reasons."""
+    faults = pd.Series(faults, index=reasons.index)
+    present = faults.notna().to_numpy()
+    if not present.any():
+        return reasons
+    reasons = reasons.copy()
+    rows = reasons.index[present]
+    fault = faults[rows].astype(str)
+    own = reasons[rows].astype(str)
+    nul_only = fault.str.startswith(NUL_FAULT)
+    reasons[rows] = fault.where(~nul_only | own.eq(""), fault + " | " + own)
+    return reasons
 
 
 def _with_cleared_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

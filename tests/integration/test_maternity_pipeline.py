@@ -355,7 +355,7 @@ def test_a_file_fault_fails_the_run_and_keeps_the_previous_tables(
     result = run(small_extract, warehouse_url)
     assert not result.success
     message = failure_message(result)
-    assert "births_2024.csv: missing required column(s): 'nrpf_flag'" in message
+    assert "births_2024.csv: wrong header: missing required column(s) 'nrpf_flag'" in message
     after = snapshot(warehouse_url)
     for name, table in before.items():
         pd.testing.assert_frame_equal(after[name], table, check_like=True)

@@ -176,7 +176,7 @@ BAD_BOOKINGS = [
     (
         "a record with too few fields",
         "BK000002,2024-01-11,70,25 to 29,A",
-        "record has fewer fields than the header (7)",
+        "record has 5 fields, the header 7",
     ),
 ]
 
@@ -454,11 +454,11 @@ def test_each_bad_terminations_row_is_quarantined(tmp_path, case, row, reason):
         (
             "booking_pseudo_id,booking_date,gestation_at_booking_days,mother_age_band,"
             "ethnic_category,lsoa_code\nBK000001,2024-01-10,70,25 to 29,A,E01000001\n",
-            "bookings_2024.csv: missing required column(s): 'nrpf_flag'",
+            "bookings_2024.csv: wrong header: missing required column(s) 'nrpf_flag'",
         ),
         (
             BOOKING_HEADER + ",postcode\n" + GOOD_BOOKING + ",CV1 1AA\n",
-            "bookings_2024.csv: unexpected column(s): 'postcode'",
+            "bookings_2024.csv: wrong header: unexpected column(s) 'postcode'",
         ),
         (BOOKING_HEADER + "\n", "bookings_2024.csv: has a header but no data rows"),
         ("", "bookings_2024.csv: file is empty"),
@@ -920,7 +920,7 @@ def test_quoted_fields_keep_physical_line_numbers(tmp_path):
             5,
             "gestation_at_booking_days: 900 is outside the possible range (0, 400) days",
         ),
-        ("bookings_2024.csv", 6, "record has fewer fields than the header (7)"),
+        ("bookings_2024.csv", 6, "record has 3 fields, the header 7"),
     ]
     assert result.bookings.staging["line_number"].tolist() == [2]
 
@@ -990,17 +990,9 @@ def test_a_record_cut_by_a_lone_carriage_return_is_quarantined_in_two_pieces(tmp
     ]
     result = load(tmp_path, bookings=rows)
     assert quarantined(result.bookings) == [
-        ("bookings_2024.csv", 3, "record has fewer fields than the header (7)"),
-        (
-            "bookings_2024.csv",
-            4,
-            "record has fewer fields than the header (7) | "
-            "booking_date: 'A' is not a date (YYYY-MM-DD) | "
-            "gestation_at_booking_days: 'E01000001' is not a whole number | "
-            "booking_pseudo_id: '25 to 29' is not a pseudo id (4-64 letters, digits, '-' or '_') | "
-            "mother_age_band: 'N' is not an age band (Under 20, 20 to 24, 25 to 29, 30 to 34, "
-            "35 to 39, 40 to 44, 45 or Over)",
-        ),
+        ("bookings_2024.csv", 3, "record has 3 fields, the header 7"),
+        # its fields are shifted: the field count is its one reason, not five about the values
+        ("bookings_2024.csv", 4, "record has 4 fields, the header 7"),
     ]
     # nothing lost: both pieces are kept as delivered
     records = [json.loads(r) for r in result.bookings.quarantine["record"]]
