@@ -1,21 +1,21 @@
 """Reference assets: the Fingertips indicator methods and the CIPFA statistical neighbours."""
 
-import pandas as pd
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
-from cov_pipeline.indicators import (
-    INDICATOR_COLUMNS,
-    NEIGHBOUR_COLUMNS,
-    load_reference_csv,
-    parse_indicator_reference,
-    parse_neighbours,
-)
-from cov_pipeline.quality import FileFault, SourceFile, sha256_of
+from cov_pipeline.indicators import load_indicator_reference, load_neighbours
+from cov_pipeline.quality import FileFault
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
 from .kinds import warehouse_kinds
+
+# How both reference files are held to their contract (docs/definitions.md, "Reference files").
+WHOLE_OR_NOT_AT_ALL = (
+    " Read by the one raw reader and used whole or not at all: a row breaking the contract (an "
+    "unreadable, cleared or wrongly split record included) refuses the file, the failure listing "
+    "every fault with its file and line; nothing is written and the previous table stays."
+)
 
 INDICATOR_DESCRIPTIONS = {
     "indicator_id": "Fingertips indicator ID.",
@@ -34,19 +34,6 @@ NEIGHBOUR_DESCRIPTIONS = {
 }
 
 
-def _read(raw_files: RawFilesResource, pattern: str, required: list[str]):
-    paths = raw_files.files("reference", pattern)
-    if not paths:
-        raise FileFault(raw_files.source_dir("reference") / pattern, "no reference file found")
-    frames, files = [], []
-    for path in paths:
-        frame = load_reference_csv(path, required)
-        frames.append(frame.assign(source_file=path.name))
-        data = path.read_bytes()
-        files.append(SourceFile(path.name, sha256_of(data), len(data), len(frame)))
-    return pd.concat(frames, ignore_index=True), files, paths
-
-
 @asset(
     key=["staging", "fingertips_indicators"],
     group_name="reference",
@@ -54,26 +41,28 @@ def _read(raw_files: RawFilesResource, pattern: str, required: list[str]):
     kinds=warehouse_kinds(),
     pool="warehouse",
     description="How each Fingertips indicator is computed: value type, multiplier, polarity "
-    "(from reference/fingertips_indicators.csv).",
+    "(from reference/fingertips_indicators*.csv). Contract: indicator_id a whole number of 1 or "
+    "more, listed once across the files; short_name not blank; value_type crude_rate, "
+    "proportion or other; multiplier a number above 0; polarity one Fingertips uses (or "
+    "blank: no judgement)." + WHOLE_OR_NOT_AT_ALL,
 )
 def fingertips_indicators(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
     try:
-        frame, files, paths = _read(raw_files, "fingertips_indicators*.csv", INDICATOR_COLUMNS)
-        table = parse_indicator_reference(frame, paths[0])
+        load = load_indicator_reference(raw_files.files("reference", "fingertips_indicators*.csv"))
     except (FileFault, ValueError) as fault:
         fail_on_file_fault(fault)
     warehouse.warehouse.replace_table(
         "staging",
         "fingertips_indicators",
-        table,
+        load.table,
         "Fingertips indicator methods.",
         INDICATOR_DESCRIPTIONS,
     )
     return MaterializeResult(
         metadata=table_metadata(
-            "staging", "fingertips_indicators", table, INDICATOR_DESCRIPTIONS, files
+            "staging", "fingertips_indicators", load.table, INDICATOR_DESCRIPTIONS, load.files
         )
     )
 
@@ -85,19 +74,28 @@ def fingertips_indicators(
     kinds=warehouse_kinds(),
     pool="warehouse",
     description="CIPFA nearest statistical neighbours with their rank, from reference/"
-    "cipfa_neighbours*.csv (the Fingertips API download, when present, replaces the shipped list).",
+    "cipfa_neighbours*.csv (the Fingertips API download, when present, replaces the shipped list "
+    "of its area). Contract, per area and file: ranks the whole numbers 1 to n, each once (no "
+    "gap, no fraction); area and neighbour codes ONS GSS codes (a capital letter and eight "
+    "digits), never blank; no neighbour listed twice, none the area itself; no total row."
+    + WHOLE_OR_NOT_AT_ALL,
 )
 def cipfa_neighbours(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
     try:
-        frame, files, _ = _read(raw_files, "cipfa_neighbours*.csv", NEIGHBOUR_COLUMNS)
-        table = parse_neighbours(frame)
+        load = load_neighbours(raw_files.files("reference", "cipfa_neighbours*.csv"))
     except (FileFault, ValueError) as fault:
         fail_on_file_fault(fault)
     warehouse.warehouse.replace_table(
-        "staging", "cipfa_neighbours", table, "CIPFA nearest neighbours.", NEIGHBOUR_DESCRIPTIONS
+        "staging",
+        "cipfa_neighbours",
+        load.table,
+        "CIPFA nearest neighbours.",
+        NEIGHBOUR_DESCRIPTIONS,
     )
     return MaterializeResult(
-        metadata=table_metadata("staging", "cipfa_neighbours", table, NEIGHBOUR_DESCRIPTIONS, files)
+        metadata=table_metadata(
+            "staging", "cipfa_neighbours", load.table, NEIGHBOUR_DESCRIPTIONS, load.files
+        )
     )

@@ -9,18 +9,37 @@ is the business plan's table: area, value, CI, CIPFA neighbour rank, compared wi
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cov_pipeline import stats
-from cov_pipeline.quality import FileFault, read_text_strict
+from cov_pipeline.quality import (
+    FileFault,
+    SourceFile,
+    failure_cases,
+    marked_cells,
+    within_whole_numbers,
+)
+from cov_pipeline.raw_reader import RECORD_FAULT, Header, read_records
+from cov_pipeline.schemas.reference import (
+    INDICATOR_TWICE,
+    NEIGHBOUR_TWICE,
+    OWN_NEIGHBOUR,
+    RANK_GAP,
+    RANK_TWICE,
+    VALUE_TYPES,
+    CipfaNeighbour,
+    IndicatorMethod,
+)
 from cov_pipeline.settings import ENGLAND_AREA_CODE
 
 INDICATOR_COLUMNS = ["indicator_id", "short_name", "value_type", "multiplier", "polarity", "unit"]
 NEIGHBOUR_COLUMNS = ["area_code", "neighbour_code", "neighbour_name", "neighbour_rank"]
-VALUE_TYPES = {"crude_rate", "proportion", "other"}
 INFANT_MORTALITY_ID = 92196
 
 # A published CI agrees with ours when each limit is within 5% of the published CI's width
@@ -92,42 +111,304 @@ BENCHMARK_DESCRIPTIONS = {
 }
 
 
-def load_reference_csv(path: Path, required: list[str]) -> pd.DataFrame:
-    """A small reference table read as text; a missing column is a file fault naming it."""
-    text, _ = read_text_strict(path)
-    frame = pd.read_csv(pd.io.common.StringIO(text), dtype=str, keep_default_na=False)
-    frame.columns = [c.strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise FileFault(path, f"missing required column(s): {', '.join(repr(m) for m in missing)}")
-    if frame.empty:
-        raise FileFault(path, "has a header but no data rows")
-    return frame.apply(lambda col: col.str.strip())
+# -- the reference files ----------------------------------------------------------------------
+# Read by the one raw reader; each is used whole or not at all (docs/definitions.md, "Reference
+# files"): every fault of every row is listed, with its file and line, in one file fault, and
+# nothing is written. A ranked list with a row taken out would be ranked wrongly, and an
+# indicator left out of the methods would be compared by the wrong rule.
+NEIGHBOUR_HEADER = Header(required=NEIGHBOUR_COLUMNS, optional=("area_name", "source"))
+INDICATOR_HEADER = Header(required=INDICATOR_COLUMNS)
+# A row that sums or averages the list (written under it in a spreadsheet) is no neighbour.
+SUMMARY_ROW = re.compile(r"^(grand\s+|sub-?)?(total|average|mean)s?\b", re.IGNORECASE)
+# How many faults a refusal lists before it says how many more there are.
+FAULTS_SHOWN = 20
+GSS_CODE_TEXT = "is not an ONS GSS code (a capital letter and eight digits)"
 
 
-def parse_indicator_reference(
-    frame: pd.DataFrame, path: Path | str = "fingertips_indicators.csv"
-) -> pd.DataFrame:
-    """Indicator methods: value type (crude_rate, proportion, other), multiplier, polarity."""
-    out = frame[INDICATOR_COLUMNS].copy()
-    unknown = sorted(set(out["value_type"]) - VALUE_TYPES)
-    if unknown:
-        raise FileFault(
-            path, f"unknown value_type {unknown}; expected one of {sorted(VALUE_TYPES)}"
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One fault of a reference file: its file, the line it starts on, and what is wrong (the
+    text opens with the line or lines)."""
+
+    source_file: str
+    line: int
+    text: str
+
+
+@dataclass
+class ReferenceLoad:
+    """A reference table and the files it was read from."""
+
+    table: pd.DataFrame
+    files: list[SourceFile]
+
+
+def _read_reference(
+    paths: Iterable[Path], header: Header, what: str, pattern: str
+) -> tuple[pd.DataFrame, list[SourceFile], dict[str, Path]]:
+    """Every file's records (text trimmed) in one frame, the files, and each file by name."""
+    paths = sorted(paths, key=lambda p: p.name)
+    if not paths:
+        raise FileFault(f"reference/{pattern}", f"no reference file found ({what})")
+    frames, files = [], []
+    for path in paths:
+        records = read_records(path, header, what=what, text="object")
+        frame = records.frame
+        for column in records.columns:
+            frame[column] = frame[column].str.strip()
+        frames.append(frame)
+        files.append(records.info)
+    frame = pd.concat(frames, ignore_index=True)
+    for column in header.columns:  # an optional column absent from every file
+        if column not in frame.columns:
+            frame[column] = ""
+    frame[header.columns] = frame[header.columns].fillna("")  # absent from some files
+    return frame, files, {path.name: path for path in paths}
+
+
+def _problems(frame: pd.DataFrame, text: pd.Series | str, mask=None) -> list[Problem]:
+    """A problem per row of ``frame`` (where ``mask`` holds, if given), the text opening with
+    its line."""
+    rows = frame if mask is None else frame.loc[np.asarray(mask, dtype=bool)]
+    texts = text.loc[rows.index] if isinstance(text, pd.Series) else pd.Series(text, rows.index)
+    return [
+        Problem(str(file), int(line), f"line {line}: {words}")
+        for file, line, words in zip(rows["source_file"], rows["line_number"], texts, strict=True)
+    ]
+
+
+def _whole_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Text to whole numbers (Int64; null where blank or not one), and where the text is not
+    blank but not a whole number either (``1.5``, ``first``)."""
+    number = pd.to_numeric(text.where(text != ""), errors="coerce")
+    whole = number.notna() & within_whole_numbers(number.to_numpy()) & (number % 1 == 0)
+    return number.where(whole).astype("Int64"), (text != "") & ~whole
+
+
+def _shown(values: pd.Series) -> pd.Series:
+    return values.map(repr)
+
+
+def _refuse(problems: list[Problem], paths: dict[str, Path], what: str) -> None:
+    """Raise the file fault listing every problem (the first file's name opens it)."""
+    if not problems:
+        return
+    problems = sorted(problems)
+    first = problems[0].source_file
+    listed = [
+        p.text if p.source_file == first else f"{p.source_file} {p.text}"
+        for p in problems[:FAULTS_SHOWN]
+    ]
+    more = len(problems) - len(listed)
+    raise FileFault(
+        paths[first],
+        f"{what} refused ({len(problems)} fault{'s' if len(problems) > 1 else ''}; the list is "
+        "used whole or not at all): "
+        + "; ".join(listed)
+        + (f"; and {more} more" if more > 0 else ""),
+    )
+
+
+def _contract_problems(
+    schema,
+    typed: pd.DataFrame,
+    raw: pd.DataFrame,
+    reported: pd.DataFrame,
+    column_text: dict[str, str],
+    row_rules: dict[str, Callable[[pd.DataFrame], list[Problem]]],
+) -> list[Problem]:
+    """The pandera contract's failures of ``typed`` as problems: a cell's in the words of
+    ``column_text`` (check name to text, the delivered value shown), a rule across rows in the
+    words ``row_rules`` give the failing rows. A cell already ``reported`` (text that is not a
+    number) is not called blank as well."""
+    cases = failure_cases(schema, typed)
+    if cases.empty:
+        return []
+    rows = cases["index"].astype("int64").to_numpy()
+    by_row = cases["check"].isin(list(row_rules)).to_numpy()
+    cells = cases.loc[~by_row]
+    cells = cells.loc[
+        ~(
+            (cells["check"] == "not_nullable").to_numpy()
+            & marked_cells(reported, rows[~by_row], cells["column"])
         )
-    out["indicator_id"] = pd.to_numeric(out["indicator_id"], errors="raise").astype("int64")
-    out["multiplier"] = pd.to_numeric(out["multiplier"], errors="raise").astype("float64")
-    stats.normalise_polarity(out["polarity"].to_numpy())  # raises on an unknown polarity
-    return out
+    ]
+    problems = []
+    for (column, check), group in cells.groupby(["column", "check"], sort=False):
+        labels = group["index"].astype("int64").to_numpy()
+        delivered = raw.loc[labels, column]
+        rule = column_text.get(str(check).split("(")[0], str(check))
+        text = (f"{column} " + _shown(delivered) + f" {rule}").where(
+            delivered != "", f"{column} is blank"
+        )
+        problems += _problems(typed.loc[labels], text)
+    for check, group in cases.loc[by_row].groupby("check", sort=False):
+        labels = np.unique(group["index"].astype("int64").to_numpy())
+        problems += row_rules[str(check)](typed.loc[labels])
+    return problems
 
 
-def parse_neighbours(frame: pd.DataFrame) -> pd.DataFrame:
-    """CIPFA neighbours, one row per (area, neighbour); a later file's list replaces an earlier one."""
-    out = frame[[*NEIGHBOUR_COLUMNS, "source_file"]].copy()
-    out["neighbour_rank"] = pd.to_numeric(out["neighbour_rank"], errors="raise").astype("int64")
+def _repeats(
+    typed: pd.DataFrame, keys: list[str], what: Callable[[pd.DataFrame], pd.Series]
+) -> Callable[[pd.DataFrame], list[Problem]]:
+    """The words for rows repeating an earlier row's ``keys``: ``what`` they repeat, and where
+    it came first (the file named when it is another)."""
+    first = typed.groupby(keys, dropna=False)[["source_file", "line_number"]].transform("first")
+
+    def words(rows: pd.DataFrame) -> list[Problem]:
+        at = first.loc[rows.index]
+        other_file = (at["source_file"] + " ").where(at["source_file"] != rows["source_file"], "")
+        where = " (first on " + other_file + "line " + at["line_number"].astype(str) + ")"
+        return _problems(rows, what(rows) + where)
+
+    return words
+
+
+def _rank(rows: pd.DataFrame) -> pd.Series:
+    return "rank " + rows["neighbour_rank"].astype(str) + " given again for " + rows["area_code"]
+
+
+def _neighbour(rows: pd.DataFrame) -> pd.Series:
+    name = (" (" + rows["neighbour_name"] + ")").where(rows["neighbour_name"] != "", "")
+    return "neighbour " + rows["neighbour_code"] + name + " listed again for " + rows["area_code"]
+
+
+def _rank_gaps(rows: pd.DataFrame) -> list[Problem]:
+    """One problem per area and file whose ranks skip a number, naming the missing ranks."""
+    problems = []
+    for (file, area), group in rows.groupby(["source_file", "area_code"], sort=True):
+        ranks = set(group["neighbour_rank"].dropna().astype(int))
+        missing = sorted(set(range(1, max(ranks) + 1)) - ranks)
+        lines = group["line_number"]
+        problems.append(
+            Problem(
+                str(file),
+                int(lines.min()),
+                f"lines {lines.min()}-{lines.max()}: the ranks of {area} skip "
+                f"{', '.join(map(str, missing))} (they must run 1 to n without gaps)",
+            )
+        )
+    return problems
+
+
+def _own_neighbour(rows: pd.DataFrame) -> list[Problem]:
+    return _problems(rows, rows["area_code"] + " is listed as its own neighbour")
+
+
+def _summary_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The first of ``columns`` reading like a total or an average, per row ('' where none)."""
+    found = pd.Series("", index=frame.index, dtype=object)
+    for column in reversed(columns):
+        hit = frame[column].str.match(SUMMARY_ROW).fillna(False).to_numpy(dtype=bool)
+        found[hit] = column + " " + _shown(frame.loc[hit, column])
+    return found
+
+
+def _unreadable(frame: pd.DataFrame) -> tuple[list[Problem], np.ndarray]:
+    """The records the reader could not take as delivered, and where they are."""
+    fault = frame[RECORD_FAULT].notna().to_numpy()
+    return _problems(frame, frame[RECORD_FAULT].astype(str), fault), fault
+
+
+def load_neighbours(paths: Iterable[Path]) -> ReferenceLoad:
+    """CIPFA neighbours, one row per (area, neighbour), from ``reference/cipfa_neighbours*.csv``:
+    a later file's list of an area (by name: ``cipfa_neighbours_api.csv``, the API download,
+    after ``cipfa_neighbours.csv``) replaces an earlier one. Every file must keep the contract
+    (:class:`~cov_pipeline.schemas.reference.CipfaNeighbour`; no total row, no unreadable or
+    cleared record), else FileFault listing each fault with its file and line."""
+    frame, files, paths_by_name = _read_reference(
+        paths, NEIGHBOUR_HEADER, "neighbours", "cipfa_neighbours*.csv"
+    )
+    problems, unreadable = _unreadable(frame)
+    summary = _summary_rows(
+        frame, ["area_code", "area_name", "neighbour_code", "neighbour_name", "neighbour_rank"]
+    )
+    is_summary = (summary != "").to_numpy() & ~unreadable
+    problems += _problems(frame, "a total row, not a neighbour (" + summary + ")", is_summary)
+    raw = frame.loc[~unreadable & ~is_summary]
+    typed = raw[["source_file", "line_number", "area_code", "neighbour_code", "neighbour_name"]]
+    typed = typed.assign(
+        area_code=raw["area_code"].replace("", None),
+        neighbour_code=raw["neighbour_code"].replace("", None),
+    )
+    typed["neighbour_rank"], not_whole = _whole_numbers(raw["neighbour_rank"])
+    problems += _problems(
+        raw, "neighbour_rank " + _shown(raw["neighbour_rank"]) + " is not a whole number", not_whole
+    )
+    problems += _contract_problems(
+        CipfaNeighbour,
+        typed,
+        raw,
+        pd.DataFrame({"neighbour_rank": not_whole}),
+        {"str_matches": GSS_CODE_TEXT, "greater_than_or_equal_to": "is below 1 (1 = nearest)"},
+        {
+            OWN_NEIGHBOUR: _own_neighbour,
+            NEIGHBOUR_TWICE: _repeats(
+                typed, ["source_file", "area_code", "neighbour_code"], _neighbour
+            ),
+            RANK_TWICE: _repeats(
+                typed,
+                ["source_file", "area_code", "neighbour_rank"],
+                _rank,
+            ),
+            RANK_GAP: _rank_gaps,
+        },
+    )
+    _refuse(problems, paths_by_name, "CIPFA neighbours")
+    out = typed[[*NEIGHBOUR_COLUMNS, "source_file"]].copy()
+    out["neighbour_rank"] = out["neighbour_rank"].astype("int64")
     latest = out.groupby("area_code")["source_file"].transform("max")
     out = out[out["source_file"] == latest]
-    return out.sort_values(["area_code", "neighbour_rank"]).reset_index(drop=True)
+    table = out.sort_values(["area_code", "neighbour_rank"]).reset_index(drop=True)
+    return ReferenceLoad(table, files)
+
+
+def load_indicator_reference(paths: Iterable[Path]) -> ReferenceLoad:
+    """Indicator methods from ``reference/fingertips_indicators*.csv``: value type (crude_rate,
+    proportion, other), multiplier, polarity, one row per indicator across the files. Every
+    row must keep the contract (:class:`~cov_pipeline.schemas.reference.IndicatorMethod`), else
+    FileFault listing each fault with its file and line."""
+    frame, files, paths_by_name = _read_reference(
+        paths, INDICATOR_HEADER, "indicators", "fingertips_indicators*.csv"
+    )
+    problems, unreadable = _unreadable(frame)
+    raw = frame.loc[~unreadable]
+    typed = raw[["source_file", "line_number", *INDICATOR_COLUMNS]].copy()
+    typed["indicator_id"], id_not_whole = _whole_numbers(raw["indicator_id"])
+    multiplier = pd.to_numeric(raw["multiplier"].where(raw["multiplier"] != ""), errors="coerce")
+    finite = np.isfinite(multiplier.to_numpy(dtype=float))
+    typed["multiplier"] = multiplier.where(finite).astype("float64")
+    not_number = (raw["multiplier"] != "") & ~finite
+    problems += _problems(
+        raw, "indicator_id " + _shown(raw["indicator_id"]) + " is not a whole number", id_not_whole
+    )
+    problems += _problems(
+        raw, "multiplier " + _shown(raw["multiplier"]) + " is not a number", not_number
+    )
+    polarities = ", ".join(repr(name) for name in sorted(stats.POLARITY_NAMES) if name)
+    problems += _contract_problems(
+        IndicatorMethod,
+        typed,
+        raw,
+        pd.DataFrame({"indicator_id": id_not_whole, "multiplier": not_number}),
+        {
+            "greater_than_or_equal_to": "is not positive",
+            "greater_than": "is not positive",
+            "isin": f"is not one of {', '.join(VALUE_TYPES)}",
+            "known polarity": f"is not a known polarity (case ignored: {polarities})",
+        },
+        {
+            INDICATOR_TWICE: _repeats(
+                typed,
+                ["indicator_id"],
+                lambda rows: "indicator_id " + rows["indicator_id"].astype(str) + " listed again",
+            )
+        },
+    )
+    _refuse(problems, paths_by_name, "Fingertips indicator methods")
+    table = typed[INDICATOR_COLUMNS].reset_index(drop=True)
+    table["indicator_id"] = table["indicator_id"].astype("int64")
+    return ReferenceLoad(table, files)
 
 
 def recompute_ci(frame: pd.DataFrame) -> pd.DataFrame:
