@@ -179,7 +179,23 @@ def publish_staging(
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Replace a source's staging tables and its quarantine in one transaction (all change or
     none does), then report each table's metadata and the two quarantine checks per staging
-    table: the body every staging asset shares."""
+    table: the body every staging asset shares.
+
+    The checks are decided before anything is written: when a blocking one fails, its result is
+    reported and the step fails with nothing written (staging, quarantine and their checks
+    change together or not at all), so the warehouse keeps the previous run's tables."""
+    ceiling = settings.quarantine_ceiling()
+    checks = [
+        result
+        for table in staged
+        for result in quarantine_checks(
+            table.key, table.input_rows, table.rows_accounted_for, table.quarantine, ceiling
+        )
+    ]
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        yield from failed
+        _refuse(failed, quarantine)
     writes = {("staging", t.key.path[1]): t.write for t in staged}
     writes[("quality", quarantine_key.path[1])] = TableWrite(
         quarantine, quarantine_description, QUARANTINE_DESCRIPTIONS
@@ -213,8 +229,27 @@ def publish_staging(
             target,
         ),
     )
-    ceiling = settings.quarantine_ceiling()
-    for table in staged:
-        yield from quarantine_checks(
-            table.key, table.input_rows, table.rows_accounted_for, table.quarantine, ceiling
-        )
+    yield from checks
+
+
+def _refuse(failed: Sequence[AssetCheckResult], quarantine: pd.DataFrame) -> None:
+    """Fail the step before anything is written, saying which checks failed and why."""
+    from dagster import Failure
+
+    what = "; ".join(
+        f"{c.asset_key.to_user_string()} {c.check_name}"
+        + (f" ({c.description})" if c.description else "")
+        for c in failed
+    )
+    raise Failure(
+        description=f"blocking check(s) failed: {what}. Nothing was written; the warehouse "
+        "keeps its previous staging, quarantine and marts",
+        metadata={
+            "quarantined_rows": len(quarantine),
+            "quarantine_sample": MetadataValue.md(
+                markdown_table(
+                    quarantine[["source_file", "line_number", "reasons"]], rows=SAMPLE_SIZE
+                )
+            ),
+        },
+    )

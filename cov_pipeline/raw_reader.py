@@ -429,20 +429,22 @@ def _read_exact(path: Path, text: str, columns: list[str], header_lines: int) ->
         if not row or (len(row) == 1 and not row[0].strip() and n > 1):
             continue  # a blank line is not a record
         fault = None
-        if len(row) != n:
-            if len(row) > n:
-                extra = ", ".join(repr(v) for v in row[n:])
-                fault = (
-                    f"record has {len(row)} fields, the header {n} (extra: {extra}; a comma in "
-                    "a field that is not quoted?)"
-                )
-            else:
-                fault = f"record has {len(row)} fields, the header {n}"
-            row = (row + [""] * n)[:n]
+        if all(not value.strip() for value in row):
+            fault = CLEARED_ROW  # whatever its number of commas: a spreadsheet's cleared row
+        elif len(row) > n:
+            extra = ", ".join(repr(v) for v in row[n:])
+            fault = (
+                f"record has {len(row)} fields, the header {n} (extra: {extra}; a comma in a "
+                "field that is not quoted?)"
+            )
+        elif len(row) < n:
+            fault = f"record has {len(row)} fields, the header {n}"
         if any("\0" in value for value in row):
-            where = [c for c, v in zip(columns, row, strict=True) if "\0" in v]
+            names = [*columns, *(["an extra field"] * max(0, len(row) - n))]
+            where = [c for c, v in zip(names, row, strict=False) if "\0" in v]
             nul = NUL_FAULT + ", ".join(where)
             fault = f"{fault}; {nul}" if fault else nul
+        row = (row + [""] * n)[:n]
         rows.append(row)
         starts.append(start)
         faults.append(fault)

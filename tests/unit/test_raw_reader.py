@@ -61,6 +61,10 @@ CASES = {
         b"1,a,3\n,,\n2,b,4\n",
         [(2, ["1", "a", "3"], None), (3, ["", "", ""], CLEARED_ROW), (4, ["2", "b", "4"], None)],
     ),
+    "cleared row with more commas than the header": (
+        b"1,a,3\n,,,,\n",
+        [(2, ["1", "a", "3"], None), (3, ["", "", ""], CLEARED_ROW)],
+    ),
     "extra field in the first record": (
         b"1,a,100,3\n2,b,4\n",
         [
