@@ -40,7 +40,8 @@ MART = AssetKey(["marts", "maternity_vs_england"])
         )
     },
     QUARANTINE,
-    "MSDS rows rejected with their file, line and every reason (unreadable date or period, "
+    "MSDS rows rejected with their file, line and every reason (a record not readable as "
+    "delivered: wrong number of fields, NUL byte, cleared row; unreadable date or period, "
     "non-numeric value, unknown category of a known dimension, conflicting copies).",
 )
 def msds_staging(

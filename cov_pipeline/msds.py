@@ -13,7 +13,6 @@ Monthly Statistics and NHS Maternity Statistics (MSDS), CSV data files and their
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +29,8 @@ from cov_pipeline.quality import (
     join_reasons,
     pandera_reasons,
     quarantine_frame,
-    read_text_strict,
-    sha256_of,
 )
+from cov_pipeline.raw_reader import RECORD_FAULT, read_records
 from cov_pipeline.schemas.msds import MsdsRow
 
 SOURCE = "msds"
@@ -72,6 +70,8 @@ SNAKE_NAMES = {
     "Final_value": "value",
     "Value": "value",
 }
+# Each layout's names, folded as check_header compares them, to the name as published.
+PUBLISHED_NAMES = {h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)}
 # How MSDS marks a value it withheld; any other text that is not a number is a row fault.
 SUPPRESSED_MARKER = "*"
 ENGLAND_ORG_LEVEL = "National"
@@ -302,47 +302,36 @@ def check_header(path: Path, names: list[str]) -> str:
 
 
 def read_msds_file(path: Path) -> tuple[pd.DataFrame, str, SourceFile]:
-    """One file as text columns (snake_case) plus ``source_file`` and ``line_number``."""
-    text, data = read_text_strict(path)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False
-        )
-    except pd.errors.ParserError as exc:
-        raise FileFault(path, f"not a readable CSV: {exc}") from None
-    except pd.errors.EmptyDataError:
-        raise FileFault(path, "file is empty") from None
-    layout = check_header(path, [str(c) for c in frame.columns])
-    published = {h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)}
-    frame.columns = [
-        SNAKE_NAMES[published[" ".join(str(c).split()).lower()]] for c in frame.columns
-    ]
-    columns = list(frame.columns)
-    # Physical line of each record: a quoted field may hold line breaks.
-    breaks = np.zeros(len(frame), dtype=np.int64)
-    for column in columns:
-        breaks += frame[column].str.count("\n").to_numpy(dtype=np.int64)
-    starts = 2 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
-    blank = (frame[columns] == "").all(axis=1).to_numpy()
-    frame = frame.loc[~blank].copy()
-    if frame.empty:
-        raise FileFault(path, "has a header but no data rows")
-    frame["line_number"] = starts[~blank]
-    frame["source_file"] = path.name
-    info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
-    return frame.reset_index(drop=True), layout, info
+    """One file as text columns (snake_case) plus ``source_file``, ``line_number`` and
+    ``record_fault``, read by the one raw reader (:mod:`cov_pipeline.raw_reader`): the layout is
+    chosen from the header (:func:`check_header`); a record that cannot be read as delivered
+    (wrong number of fields, a NUL byte, a cleared row) carries its fault."""
+    layouts: list[str] = []
+
+    def columns(path: Path, names: list[str]) -> list[str]:
+        layouts.append(check_header(path, names))
+        return [PUBLISHED_NAMES[" ".join(n.split()).lower()] for n in names]
+
+    # the reader names columns in its faults ('NUL byte in Org_Name') as published
+    records = read_records(path, columns, text="object")
+    return records.frame.rename(columns=SNAKE_NAMES), layouts[0], records.info
 
 
 def as_delivered(raw: pd.DataFrame, layout: str) -> pd.DataFrame:
-    """The text columns under the layout's published names (for quarantine records)."""
+    """The text columns under the layout's published names, with ``source_file`` and
+    ``line_number`` (for quarantine records)."""
     header = MONTHLY_HEADER if layout == "monthly" else ANNUAL_HEADER
-    return raw.rename(columns={SNAKE_NAMES[name]: name for name in header})
+    delivered = raw[[SNAKE_NAMES[name] for name in header]]
+    delivered.columns = list(header)
+    return delivered.assign(source_file=raw["source_file"], line_number=raw["line_number"])
 
 
 # -- parsing ---------------------------------------------------------------------------------
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00)?)?$"
 _UK_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
 _FINANCIAL_YEAR = r"^(?P<y1>\d{4})\s*[-/]\s*(?P<y2>\d{2})$"
+# The financial years whose first and last days pandas can hold as dates.
+READABLE_FINANCIAL_YEARS = "the financial years that can be read (1678-79 to 2261-62)"
 
 
 def parse_dates(text: pd.Series) -> pd.Series:
@@ -364,21 +353,23 @@ def parse_periods(raw: pd.DataFrame, layout: str) -> tuple[pd.DataFrame, list[pd
         parts = text.str.extract(_FINANCIAL_YEAR)
         y1 = pd.to_numeric(parts["y1"], errors="coerce")
         y2 = pd.to_numeric(parts["y2"], errors="coerce")
-        valid = y1.notna() & (y2 == (y1 + 1) % 100)
-        start_year = y1.where(valid).astype("Int64")
-        out["period_start"] = pd.to_datetime(
-            start_year.astype(str).where(valid) + "-04-01", errors="coerce"
-        ).astype("datetime64[ns]")
-        out["period_end"] = (
-            out["period_start"] + pd.DateOffset(years=1) - pd.Timedelta(days=1)
-        ).astype("datetime64[ns]")
+        financial_year = y1.notna() & (y2 == (y1 + 1) % 100)
+        start_year = y1.where(financial_year).astype("Int64")
+        out["period_start"] = _year_dates(start_year, "04-01")
+        out["period_end"] = _year_dates(start_year + 1, "03-31")
+        valid = financial_year & out["period_start"].notna() & out["period_end"].notna()
         out["period_type"] = np.where(valid, "financial_year", None)
         label = start_year.astype(str) + "-" + (start_year + 1).mod(100).astype(str).str.zfill(2)
         out["period"] = label.where(valid, None)
         reasons.append(_reason(text.eq(""), "period: missing"))
         reasons.append(
             ("period: '" + raw["period"] + "' is not a financial year like 2020-21").where(
-                text.ne("") & ~valid
+                text.ne("") & ~financial_year
+            )
+        )
+        reasons.append(
+            ("period: '" + raw["period"] + f"' is outside {READABLE_FINANCIAL_YEARS}").where(
+                financial_year & ~valid
             )
         )
         return out, reasons
@@ -393,11 +384,19 @@ def parse_periods(raw: pd.DataFrame, layout: str) -> tuple[pd.DataFrame, list[pd
         )
     start, end = out["period_start"], out["period_end"]
     reasons.append(_reason(end < start, "period_end: before period_start"))
-    is_month = (start.dt.day == 1) & (end == start + pd.offsets.MonthEnd(0))
+    # compared field by field: date arithmetic near the last date pandas holds would overflow
+    is_month = (
+        (start.dt.day == 1)
+        & (end.dt.year == start.dt.year)
+        & (end.dt.month == start.dt.month)
+        & end.dt.is_month_end
+    )
     is_year = (
         (start.dt.month == 4)
         & (start.dt.day == 1)
-        & (end == start + pd.DateOffset(years=1) - pd.Timedelta(days=1))
+        & (end.dt.year == start.dt.year + 1)
+        & (end.dt.month == 3)
+        & (end.dt.day == 31)
     )
     out["period_type"] = np.select([is_month, is_year], ["month", "financial_year"], "period")
     out.loc[start.isna() | end.isna(), "period_type"] = None
@@ -412,6 +411,14 @@ def parse_periods(raw: pd.DataFrame, layout: str) -> tuple[pd.DataFrame, list[pd
     )
     out["period"] = out["period"].where(out["period_type"].notna(), None)
     return out, reasons
+
+
+def _year_dates(years: pd.Series, month_day: str) -> pd.Series:
+    """The date ``month_day`` ('04-01') of each year; NaT where missing or beyond what pandas
+    holds (1677-09-21 to 2262-04-11)."""
+    text = years.astype(str).str.zfill(4) + "-" + month_day
+    dates = pd.to_datetime(text.where(years.notna()), format="%Y-%m-%d", errors="coerce")
+    return dates.astype("datetime64[ns]")
 
 
 def _reason(mask: pd.Series, message: str) -> pd.Series:
@@ -436,9 +443,15 @@ def parse_values(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def parse_msds(raw: pd.DataFrame, layout: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """Typed rows of one file: (all rows typed, quarantine, each row's reasons; '' when valid)."""
+    """Typed rows of one file: (all rows typed, quarantine, each row's reasons; '' when valid).
+
+    A record the reader could not read as delivered (a wrong number of fields, a NUL byte, a
+    cleared row) is quarantined with that fault alone: its fields may be shifted or empty, and
+    what they would say is no reason of the row's.
+    """
     raw = raw.reset_index(drop=True)
-    periods, reasons = parse_periods(raw, layout)
+    record_fault = raw[RECORD_FAULT]
+    periods, period_reasons = parse_periods(raw, layout)
     values, value_reason = parse_values(raw)
     labels, label_reasons = normalise_labels(raw)
     typed = pd.concat(
@@ -456,14 +469,15 @@ def parse_msds(raw: pd.DataFrame, layout: str) -> tuple[pd.DataFrame, pd.DataFra
         axis=1,
     )  # fmt: skip
     contract = pandera_reasons(MsdsRow, typed)
-    reasons += [value_reason, label_reasons]
+    reasons = [*period_reasons, value_reason, label_reasons]
     reasons.append(contract.groupby(level=0).agg(" | ".join).reindex(typed.index))
-    all_reasons = join_reasons(reasons, typed.index)
-    delivered = as_delivered(raw, layout)
-    record_columns = [c for c in delivered.columns if c not in ("source_file", "line_number")]
-    quarantine = quarantine_frame(SOURCE, delivered, all_reasons, record_columns)
+    all_reasons = join_reasons(reasons, typed.index).where(record_fault.isna(), record_fault)
+    header = MONTHLY_HEADER if layout == "monthly" else ANNUAL_HEADER
+    quarantine = quarantine_frame(SOURCE, as_delivered(raw, layout), all_reasons, list(header))
     typed["is_england"] = typed["org_level"].eq(ENGLAND_ORG_LEVEL)
-    numbers = typed["value"].dropna()
+    typed[RECORD_FAULT] = record_fault.notna()
+    # a record not read as delivered may hold another column's text where its count should be
+    numbers = typed["value"].where(~typed[RECORD_FAULT]).dropna()
     typed["is_rounded"] = bool(len(numbers)) and bool((numbers % ROUNDING_BASE == 0).all())
     return typed, quarantine, all_reasons
 
@@ -528,7 +542,9 @@ def restore_zero_rows(staged: pd.DataFrame, blocked: pd.DataFrame) -> pd.DataFra
     published the dimension, a known category with no row is a true zero: here the fill is
     correct. A dimension not published at all for that period and organisation stays absent (not
     zero). Where any row of the same file, organisation and dimension was quarantined, nothing is
-    restored: the missing category might be the rejected row, not a zero.
+    restored: the missing category might be the rejected row, not a zero. A record that could not
+    be read as delivered (a cleared row, a wrong number of fields) might have been any row of its
+    file: nothing is restored from that file.
     """
     known = staged[staged["dimension"].isin(CATEGORIES["dimension"].unique())]
     if known.empty:
@@ -536,7 +552,8 @@ def restore_zero_rows(staged: pd.DataFrame, blocked: pd.DataFrame) -> pd.DataFra
     block_cols = ["source_file", "org_level", "org_code", "dimension"]
     flags = blocked[block_cols].drop_duplicates().assign(_blocked=True)
     is_blocked = known[block_cols].merge(flags, how="left", on=block_cols)["_blocked"]
-    is_blocked = is_blocked.notna().to_numpy()
+    unreadable = blocked.loc[blocked[RECORD_FAULT].eq(True), "source_file"]
+    is_blocked = is_blocked.notna().to_numpy() | known["source_file"].isin(unreadable).to_numpy()
     known = known.assign(_blocked=is_blocked)
     groups = (
         known.groupby(GROUP_COLUMNS, dropna=False, sort=False)

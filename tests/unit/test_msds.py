@@ -427,6 +427,12 @@ def test_a_row_missing_its_dimension_or_category_is_quarantined(tmp_path):
             ANNUAL.replace("\n", ",Note\n") + f"2022-23,TotalDeliveries,{RKB},,Deliveries,5,x\n",
             "msds-x.csv: unexpected column(s): 'Note'",
         ),
+        (
+            # a copy cut short: NUL bytes after the last record
+            ANNUAL + f"2022-23,TotalDeliveries,{RKB},,Deliveries,5\n" + "\0" * 3,
+            "msds-x.csv: ends in 3 NUL byte(s) after its last record: the copy was cut short; "
+            "send the file again",
+        ),
     ],
 )
 def test_file_faults(tmp_path, text, message):
@@ -440,6 +446,108 @@ def test_file_faults(tmp_path, text, message):
 def test_no_files_is_a_file_fault():
     with pytest.raises(FileFault, match=r"^msds-\*\.csv: no MSDS files found$"):
         load_msds([])
+
+
+# -- records the raw reader could not read as delivered ----------------------------------------
+TOTALS = (
+    f"2022-23,TotalDeliveries,{RKB},,Deliveries,4450\n"
+    + f"2022-23,TotalBabies,{RKB},,Babies,4500\n"
+    + f"2022-23,TotalDeliveries,{ENG},,Deliveries,560000\n"
+)
+# An organisation name with a comma the publisher did not quote: one field too many.
+UNQUOTED_COMMA = "2022-23,TotalBabies,Provider,RKB,UNIVERSITY HOSPITALS, COVENTRY,,Babies,4500\n"
+EXTRA_FIELD = (
+    "record has 9 fields, the header 8 (extra: '4500'; a comma in a field that is not quoted?)"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (UNQUOTED_COMMA + TOTALS.split("\n", 1)[0] + "\n", 2),  # the first record
+        (TOTALS.split("\n", 1)[0] + "\n" + UNQUOTED_COMMA, 3),  # a later one
+    ],
+)
+def test_an_extra_unquoted_comma_is_a_row_fault_wherever_the_record_is(tmp_path, text, line):
+    path = write(
+        tmp_path, "msds-comma.csv", ANNUAL + text + f"2022-23,TotalBabies,{ENG},,Babies,5\n"
+    )
+    load = load_msds([path])
+    assert load.quarantine[["line_number", "reasons"]].values.tolist() == [[line, EXTRA_FIELD]]
+    assert load.quarantine["record"].iloc[0].startswith('{"Period":"2022-23"')
+    assert sorted(load.staging["org_code"]) == ["National", "RKB"]
+    assert load.rows_accounted_for == load.input_rows == 3
+
+
+def test_a_nul_byte_inside_a_field_is_a_row_fault(tmp_path):
+    text = ANNUAL + TOTALS.replace("NHS TRUST,", "NHS TRUST\0,", 1)
+    load = load_msds([write(tmp_path, "msds-nul.csv", text)])
+    assert load.quarantine[["line_number", "reasons"]].values.tolist() == [
+        [2, "NUL byte in Org_Name"]
+    ]
+    assert len(load.staging) == 2 and load.rows_accounted_for == 3
+
+
+def test_a_cleared_row_is_quarantined_and_no_omitted_zero_is_restored_from_its_file(tmp_path):
+    # A spreadsheet's cleared row: it may have been any category of the file, so the categories
+    # the file leaves out are not known to be zeros.
+    rows = booking_rows("2022-23", RKB, {"0 to 70 days": "3000", "141+ days": "5"})
+    cleared = write(tmp_path, "msds-a.csv", ANNUAL + rows + ",,,,,,,\n\n" + TOTALS)
+    load = load_msds([cleared])
+    assert load.quarantine[["line_number", "reasons"]].values.tolist() == [
+        [4, "every field is empty (a cleared row)"]
+    ]
+    assert load.quarantine["record"].iloc[0] == (
+        '{"Period":"","Dimension":"","Org_Level":"","Org_Code":"","Org_Name":"","Measure":"",'
+        '"Count_Of":"","Value":""}'
+    )
+    assert load.restored_zero_rows == 0
+    assert load.rows_accounted_for == load.input_rows == 6
+    # the same file without it: the omitted categories are restored as zeros
+    clean = write(tmp_path, "msds-a.csv", ANNUAL + rows + TOTALS)
+    assert load_msds([clean]).restored_zero_rows == 3
+
+
+def test_an_upper_case_csv_extension_is_read(tmp_path):
+    total = f"2023-04-01,2023-04-30,TotalDeliveries,{RKB},,Deliveries,445\n"
+    load = load_msds([write(tmp_path, "MSDS-2022-23.CSV", MONTHLY.upper() + total)])
+    assert load.quarantine.empty
+    assert load.staging["source_file"].tolist() == ["MSDS-2022-23.CSV"]
+    assert load.files[0].name == "MSDS-2022-23.CSV" and load.files[0].rows == 1
+
+
+UNREADABLE_YEARS = "is outside the financial years that can be read (1678-79 to 2261-62)"
+
+
+@pytest.mark.parametrize(
+    ("period", "value", "reason"),
+    [
+        ("2262-63", "5", f"period: '2262-63' {UNREADABLE_YEARS}"),  # its end would overflow
+        ("9999-00", "5", f"period: '9999-00' {UNREADABLE_YEARS}"),
+        ("2022-23", "1st", "value: '1st' is not a number"),
+        ("2022-23", "inf", "value: 'inf' is not a number"),
+        ("2022-23", "9" * 400, f"value: '{'9' * 400}' is not a number"),
+    ],
+)
+def test_values_that_do_not_convert_are_row_faults_not_errors(tmp_path, period, value, reason):
+    row = f"{period},TotalDeliveries,{RKB},,Deliveries,{value}\n"
+    load = load_msds([write(tmp_path, "msds-odd.csv", ANNUAL + row)])
+    assert load.quarantine["reasons"].tolist() == [reason]
+    assert load.staging.empty
+
+
+def test_monthly_dates_at_the_end_of_what_pandas_holds_do_not_overflow(tmp_path):
+    text = (
+        MONTHLY
+        + f"2262-04-01,2262-04-11,TotalDeliveries,{RKB},,Deliveries,5\n"
+        + f"2261-04-01,2262-03-31,TotalDeliveries,{RKB},,Deliveries,5\n"
+        + f"2261-05-01,2262-04-30,TotalDeliveries,{RKB},,Deliveries,5\n"
+    )
+    load = load_msds([write(tmp_path, "msds-late.csv", text)])
+    assert load.staging["period"].tolist() == ["2261-62", "2262-04-01 to 2262-04-11"]
+    assert load.quarantine["reasons"].tolist() == [
+        "period_end: '2262-04-30' is not a date (YYYY-MM-DD or DD/MM/YYYY)"
+    ]
 
 
 # -- the mart --------------------------------------------------------------------------------------
