@@ -3,15 +3,16 @@
 Reads the English Indices of Deprivation "File 1" (IMD ranks and deciles) and the longer "File 7"
 (all ranks, scores and deciles) layouts: UTF-8 with a BOM, ranks written with thousands
 separators ("11,101"). Two vintages: IMD 2019 on 2011 LSOAs and IoD 2025 on 2021 LSOAs; the
-header says which a file is (``LSOA code (2011)`` / ``LSOA code (2021)``). The lookup is used whole
-or not at all, so every fault is a :class:`FileFault` naming the file. Reference: MHCLG, English
-Indices of Deprivation 2019 / 2025, technical report and file descriptions.
+header says which a file is (``LSOA code (2011)`` / ``LSOA code (2021)``). Files are read by the
+one raw reader (:mod:`cov_pipeline.raw_reader`). The lookup is used whole or not at all, so every
+fault is a :class:`FileFault` naming the file and its lines, a record the reader cannot read as
+delivered (a wrong number of fields, a NUL byte, a cleared row) too: no row is dropped.
+Reference: MHCLG, English Indices of Deprivation 2019 / 2025, technical report and file
+descriptions.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,13 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cov_pipeline.quality import (
-    FileFault,
-    SourceFile,
-    read_text_strict,
-    sha256_of,
-    within_whole_numbers,
-)
+from cov_pipeline.quality import FileFault, SourceFile, within_whole_numbers
+from cov_pipeline.raw_reader import RECORD_FAULT, read_records
 from cov_pipeline.schemas.imd import ImdLsoa
 
 FILE_PATTERN = "imd*.csv"
@@ -136,22 +132,9 @@ class ImdHeader:
     names: dict[str, str]
 
 
-def _header_names(path: Path) -> list[str]:
-    with path.open("rb") as handle:
-        first = handle.readline()
-    if not first.strip():
-        raise FileFault(path, "file is empty")
-    try:
-        line = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        read_text_strict(path)  # raises the fault that says where the file is not UTF-8
-        raise
-    return [" ".join(name.split()) for name in next(csv.reader([line]))]
-
-
-def read_header(path: Path) -> ImdHeader:
-    """Match the file's header to the columns we need and name its vintage, or raise FileFault."""
-    names = _header_names(path)
+def match_header(path: Path, names: list[str]) -> ImdHeader:
+    """Match a file's header (``names``, spaces collapsed) to the columns we need and name its
+    vintage, or raise FileFault."""
     positions: dict[str, int] = {}
     years: dict[str, str] = {}
     for column, pattern in COLUMN_PATTERNS.items():
@@ -194,12 +177,28 @@ def read_header(path: Path) -> ImdHeader:
     return ImdHeader(vintage, positions, {c: names[i] for c, i in positions.items()})
 
 
-def _lines_text(lines: np.ndarray, values: pd.Series) -> str:
-    shown = [f"{line} ({value!r})" for line, value in zip(lines, values, strict=True)]
+def _lines_text(lines: np.ndarray, values: pd.Series | None = None) -> str:
+    """'lines 2 ('x'), 4 ('y')': the lines, each with its value when ``values`` are given."""
+    if values is None:
+        shown = [str(line) for line in lines]
+    else:
+        shown = [f"{line} ({value!r})" for line, value in zip(lines, values, strict=True)]
     text = ", ".join(shown[:FAULT_LINES_SHOWN])
     more = len(shown) - FAULT_LINES_SHOWN
     label = "line" if len(shown) == 1 else "lines"
     return f"{label} {text}" + (f" and {more} more" if more > 0 else "")
+
+
+def _record_faults(lines: pd.Series, faults: pd.Series) -> list[str]:
+    """The records the reader could not read as delivered (a wrong number of fields, a NUL byte,
+    a cleared row), one message per fault with its lines: the lookup is used whole, so each is a
+    fault of the file, never a row dropped."""
+    groups = list(lines.groupby(faults.to_numpy(), sort=False))
+    messages = [f"{fault}: {_lines_text(at.to_numpy())}" for fault, at in groups]
+    more = len(messages) - FAULT_LINES_SHOWN
+    if more > 0:
+        messages = [*messages[:FAULT_LINES_SHOWN], f"and {more} more record(s) not readable"]
+    return messages
 
 
 def _whole_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -207,37 +206,55 @@ def _whole_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     cleaned = text.str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
     number = pd.to_numeric(cleaned, errors="coerce")
     whole = number.notna() & within_whole_numbers(number.to_numpy()) & (number % 1 == 0)
-    invalid = cleaned.ne("") & ~whole
+    invalid = (cleaned.ne("") & ~whole).astype(bool)
     return number.where(whole).astype("Int64"), invalid
 
 
-def read_imd_file(path: Path, header: ImdHeader | None = None) -> tuple[pd.DataFrame, SourceFile]:
-    """One IMD file as the lookup's columns (see ``OUTPUT_DESCRIPTIONS``), or a FileFault."""
-    header = header or read_header(path)
-    text, data = read_text_strict(path)
-    columns = list(header.positions)
-    try:
-        raw = pd.read_csv(
-            io.StringIO(text),
-            usecols=[header.positions[c] for c in columns],
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-        )
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise FileFault(path, f"not a readable CSV: {exc}") from None
-    # usecols keeps the file's column order; name them by position.
-    by_position = sorted(columns, key=lambda c: header.positions[c])
-    raw.columns = by_position
-    raw = raw[columns].apply(lambda col: col.str.strip())
-    lines = pd.Series(np.arange(len(raw)) + 2, index=raw.index)  # the header is line 1
-    blank = (raw == "").all(axis=1)
-    raw, lines = raw.loc[~blank].reset_index(drop=True), lines.loc[~blank].reset_index(drop=True)
-    if raw.empty:
-        raise FileFault(path, "has a header but no data rows")
+class OtherVintage(Exception):
+    """A file whose header is of another vintage than the one asked for: left aside, its
+    records not parsed."""
 
+    def __init__(self, vintage: ImdVintage):
+        super().__init__(vintage.name)
+        self.vintage = vintage
+
+
+def read_imd_file(path: Path, vintage: ImdVintage) -> tuple[pd.DataFrame, SourceFile]:
+    """One IMD file of ``vintage`` as the lookup's columns (see ``OUTPUT_DESCRIPTIONS``) with its
+    lines, read by the one raw reader (:mod:`cov_pipeline.raw_reader`), or a FileFault naming the
+    file and the lines at fault. Raises :class:`OtherVintage` when the header is of another
+    vintage (the rest of the file is then not parsed)."""
+    headers: list[ImdHeader] = []
+
+    def columns(path: Path, names: list[str]) -> list[str]:
+        names = [" ".join(name.split()) for name in names]
+        header = match_header(path, names)
+        if header.vintage != vintage:
+            raise OtherVintage(header.vintage)
+        headers.append(header)
+        # every column by its name as delivered (the reader's faults say 'NUL byte in <name>'),
+        # or, where a name is repeated (among columns the lookup does not use), with its position
+        if len(set(names)) < len(names):
+            return [f"{name} (column {i + 1})" for i, name in enumerate(names)]
+        return names
+
+    records = read_records(path, columns)
+    header = headers[0]
+    needed = list(header.positions)
+    frame = records.frame
+    raw = frame[[records.columns[header.positions[c]] for c in needed]]
+    raw = raw.set_axis(needed, axis=1).apply(lambda column: column.str.strip())
+    lines = frame["line_number"]
+    unreadable = frame[RECORD_FAULT].notna()
+    faults = _record_faults(lines[unreadable], frame.loc[unreadable, RECORD_FAULT])
+    if faults:
+        # the other checks look at the readable records only: a cleared row is not 'blank' too
+        raw, lines = raw.loc[~unreadable], lines.loc[~unreadable]
+    raw, lines = raw.reset_index(drop=True), lines.reset_index(drop=True)
+
+    # Arrow text until the contract is checked: its patterns then run in RE2, where \d is 0-9
+    # only (an LSOA code in other digits is not an ONS code)
     typed = raw[["lsoa_code", "lsoa_name", "lad_code", "lad_name"]].replace("", None)
-    faults: list[str] = []
     not_numbers = pd.DataFrame(False, index=raw.index, columns=raw.columns)
     for column in ("imd_rank", "imd_decile"):
         typed[column], not_numbers[column] = _whole_numbers(raw[column])
@@ -251,9 +268,9 @@ def read_imd_file(path: Path, header: ImdHeader | None = None) -> tuple[pd.DataF
     if faults:
         raise FileFault(path, "; ".join(faults))
 
-    vintage = header.vintage
     decile = typed["imd_decile"].astype("int64")
-    out = typed.assign(
+    out = typed.astype({c: object for c in ("lsoa_code", "lsoa_name", "lad_code", "lad_name")})
+    out = out.assign(
         imd_rank=typed["imd_rank"].astype("int64"),
         imd_decile=decile,
         imd_quintile=(decile + 1) // 2,
@@ -263,8 +280,7 @@ def read_imd_file(path: Path, header: ImdHeader | None = None) -> tuple[pd.DataF
         source_file=path.name,
         line_number=lines.astype("int64"),
     )
-    info = SourceFile(path.name, sha256_of(data), len(data), len(out))
-    return out.reset_index(drop=True), info
+    return out, records.info
 
 
 def _contract_faults(
@@ -312,11 +328,11 @@ def load_imd(paths: Iterable[Path], vintage: str | ImdVintage) -> ImdLoad:
         raise FileFault(f"reference/{FILE_PATTERN}", "no IMD lookup file found")
     frames, files, skipped = [], [], {}
     for path in paths:
-        header = read_header(path)
-        if header.vintage != chosen:
-            skipped[path.name] = header.vintage.name
+        try:
+            frame, info = read_imd_file(path, chosen)
+        except OtherVintage as other:
+            skipped[path.name] = other.vintage.name
             continue
-        frame, info = read_imd_file(path, header)
         frames.append(frame)
         files.append(info)
     if not frames:

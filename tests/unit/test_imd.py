@@ -269,3 +269,109 @@ def test_a_rank_beyond_the_whole_numbers_read_exactly_is_a_file_fault(tmp_path):
     assert fault_of([path]).startswith(
         "imd_huge_rank.csv: Index of Multiple Deprivation (IMD) Rank is not a whole number: "
     )
+
+
+# -- records the raw reader could not read as delivered: faults of the file, never dropped ------
+GOOD = 'E01009522,Coventry 014A,E08000026,Coventry,"11,101",4\n'
+OTHER = "E01009523,Coventry 010A,E08000026,Coventry,17853,6\n"
+# A rank with a thousands separator the exporter did not quote: one field too many.
+UNQUOTED_RANK = "E01009524,Coventry 010B,E08000026,Coventry,17,853,6\n"
+EXTRA_FIELD = (
+    "record has 7 fields, the header 6 (extra: '6'; a comma in a field that is not quoted?)"
+)
+
+
+@pytest.mark.parametrize(
+    ("rows", "line"),
+    [(UNQUOTED_RANK + OTHER, 2), (GOOD + OTHER + UNQUOTED_RANK, 4)],  # first record, or later
+)
+def test_an_extra_unquoted_comma_is_a_file_fault_naming_its_line(tmp_path, rows, line):
+    path = write(tmp_path, "imd_comma.csv", FILE_1 + rows)
+    assert fault_of([path]) == f"imd_comma.csv: {EXTRA_FIELD}: line {line}"
+
+
+def test_a_nul_byte_inside_a_field_is_a_file_fault_naming_its_line(tmp_path):
+    path = write(tmp_path, "imd_nul.csv", FILE_1 + GOOD + OTHER.replace("010A", "010A\0"))
+    assert fault_of([path]) == "imd_nul.csv: NUL byte in LSOA name (2011): line 3"
+
+
+def test_cleared_rows_are_file_faults_not_dropped(tmp_path):
+    # Each cleared row is named once (not also as a blank code, name, rank and decile); a blank
+    # line is no record and no fault.
+    rows = GOOD + ",,,,,\n" + "\n" + OTHER + " , ,,,,\n"
+    path = write(tmp_path, "imd_cleared.csv", FILE_1 + rows)
+    assert fault_of([path]) == "imd_cleared.csv: every field is empty (a cleared row): lines 3, 6"
+
+
+def test_a_file_7_row_blank_in_the_lookup_columns_only_is_not_dropped(tmp_path):
+    path = write(
+        tmp_path,
+        "imd2019_file7.csv",
+        FILE_7
+        + 'E01000001,City of London 001A,E09000001,City of London,6.208,"29,199",9,0.007,"32,831",10,1296\n'
+        + ",,,,6.208,,,0.007,,10,1296\n",
+    )
+    assert fault_of([path]).startswith("imd2019_file7.csv: LSOA code (2011) is blank: line 3 ('')")
+
+
+def test_nul_padding_after_the_last_record_is_a_file_fault(tmp_path):
+    path = tmp_path / "imd_cut.csv"
+    path.write_bytes((FILE_1 + GOOD + OTHER).encode("utf-8") + b"\0" * 4)
+    assert fault_of([path]) == (
+        "imd_cut.csv: ends in 4 NUL byte(s) after its last record: the copy was cut short; send "
+        "the file again"
+    )
+
+
+def test_an_upper_case_csv_extension_is_read(tmp_path):
+    from resources.raw_files import RawFilesResource
+
+    (tmp_path / "reference").mkdir()
+    write(tmp_path / "reference", "imd2019_lsoa.CSV", FILE_1 + GOOD + OTHER)
+    paths = RawFilesResource(raw_dir=str(tmp_path)).files("reference", "imd*.csv")
+    load = load_imd(paths, "IMD2019")
+    assert load.table["lsoa_code"].tolist() == ["E01009522", "E01009523"]
+    assert load.table["source_file"].tolist() == ["imd2019_lsoa.CSV"] * 2
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "E01\u0660\u0660\u0669523",  # Arabic-Indic digits: not 0-9
+        "E0100952\uff13",  # a full-width digit
+        "e01009523",
+    ],
+)
+def test_lsoa_codes_follow_the_ons_pattern_in_ascii_digits(tmp_path, code):
+    path = write(tmp_path, "imd_digits.csv", FILE_1 + GOOD + OTHER.replace("E01009523", code))
+    assert fault_of([path]) == (
+        "imd_digits.csv: LSOA code (2011) is not an English LSOA code (E01 and six digits): "
+        f"line 3 ({code!r})"
+    )
+
+
+def test_a_district_code_in_other_digits_is_a_file_fault(tmp_path):
+    code = "E0800002\u0666"
+    path = write(tmp_path, "imd_lad.csv", FILE_1 + GOOD.replace("E08000026", code))
+    assert fault_of([path]) == (
+        "imd_lad.csv: Local Authority District code (2019) is not a local authority district "
+        f"code (E06-E09 and six digits): line 2 ({code!r})"
+    )
+
+
+def test_a_file_of_another_vintage_is_left_aside_without_parsing_its_records(tmp_path):
+    old = write(tmp_path, "imd2019.csv", FILE_1 + GOOD)
+    # its records would be faults were it read: it is not the configured vintage
+    new = write(tmp_path, "imd2025.csv", IOD_2025 + ",,,,,,\nE01033750,x,1,2\n")
+    load = load_imd([old, new], "IMD2019")
+    assert load.table["lsoa_code"].tolist() == ["E01009522"]
+    assert load.skipped == {"imd2025.csv": "IoD2025"}
+
+
+def test_a_name_repeated_among_the_columns_not_used_is_read(tmp_path):
+    header = FILE_1.replace("\n", ",Note,Note,Note (column 7)\n")
+    rows = GOOD.replace("\n", ",a,b,c\n") + OTHER.replace("\n", ",a,\0,c\n")
+    path = write(tmp_path, "imd_notes.csv", header + rows)
+    assert fault_of([path]) == "imd_notes.csv: NUL byte in Note (column 8): line 3"
+    path = write(tmp_path, "imd_notes.csv", header + rows.replace("\0", "b"))
+    assert load_imd([path], "IMD2019").table["lsoa_code"].tolist() == ["E01009522", "E01009523"]
