@@ -123,7 +123,31 @@ def test_real_files_reproduce_the_published_figures(tmp_path, warehouse_url):
     wh.dispose()
 
 
-def test_a_bad_msds_file_fails_the_run_and_keeps_every_previous_table(raw_dir, warehouse_url):
+ANNUAL = "Period,Dimension,Org_Level,Org_Code,Org_Name,Measure,Count_Of,Value\n"
+KEPT = " (nothing was written; the warehouse keeps its previous tables)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"Period,Value\n2022-23,5\n",
+            "msds-zz-broken.csv: missing required column(s) of the annual MSDS layout: "
+            "'Dimension', 'Org_Level', 'Org_Code', 'Org_Name', 'Measure', 'Count_Of'",
+        ),
+        (
+            # a copy cut short: NUL bytes where the last records should be
+            ANNUAL.encode()
+            + b"2030-31,TotalDeliveries,Provider,ZZZ,Somewhere,,Deliveries,5\n"
+            + b"\0" * 64,
+            "msds-zz-broken.csv: ends in 64 NUL byte(s) after its last record: the copy was cut "
+            "short; send the file again",
+        ),
+    ],
+)
+def test_a_bad_msds_file_fails_the_run_and_keeps_every_previous_table(
+    raw_dir, warehouse_url, data, message
+):
     assert run(raw_dir, warehouse_url).success
     wh = Warehouse(warehouse_url)
     before = {
@@ -131,14 +155,10 @@ def test_a_bad_msds_file_fails_the_run_and_keeps_every_previous_table(raw_dir, w
         for t in ("staging.msds_measures", "marts.maternity_vs_england")
     }
 
-    (raw_dir / "maternity" / "msds-zz-broken.csv").write_text("Period,Value\n2022-23,5\n")
+    (raw_dir / "maternity" / "msds-zz-broken.csv").write_bytes(data)
     result = run(raw_dir, warehouse_url)
     assert not result.success
-    assert failure_message(result) == (
-        "msds-zz-broken.csv: missing required column(s) of the annual MSDS layout: 'Dimension', "
-        "'Org_Level', 'Org_Code', 'Org_Name', 'Measure', 'Count_Of' (nothing was written; the "
-        "warehouse keeps its previous tables)"
-    )
+    assert failure_message(result) == message + KEPT
     for name, frame in before.items():
         pd.testing.assert_frame_equal(frame, wh.read_table(*name.split(".")), obj=name)
     wh.dispose()
@@ -167,6 +187,54 @@ def test_bad_rows_are_quarantined_and_the_rows_add_up(raw_dir, duckdb_url):
     metadata = checks["rows_accounted_for"].metadata
     assert metadata["input_rows"].value == metadata["rows_accounted_for"].value
     wh.dispose()
+
+
+def test_unreadable_records_are_quarantined_and_an_upper_case_extension_is_read(
+    raw_dir, duckdb_url
+):
+    # an extra unquoted comma in the first record and in a later one, a NUL inside a field and a
+    # cleared row: each a row fault, quarantined; the file's other rows are staged
+    (raw_dir / "maternity" / "msds-zz-records.CSV").write_bytes(
+        ANNUAL.encode()
+        + b"2030-31,TotalDeliveries,Provider,ZZZ,Somewhere, Else,,Deliveries,5000\n"
+        + b"2030-31,TotalBabies,Provider,ZZZ,Somewhere,,Babies,5050\n"
+        + b"2030-31,TotalDeliveries,National,National,ALL, SUBMITTERS,,Deliveries,560000\n"
+        + b"2030-31,TotalBabies,National,National,ALL SUBMITTERS\0,,Babies,570000\n"
+        + b",,,,,,,\n"
+    )
+    result = run(raw_dir, duckdb_url)
+    assert result.success
+    wh = Warehouse(duckdb_url)
+    quarantine = wh.read_table("quality", "msds_quarantine")
+    extra = (
+        "record has 9 fields, the header 8 (extra: '{}'; a comma in a field that is not quoted?)"
+    )
+    assert quarantine[["source_file", "line_number", "reasons"]].values.tolist() == [
+        ["msds-zz-records.CSV", 2, extra.format("5000")],
+        ["msds-zz-records.CSV", 4, extra.format("560000")],
+        ["msds-zz-records.CSV", 5, "NUL byte in Org_Name"],
+        ["msds-zz-records.CSV", 6, "every field is empty (a cleared row)"],
+    ]
+    staged = wh.read_table("staging", "msds_measures")
+    zzz = staged[staged["source_file"] == "msds-zz-records.CSV"]
+    assert zzz[["org_code", "dimension", "value"]].values.tolist() == [
+        ["ZZZ", "TotalBabies", 5050.0]
+    ]
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert checks["rows_accounted_for"].passed
+    wh.dispose()
+
+
+def test_a_cleared_row_in_the_lookup_fails_its_asset_naming_the_file_and_line(raw_dir, duckdb_url):
+    # the lookup is used whole or not at all: a bad record is a fault of the file, never dropped
+    lookup = raw_dir / "reference" / "imd2019_lsoa.csv"
+    lines = lookup.read_bytes().splitlines(keepends=True)
+    lookup.write_bytes(b"".join([*lines[:3], b",,,,,\n", *lines[3:]]))
+    result = run(raw_dir, duckdb_url)
+    assert not result.success
+    assert failure_message(result) == (
+        "imd2019_lsoa.csv: every field is empty (a cleared row): line 4" + KEPT
+    )
 
 
 def test_a_vintage_without_a_file_fails_with_a_clear_message(raw_dir, duckdb_url, monkeypatch):
