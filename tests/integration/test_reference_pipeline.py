@@ -1,0 +1,121 @@
+"""The reference files through Dagster: a list breaking its contract fails its asset with every
+fault named, writes nothing, and never reaches the benchmark mart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from dagster import DagsterInstance, materialize
+
+from assets import fingertips, reference
+from cov_pipeline.warehouse import Warehouse
+from resources.raw_files import RawFilesResource
+from resources.warehouse import WarehouseResource
+
+# The reference tables, the Fingertips staging and the two marts built on the neighbours.
+ASSETS = [
+    reference.fingertips_indicators,
+    reference.cipfa_neighbours,
+    fingertips.fingertips_staging,
+    fingertips.indicator_values_mart,
+    fingertips.infant_mortality_benchmark_mart,
+]
+TABLES = [
+    ("staging", "cipfa_neighbours"),
+    ("staging", "fingertips_indicators"),
+    ("marts", "indicator_values"),
+    ("marts", "infant_mortality_benchmark"),
+]
+
+
+def run(raw_dir: Path, url: str, assets=ASSETS):
+    return materialize(
+        assets,
+        resources={
+            "warehouse": WarehouseResource(url=url),
+            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+        },
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def tables(url: str) -> dict[str, pd.DataFrame]:
+    wh = Warehouse(url)
+    try:
+        return {f"{schema}.{name}": wh.read_table(schema, name) for schema, name in TABLES}
+    finally:
+        wh.dispose()
+
+
+def failure_of(result, step: str) -> str:
+    failure = next(e for e in result.all_events if e.is_step_failure and e.step_key == step)
+    return failure.step_failure_data.user_failure_data.description
+
+
+def test_derby_listed_twice_fails_the_list_and_keeps_every_table(raw_dir, duckdb_url):
+    assert run(raw_dir, duckdb_url).success
+    before = tables(duckdb_url)
+    assert before["marts.infant_mortality_benchmark"]["cipfa_neighbour_rank"].dropna().tolist() == [
+        1, 2, 3, 4, 5
+    ]  # fmt: skip
+
+    shipped = raw_dir / "reference" / "cipfa_neighbours.csv"
+    text = shipped.read_text(encoding="utf-8")
+    derby = next(line for line in text.splitlines() if ",Derby," in line)
+    shipped.write_text(text + derby.replace(",1,", ",6,") + "\n", encoding="utf-8")
+    result = run(raw_dir, duckdb_url)
+
+    assert not result.success
+    message = failure_of(result, "staging__cipfa_neighbours")
+    assert message.startswith(
+        "cipfa_neighbours.csv: CIPFA neighbours refused (1 fault; the list is used whole or not "
+        "at all): line 7: neighbour E06000015 (Derby) listed again for E08000026 (first on "
+        "line 2)"
+    )
+    assert "nothing was written" in message
+    # the marts built on the neighbours did not run; every table is as it was
+    materialised = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert "marts/infant_mortality_benchmark" not in materialised
+    assert "staging/cipfa_neighbours" not in materialised
+    after = tables(duckdb_url)
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(table, after[name], obj=name)
+
+
+def test_the_api_list_reaches_the_benchmark_mart(raw_dir, duckdb_url):
+    shipped = (raw_dir / "reference" / "cipfa_neighbours.csv").read_text(encoding="utf-8")
+    rows = [line.split(",") for line in shipped.splitlines()[1:]]
+    # the API's order: the shipped list reversed (Sheffield nearest)
+    api = ["area_code,neighbour_code,neighbour_name,neighbour_rank"] + [
+        f"{row[0]},{row[2]},{row[3]},{rank}" for rank, row in enumerate(reversed(rows), start=1)
+    ]
+    (raw_dir / "reference" / "cipfa_neighbours_api.csv").write_text("\n".join(api) + "\n")
+
+    assert run(raw_dir, duckdb_url).success
+    table = tables(duckdb_url)["marts.infant_mortality_benchmark"]
+    neighbours = table[table["area_role"] == "cipfa_neighbour"]
+    assert neighbours["area_name"].tolist() == [
+        "Sheffield", "Leeds", "Peterborough", "Bolton", "Derby"
+    ]  # fmt: skip
+    assert neighbours["cipfa_neighbour_rank"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_an_unknown_value_type_fails_the_indicator_methods(raw_dir, duckdb_url):
+    path = raw_dir / "reference" / "fingertips_indicators.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace(",crude_rate,", ",rate,")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = run(raw_dir, duckdb_url, [reference.fingertips_indicators])
+
+    assert not result.success
+    assert failure_of(result, "staging__fingertips_indicators").startswith(
+        "fingertips_indicators.csv: Fingertips indicator methods refused (1 fault; the list is "
+        "used whole or not at all): line 3: value_type 'rate' is not one of crude_rate, other, "
+        "proportion"
+    )
+    wh = Warehouse(duckdb_url)
+    assert "fingertips_indicators" not in wh.list_tables("staging")
+    wh.dispose()
