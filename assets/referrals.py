@@ -14,6 +14,7 @@ from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_me
 from cov_pipeline import settings
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.quality import FileFault
+from cov_pipeline.raw_reader import discover
 from cov_pipeline.referrals import (
     ALL,
     FILE_PATTERN,
@@ -54,18 +55,23 @@ IMD_COLUMNS = ["lsoa_code", "imd_decile", "imd_quintile", "is_most_deprived_30pc
     QUARANTINE,
     "Referral rows rejected with their file, line and every reason (dates out of order or in the "
     "future, age outside 10-24, unknown codes, an id repeated within an extract, an earlier "
-    "version of a referral quarantined in a later extract).",
+    "version of a referral quarantined in a later extract, a record that cannot be read as "
+    "delivered).",
     deps=[IMD_LSOA],
 )
 def referrals_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> Iterator:
     wh = warehouse.warehouse
-    paths = raw_files.files(SOURCE, FILE_PATTERN)
-    context.log.info(f"reading {len(paths)} extract(s) from {raw_files.source_dir(SOURCE)}")
+    folder = raw_files.source_dir(SOURCE)
     imd = wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS)
     try:
-        load = load_referrals(paths, imd, today=settings.as_of())
+        found = discover(folder, FILE_PATTERN)
+        context.log.info(f"reading {len(found.files)} extract(s) from {folder}")
+        if found.ignored:
+            names = ", ".join(p.name for p in found.ignored)
+            context.log.warning(f"ignored, not an extract ({FILE_PATTERN}): {names}")
+        load = load_referrals(found.files, imd, today=settings.as_of())
     except FileFault as fault:
         fail_on_file_fault(fault)
     staged = load.staging

@@ -23,20 +23,16 @@ from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
     FileFault,
     SourceFile,
-    blank_rows,
     by_value,
     columns_frame,
     empty_quarantine,
     failure_cases,
     marked_cells,
     quarantine_frame,
-    read_csv_text,
-    record_lines,
     rows_that_may_fail,
-    sha256_of,
-    stripped,
     within_whole_numbers,
 )
+from cov_pipeline.raw_reader import RECORD_FAULT, Header, read_records
 from cov_pipeline.schemas.referrals import (
     ETHNIC_CATEGORIES,
     MAX_AGE,
@@ -53,7 +49,7 @@ from cov_pipeline.spc import SPC_COLUMNS, SpcSettings, load_spc_settings, spc_se
 SOURCE = "referrals"
 FILE_PATTERN = "*.csv"
 # referrals_2026-11-01.csv, optionally with a suffix: referrals_2026-11-01_part2.csv
-FILE_NAME = re.compile(r"^referrals_(?P<date>\d{4}-\d{2}-\d{2})(?:[_-][^/]*)?\.csv$")
+FILE_NAME = re.compile(r"^referrals_(?P<date>\d{4}-\d{2}-\d{2})(?:[_-][^/]*)?\.(?i:csv)$")
 
 # The extract's columns, as the case system writes them (docs/definitions.md, "Sources").
 RAW_COLUMNS = [
@@ -68,6 +64,9 @@ RAW_COLUMNS = [
     "first_contact_date",
     "discharge_date",
 ]
+RAW_HEADER = Header(required=RAW_COLUMNS)
+# Opens the file fault of an extract whose parsing raised (never a bare pandas message).
+PARSING_FAILED = "could not be parsed: nothing from this source was written"
 DATE_COLUMNS = ["referral_date", "first_contact_date", "discharge_date"]
 # Typed names of the coded columns (the staging table also carries their labels).
 TYPED_NAMES = {
@@ -153,38 +152,20 @@ def extract_date_of(path: Path) -> dt.date:
 def read_referral_file(
     path: Path, today: dt.date | None = None
 ) -> tuple[pd.DataFrame, SourceFile, dt.date]:
-    """One extract as text columns plus ``source_file``, ``line_number`` and ``extract_date``."""
+    """One extract as text columns (:data:`RAW_COLUMNS`, as delivered) plus ``line_number``,
+    ``source_file``, ``record_fault`` and ``extract_date``, read by the one raw reader
+    (:mod:`cov_pipeline.raw_reader`): file faults raise, and a record it could not take as
+    delivered (a wrong number of fields, a NUL byte, a cleared row) carries its fault."""
     extract_date = extract_date_of(path)
     today = today or dt.date.today()
     if extract_date > today:
         raise FileFault(
             path, f"extract date {extract_date} in the file name is after today ({today})"
         )
-    frame, text, data = read_csv_text(path)
-    starts = record_lines(frame, text)  # before the names are trimmed: they count as lines
-    names = [str(c).strip() for c in frame.columns]
-    missing = [c for c in RAW_COLUMNS if c not in names]
-    unexpected = [n for n in names if n not in RAW_COLUMNS]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if missing or unexpected or repeated:
-        faults = []
-        if missing:
-            faults.append("missing required column(s) " + ", ".join(repr(c) for c in missing))
-        if unexpected:
-            faults.append("unexpected column(s) " + ", ".join(repr(c) for c in unexpected))
-        if repeated:
-            faults.append("repeated column(s) " + ", ".join(repr(c) for c in repeated))
-        raise FileFault(path, "wrong header: " + "; ".join(faults))
-    frame.columns = names
-    blank = blank_rows(frame, text, starts)
-    frame = frame.loc[~blank, RAW_COLUMNS].reset_index(drop=True)
-    if frame.empty:
-        raise FileFault(path, "has a header but no referrals")
-    frame["line_number"] = starts[~blank]
-    frame["source_file"] = path.name
+    records = read_records(path, RAW_HEADER, what="referrals")
+    frame = records.frame
     frame["extract_date"] = pd.Timestamp(extract_date)
-    info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
-    return frame, info, extract_date
+    return frame, records.info, extract_date
 
 
 # -- parsing and validation ---------------------------------------------------------------------
@@ -215,8 +196,9 @@ def _join(parts: Iterable[pd.Series], index: pd.Index, separator: str = " | ") -
 
 
 def delivered_text(raw: pd.DataFrame) -> pd.DataFrame:
-    """The delivered fields with surrounding spaces removed: what is parsed and compared."""
-    return pd.DataFrame({c: stripped(raw[c]) for c in RAW_COLUMNS}, index=raw.index)
+    """The delivered fields with surrounding spaces removed: what is parsed and compared (the
+    reader's Arrow text is trimmed by Arrow, a pass in C per column)."""
+    return pd.DataFrame({c: raw[c].str.strip() for c in RAW_COLUMNS}, index=raw.index)
 
 
 def parse_referrals(
@@ -228,8 +210,9 @@ def parse_referrals(
     typed = pd.DataFrame(index=raw.index)
     unreadable = pd.DataFrame(False, index=raw.index, columns=RAW_COLUMNS)
     reasons: list[pd.Series] = []
-    # Compared as numpy arrays: pandas' comparison of a text column checks each value for null.
-    given = {column: text[column].to_numpy(dtype=object) != "" for column in RAW_COLUMNS}
+    given = {
+        column: (text[column] != "").to_numpy(dtype=bool, na_value=False) for column in RAW_COLUMNS
+    }
 
     for column in ("referral_id", "sex", "ethnic_category", "lsoa_code"):
         name = TYPED_NAMES.get(column, column)
@@ -473,9 +456,12 @@ def resolve_versions(frame: pd.DataFrame, faults: pd.Series, text: pd.DataFrame)
         previous = current.groupby(id_code[chosen]).shift(1)
         has_previous = previous["referral_id"].notna()
         compared = [c for c in RAW_COLUMNS if c != "referral_id"]
-        differs = (current[compared] != previous[compared]) & has_previous.to_numpy()[:, None]
+        # (a first version's previous is missing: the Arrow comparison gives <NA>, not True)
+        differs = (current[compared] != previous[compared]).fillna(False).to_numpy(dtype=bool)
+        differs &= has_previous.to_numpy()[:, None]
         parts = [
-            pd.Series(np.where(differs[c], c, None), index=order, dtype=object) for c in compared
+            pd.Series(np.where(differs[:, k], c, None), index=order, dtype=object)
+            for k, c in enumerate(compared)
         ]
         listed = _join(parts, order, ", ")
         on_kept = listed.loc[index[several]]
@@ -606,31 +592,50 @@ def load_referrals(
     unknown sex, ethnic category, referral source or presenting need code, a malformed LSOA
     code, a referral dated before the service opened (2018-01-01), a first contact before the
     referral, a discharge before the first contact or the referral, a date after the extract
-    date, a referral id repeated within one extract. Across extracts the later extract wins
-    (:func:`resolve_versions`).
+    date, a referral id repeated within one extract, a record the raw reader could not read as
+    delivered (a wrong number of fields, a NUL byte, a cleared row: that is its one reason).
+    Across extracts the later extract wins (:func:`resolve_versions`).
     """
     paths = sorted(paths, key=lambda p: p.name)
     if not paths:
         raise FileFault("referrals/", "no referral extracts (referrals_YYYY-MM-DD.csv) found")
-    frames, files, dates = [], [], []
+    frames, files, dates, parsed = [], [], [], []
+    offset = 0
     for path in paths:
-        frame, info, extract_date = read_referral_file(path, today)
+        try:
+            frame, info, extract_date = read_referral_file(path, today)
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            text = delivered_text(frame)
+            parsed.append((text, *parse_referrals(frame, text)))
+        except FileFault:
+            raise
+        except Exception as exc:  # a fault of parsing, said with the file's name
+            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
+        offset += len(frame)
         frames.append(frame)
         files.append(info)
         dates.append(extract_date)
     # Extracts in time order: by extract date, then file name.
     in_time_order = sorted(zip(dates, [f.name for f in files], strict=True))
     rank_of = {name: rank for rank, (_, name) in enumerate(in_time_order)}
-    raw = pd.concat(frames, ignore_index=True)
+    # The record faults apart: pandas' concat of frames reads an object column that is all None
+    # (as it is for clean files) value by value, a Series' concat does not.
+    record_faults = pd.concat([frame.pop(RECORD_FAULT) for frame in frames])
+    raw = pd.concat(frames)
     raw["extract_rank"] = raw["source_file"].map(rank_of).astype("int64")
+    text, typed, faults, unreadable = (pd.concat(part) for part in zip(*parsed, strict=True))
 
-    text = delivered_text(raw)
-    typed, faults, unreadable = parse_referrals(raw, text)
     first = _join([faults, contract_reasons(typed, unreadable)], raw.index)
+    # A record the reader could not take as delivered (a wrong number of fields, a NUL byte, a
+    # cleared row): its fields are not the referral's, so its fault is its one reason, and its
+    # id (perhaps not an id) takes no part in the duplicate and later-extract-wins rules.
+    ids = typed[["referral_id"]]
+    read = record_faults.isna()
+    if not read.all():
+        first = first.where(read, record_faults)
+        ids = ids.where(read, None)
     versions = resolve_versions(
-        typed[["referral_id"]].join(raw[["source_file", "line_number", "extract_rank"]]),
-        first,
-        text,
+        ids.join(raw[["source_file", "line_number", "extract_rank"]]), first, text
     )
     all_reasons = _join([first, versions.reasons], raw.index)
     quarantine = quarantine_frame(SOURCE, raw, all_reasons, RAW_COLUMNS)

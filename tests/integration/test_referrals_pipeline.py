@@ -77,11 +77,17 @@ def chart_png(result, asset: str, key: str = "chart") -> bytes:
     return base64.b64decode(markdown.split("base64,", 1)[1].rstrip(")"))
 
 
-def test_sample_marts_and_spc_flag_the_rise_and_the_waiting_list(raw_dir, warehouse_url):
-    result = run(raw_dir, warehouse_url)
+def run_passing_checks(raw_dir: Path, url: str):
+    """A run that succeeds with both quarantine checks passed."""
+    result = run(raw_dir, url)
     assert result.success
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"rows_accounted_for": True, "quarantine_share_within_ceiling": True}
+    return result
+
+
+def test_sample_marts_and_spc_flag_the_rise_and_the_waiting_list(raw_dir, warehouse_url):
+    result = run_passing_checks(raw_dir, warehouse_url)
     tables = snapshot(warehouse_url)
 
     staged = tables["staging.referrals"]
@@ -172,7 +178,7 @@ def test_every_mart_column_is_described_and_no_record_level_column_is_published(
 
 
 def test_a_later_extract_with_changes_wins_through_the_asset(raw_dir, duckdb_url):
-    later = raw_dir / "referrals" / "referrals_2026-11-15.csv"
+    later = raw_dir / "referrals" / "referrals_2026-11-15.CSV"  # the extension in capitals
     later.write_text(
         "referral_id,referral_date,age,sex,ethnic_category,lsoa_code,referral_source,"
         "presenting_need,first_contact_date,discharge_date\n"
@@ -184,11 +190,47 @@ def test_a_later_extract_with_changes_wins_through_the_asset(raw_dir, duckdb_url
     assert result.success
     staged = Warehouse(duckdb_url).read_table("staging", "referrals").set_index("referral_id")
     changed = staged.loc["YP004166"]
-    assert changed["source_file"] == "referrals_2026-11-15.csv"
+    assert changed["source_file"] == "referrals_2026-11-15.CSV"
     assert changed["first_contact_date"] == pd.Timestamp("2026-11-10")
     assert changed["extract_rows"] == 2
     assert changed["changed_in_later_extract"] == "first_contact_date"
     assert len(staged) == 4157
+
+
+def test_damaged_records_are_quarantined_each_alone_through_the_asset(raw_dir, duckdb_url):
+    # one raw reader (issue 13): a field more in the first record, a NUL byte in a later one's
+    # id, a spreadsheet's cleared row; a file that is no extract beside them is ignored
+    folder = raw_dir / "referrals"
+    path = folder / "referrals_2026-11-01.csv"
+    header, *records = path.read_text(encoding="utf-8").splitlines()
+    damaged = [records[0].split(",")[0], records[5].split(",")[0]]
+    records[0] = records[0].replace(",", ",EXTRA,", 1)  # line 2
+    records[5] = records[5][:3] + "\0" + records[5][3:]  # line 7
+    records.insert(10, "," * 9)  # line 12
+    path.write_text("\n".join([header, *records]) + "\n", encoding="utf-8")
+    (folder / "notes.txt").write_text("not an extract", encoding="utf-8")
+
+    run_passing_checks(raw_dir, duckdb_url)
+    tables = snapshot(duckdb_url)
+    quarantine = tables["quality.referrals_quarantine"]
+    staged = tables["staging.referrals"].set_index("referral_id")
+    assert len(quarantine) == 12 + 3  # the sample's twelve, and these three alone
+    ours = quarantine[quarantine["source_file"] == path.name].set_index("line_number")
+    assert ours.loc[2, "reasons"] == (
+        "record has 11 fields, the header 10 (extra: "
+        f"'{records[0].rsplit(',', 1)[1]}'; a comma in a field that is not quoted?)"
+    )
+    assert ours.loc[7, "reasons"] == "NUL byte in referral_id"
+    assert "\\u0000" in ours.loc[7, "record"]
+    assert ours.loc[12, "reasons"] == "every field is empty (a cleared row)"
+    # a damaged row is no referral's version: the earlier extract's, if any, is staged
+    earlier = pd.read_csv(folder / "referrals_2024-04-01.csv", dtype=str)["referral_id"]
+    for referral in damaged:
+        if referral in set(earlier):
+            assert staged.loc[referral, "source_file"] == "referrals_2024-04-01.csv"
+        else:
+            assert referral not in staged.index
+    assert len(staged) == 4157 - sum(r not in set(earlier) for r in damaged)
 
 
 def test_a_wrong_header_fails_and_keeps_every_table(raw_dir, warehouse_url):

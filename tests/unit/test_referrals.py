@@ -19,6 +19,7 @@ import pytest
 from cov_pipeline.disclosure import Count, TableSpec, publish
 from cov_pipeline.publishing import REFERRAL_TRENDS, REFERRAL_WAITING
 from cov_pipeline.quality import FileFault
+from cov_pipeline.raw_reader import CLEARED_ROW
 from cov_pipeline.referrals import (
     TRENDS_DESCRIPTIONS,
     WAITING_DESCRIPTIONS,
@@ -202,8 +203,8 @@ def test_a_blank_line_is_skipped_and_a_line_of_empty_fields_quarantined(tmp_path
     path = write(tmp_path, "referrals_2024-04-01.csv", [row("R1"), "", ",,,,,,,,,", row("R2")])
     result = load([path])
     assert result.staging["line_number"].tolist() == [2, 5]
-    assert result.quarantine["line_number"].tolist() == [4]  # every field missing, line 4
-    assert result.quarantine["reasons"].iloc[0].startswith("referral_id: missing")
+    assert result.quarantine["line_number"].tolist() == [4]  # every field empty, line 4
+    assert result.quarantine["reasons"].tolist() == [CLEARED_ROW]
     assert result.input_rows == 3 == result.rows_accounted_for
 
 
@@ -389,6 +390,122 @@ def test_a_header_without_rows_fails(tmp_path):
 def test_no_extracts_fails():
     with pytest.raises(FileFault, match="no referral extracts"):
         load([])
+
+
+# -- damage as deliveries are damaged: the one raw reader's row and file faults (issue 13) ----
+AN_EXTRA_FIELD = (
+    "record has 11 fields, the header 10 (extra: '2024-02-01'; a comma in a field that is not "
+    "quoted?)"
+)
+
+
+@pytest.mark.parametrize("at", [0, 2], ids=["first record", "later record"])
+def test_an_unquoted_comma_is_a_fault_of_its_row_alone(tmp_path, at):
+    # 'EDU,SCHOOL' unquoted: one field more than the header, in the first record or a later one
+    rows = [row(f"R{n}", contact="2024-01-20", discharge="2024-02-01") for n in (1, 2, 3)]
+    rows[at] = row(f"R{at + 1}", source="EDU,SCHOOL", contact="2024-01-20", discharge="2024-02-01")
+    staged, reasons = one(tmp_path, *rows)
+    assert reasons == {at + 2: AN_EXTRA_FIELD}
+    others = {"R1": 2, "R2": 3, "R3": 4}
+    del others[f"R{at + 1}"]
+    assert dict(zip(staged["referral_id"], staged["line_number"], strict=True)) == others
+
+
+def test_a_record_with_fields_missing_is_a_fault_of_its_row(tmp_path):
+    short = ",".join(row("R1").split(",")[:7])
+    staged, reasons = one(tmp_path, short, row("R2"))
+    assert reasons == {2: "record has 7 fields, the header 10"}
+    assert staged["referral_id"].tolist() == ["R2"]
+
+
+def test_a_nul_byte_inside_a_field_is_a_fault_of_its_row(tmp_path):
+    result = load(
+        [write(tmp_path, "referrals_2024-04-01.csv", [row(lsoa="E010\x00001"), row("R2")])]
+    )
+    assert result.quarantine[["line_number", "reasons"]].values.tolist() == [
+        [2, "NUL byte in lsoa_code"]
+    ]
+    assert '"lsoa_code":"E010\\u0000001"' in result.quarantine.loc[0, "record"]
+    assert result.staging["referral_id"].tolist() == ["R2"]
+
+
+def test_a_row_the_reader_could_not_read_takes_no_part_in_the_version_rules(tmp_path):
+    # The unreadable R1 of the later extract is not R1's latest version (its fields, id
+    # included, are not as delivered), nor a copy of the readable R1 beside it
+    first = write(tmp_path, "referrals_2024-04-01.csv", [row("R1"), row("R2")])
+    second = write(
+        tmp_path,
+        "referrals_2024-10-01.csv",
+        [row("R2", source="EDU,SCHOOL", discharge="2024-02-01"), row("R1", need="HH")],
+    )
+    result = load([first, second])
+    reasons = result.quarantine.set_index(["source_file", "line_number"])["reasons"].to_dict()
+    assert reasons == {
+        ("referrals_2024-10-01.csv", 2): "record has 11 fields, the header 10 (extra: "
+        "'2024-02-01'; a comma in a field that is not quoted?)"
+    }
+    staged = result.staging.set_index("referral_id")
+    assert staged.loc["R1", ["source_file", "extract_rows"]].tolist() == [
+        "referrals_2024-10-01.csv", 2,
+    ]  # fmt: skip
+    assert staged.loc["R2", "source_file"] == "referrals_2024-04-01.csv"
+    assert result.rows_accounted_for == result.input_rows == 4
+
+
+def test_nul_padding_after_the_last_record_fails_naming_the_file(tmp_path):
+    path = write(tmp_path, "referrals_2024-04-01.csv", [row()])
+    path.write_bytes(path.read_bytes() + b"\0" * 64)
+    with pytest.raises(FileFault) as fault:
+        load([path])
+    assert str(fault.value).startswith(
+        "referrals_2024-04-01.csv: ends in 64 NUL byte(s) after its last record"
+    )
+
+
+def test_an_extract_with_its_extension_in_capitals_is_found_and_read(tmp_path):
+    from cov_pipeline.raw_reader import discover
+    from cov_pipeline.referrals import FILE_PATTERN
+
+    path = write(tmp_path, "referrals_2025-06-01.CSV", [row()])
+    (tmp_path / "notes.txt").write_text("not an extract")
+    found = discover(tmp_path, FILE_PATTERN)
+    assert (found.files, [p.name for p in found.ignored]) == ([path], ["notes.txt"])
+    staged = load(found.files).staging
+    assert staged.loc[0, "source_file"] == "referrals_2025-06-01.CSV"
+    assert staged.loc[0, "extract_date"] == pd.Timestamp("2025-06-01")
+
+
+def test_values_that_are_no_number_or_date_are_row_faults_even_in_a_whole_column(tmp_path):
+    # every age and every referral date unreadable: reasons, not a conversion error
+    staged, reasons = one(
+        tmp_path,
+        row("R1", age="1st", referred="1st"),
+        row("R2", age="inf", referred="2024-13-01"),
+        row("R3", age="NaN", referred="NaT"),
+    )
+    assert reasons == {
+        2: "referral_date: '1st' is not a date (YYYY-MM-DD) | age: '1st' is not a whole number",
+        3: "referral_date: '2024-13-01' is not a date (YYYY-MM-DD) | age: 'inf' is not a whole "
+        "number",
+        4: "referral_date: 'NaT' is not a date (YYYY-MM-DD) | age: 'NaN' is not a whole number",
+    }
+    assert staged.empty
+
+
+def test_an_error_while_parsing_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
+    import cov_pipeline.referrals as referrals
+
+    def fails(values, convert):
+        raise ValueError('Unable to parse string "1st" at position 0')
+
+    monkeypatch.setattr(referrals, "by_value", fails)
+    path = write(tmp_path, "referrals_2024-04-01.csv", [row()])
+    with pytest.raises(FileFault) as fault:
+        load([path])
+    assert str(fault.value) == (
+        "referrals_2024-04-01.csv: could not be parsed: nothing from this source was written "
+        '(ValueError: Unable to parse string "1st" at position 0)'
+    )
 
 
 # -- waiting list and waiting times, by hand ---------------------------------------------------
