@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.special import ndtr, ndtri
 
 from cov_pipeline.quality import (
@@ -33,13 +32,13 @@ from cov_pipeline.quality import (
     pandera_reasons,
     quarantine_frame,
     read_csv_text,
-    read_text_strict,
     reasons_by_row,
     record_lines,
     rows_that_may_fail,
     sha256_of,
     stripped,
 )
+from cov_pipeline.raw_reader import load_yaml, read_stable
 from cov_pipeline.schemas.household_survey import (
     AGE_BANDS,
     AUDIT_C_ITEM_RANGE,
@@ -323,13 +322,13 @@ def parse_codebook(document: object, path: Path) -> dict[int, WaveSpec]:
 def load_codebook(path: Path) -> Codebook:
     if not path.is_file():
         raise FileFault(path, f"no codebook: the survey folder needs {CODEBOOK_NAME}")
-    text, data = read_text_strict(path)
+    raw = read_stable(path)
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _codebook_fault(path, f"not valid YAML: {exc}") from None
+        document = load_yaml(raw)  # a key given twice is a fault, not "the last value wins"
+    except FileFault as fault:
+        raise _codebook_fault(path, fault.fault) from None
     waves = parse_codebook(document, path)
-    return Codebook(waves, SourceFile(path.name, sha256_of(data), len(data), len(waves)))
+    return Codebook(waves, SourceFile(path.name, raw.sha256, len(raw.data), len(waves)))
 
 
 # -- reading wave files -----------------------------------------------------------------------

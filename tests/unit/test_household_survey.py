@@ -299,6 +299,20 @@ def test_codebook_faults_name_the_wave_and_the_variable(tmp_path, edit, message)
     assert str(fault.value).startswith(message)
 
 
+def test_a_code_given_twice_in_the_codebook_is_a_fault_naming_the_file_and_the_code(tmp_path):
+    # YAML keeps the last value of a repeated key: men would be coded as women without a word
+    path = tmp_path / "codebook.yaml"
+    path.write_text(
+        CODEBOOK.replace('{"1": Male, "2": Female}', "{M: Male, F: Female, M: Female}"),
+        encoding="utf-8",
+    )
+    with pytest.raises(FileFault) as fault:
+        load_codebook(path)
+    message = str(fault.value)
+    assert message.startswith("codebook.yaml: invalid codebook: not valid YAML: ")
+    assert "found key 'M' twice (first on line 10)" in message
+
+
 def test_codebook_reads_numeric_yaml_keys_as_codes(tmp_path):
     path = tmp_path / "codebook.yaml"
     path.write_text(CODEBOOK.replace('{"1": Male, "2": Female}', "{1: Male, 2: Female}"))
