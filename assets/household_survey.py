@@ -24,6 +24,7 @@ from cov_pipeline.household_survey import (
     weighted_indicators,
 )
 from cov_pipeline.quality import FileFault
+from cov_pipeline.raw_reader import discover
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -47,16 +48,22 @@ CHANGE = AssetKey(["marts", "household_survey_change"])
     },
     QUARANTINE,
     "Household survey rows rejected with their file, line and every reason (unmapped code, "
-    "answer off its scale, missing or non-positive weight, respondent twice in a wave).",
+    "answer off its scale, missing or non-positive weight, respondent twice in a wave, a record "
+    "that cannot be read as delivered).",
 )
 def household_survey_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> Iterator:
     folder = raw_files.source_dir(SOURCE)
-    paths = raw_files.files(SOURCE, WAVE_PATTERN)
-    context.log.info(f"reading {len(paths)} survey wave file(s) and {CODEBOOK_NAME} from {folder}")
     try:
-        load = load_household_survey(folder / CODEBOOK_NAME, paths)
+        found = discover(folder, WAVE_PATTERN)
+        context.log.info(
+            f"reading {len(found.files)} survey wave file(s) and {CODEBOOK_NAME} from {folder}"
+        )
+        ignored = [p.name for p in found.ignored if p.name != CODEBOOK_NAME]
+        if ignored:
+            context.log.warning(f"ignored, not a wave file ({WAVE_PATTERN}): {', '.join(ignored)}")
+        load = load_household_survey(folder / CODEBOOK_NAME, found.files)
     except FileFault as fault:
         fail_on_file_fault(fault)
     staged = load.staging

@@ -5,13 +5,12 @@ Each wave names its columns and codes its answers its own way; ``codebook.yaml``
 one harmonised schema (:mod:`cov_pipeline.schemas.household_survey`), so a new wave is a codebook
 edit and a file, no code. File faults (a file no wave describes, a column the codebook does not
 know, a mapped column that is absent) raise :class:`FileFault`; row faults (an unmapped code, an
-answer off its scale, a missing or non-positive weight, a respondent twice in a wave) quarantine the
-row with every reason.
+answer off its scale, a missing or non-positive weight, a respondent twice in a wave, a record
+the raw reader could not read as delivered) quarantine the row with every reason.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,6 @@ from scipy.special import ndtr, ndtri
 from cov_pipeline.quality import (
     FileFault,
     SourceFile,
-    blank_rows,
     by_value,
     columns_frame,
     distinct_values,
@@ -31,14 +29,10 @@ from cov_pipeline.quality import (
     join_reasons,
     pandera_reasons,
     quarantine_frame,
-    read_csv_text,
     reasons_by_row,
-    record_lines,
     rows_that_may_fail,
-    sha256_of,
-    stripped,
 )
-from cov_pipeline.raw_reader import load_yaml, read_stable
+from cov_pipeline.raw_reader import RECORD_FAULT, load_yaml, matches, read_records, read_stable
 from cov_pipeline.schemas.household_survey import (
     AGE_BANDS,
     AUDIT_C_ITEM_RANGE,
@@ -57,6 +51,8 @@ from cov_pipeline.stats import wilson_interval
 SOURCE = "household_survey"
 CODEBOOK_NAME = "codebook.yaml"
 WAVE_PATTERN = "*.csv"
+# Opens the file fault of a wave whose parsing raised (never a bare pandas message).
+PARSING_FAILED = "could not be parsed: nothing from this source was written"
 
 # Harmonised variables every wave must map, with their allowed values (text) or range (integers).
 CATEGORICAL_VARIABLES: dict[str, tuple] = {
@@ -176,7 +172,32 @@ class WaveSpec:
         ]
 
     def matches(self, file_name: str) -> bool:
-        return fnmatch.fnmatchcase(file_name, self.files)
+        """The file is one of this wave's (the extension in any case: ``.CSV`` as ``.csv``)."""
+        return matches(file_name, self.files)
+
+    def columns(self, path: Path, names: list[str]) -> list[str]:
+        """The wave's header rule for the raw reader: the delivered names, trimmed, each known
+        to the codebook and none repeated; every column the codebook maps present (an ignored
+        column may be absent). Otherwise a file fault naming the wave and the columns."""
+        names = [str(n).strip() for n in names]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            listed = ", ".join(repr(n) for n in repeated)
+            raise FileFault(path, f"wave {self.year}: repeated column(s) {listed}")
+        known = set(self.known_columns)
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            listed = ", ".join(repr(u) for u in unknown)
+            raise FileFault(path, f"wave {self.year}: column(s) {listed} not in the codebook")
+        absent = [c for c in self.known_columns if c not in names and c not in self.ignored_columns]
+        if absent:
+            by_column = {self.respondent_id: "respondent_id", self.weight: "weight"}
+            by_column.update({v.column: v.target for v in self.variables})
+            listed = ", ".join(f"{c!r} ({by_column[c]})" for c in absent)
+            raise FileFault(
+                path, f"wave {self.year}: column(s) the codebook maps are missing: {listed}"
+            )
+        return names
 
 
 @dataclass(frozen=True)
@@ -333,37 +354,11 @@ def load_codebook(path: Path) -> Codebook:
 
 # -- reading wave files -----------------------------------------------------------------------
 def read_wave_file(path: Path, wave: WaveSpec) -> tuple[pd.DataFrame, SourceFile]:
-    """A wave file as text columns plus ``source_file`` and ``line_number``; header checked."""
-    frame, text, data = read_csv_text(path, f"wave {wave.year}: ")
-    starts = record_lines(frame, text)  # before the names are trimmed: they count as lines
-    names = [str(c).strip() for c in frame.columns]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated or any(n.startswith("Unnamed: ") or n == "" for n in names):
-        raise FileFault(path, f"wave {wave.year}: blank or duplicated column names {duplicated}")
-    known = set(wave.known_columns)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise FileFault(
-            path,
-            f"wave {wave.year}: column(s) {', '.join(repr(u) for u in unknown)} not in the codebook",
-        )
-    by_column = {wave.respondent_id: "respondent_id", wave.weight: "weight"}
-    by_column.update({v.column: v.target for v in wave.variables})
-    absent = [c for c in wave.known_columns if c not in names and c not in wave.ignored_columns]
-    if absent:
-        listed = ", ".join(f"{c!r} ({by_column[c]})" for c in absent)
-        raise FileFault(
-            path, f"wave {wave.year}: column(s) the codebook maps are missing: {listed}"
-        )
-    frame.columns = names
-    blank = blank_rows(frame, text, starts)
-    frame = frame.loc[~blank].copy()
-    if frame.empty:
-        raise FileFault(path, f"wave {wave.year}: has a header but no respondents")
-    frame["line_number"] = starts[~blank]
-    frame["source_file"] = path.name
-    info = SourceFile(path.name, sha256_of(data), len(data), len(frame))
-    return frame.reset_index(drop=True), info
+    """A wave file as text columns (named as delivered, trimmed) plus ``line_number``,
+    ``source_file`` and ``record_fault``, read by the one raw reader
+    (:mod:`cov_pipeline.raw_reader`) with the wave's header rule (:meth:`WaveSpec.columns`)."""
+    records = read_records(path, wave.columns, what="respondents")
+    return records.frame, records.info
 
 
 # -- harmonisation ----------------------------------------------------------------------------
@@ -374,7 +369,7 @@ def _quoted(values: pd.Series) -> pd.Series:
 def _is_missing(text: pd.Series, missing_codes: frozenset[str]) -> np.ndarray:
     """Blank (or whitespace) or a code the codebook declares missing."""
     stripped = text.str.strip()
-    return ((stripped == "") | stripped.isin(missing_codes)).to_numpy()
+    return ((stripped == "") | stripped.isin(missing_codes)).to_numpy(dtype=bool, na_value=False)
 
 
 def _look_up(text: pd.Series, keys: list[str]) -> tuple[np.ndarray, pd.Series]:
@@ -413,9 +408,9 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
             else:
                 reasons.append(message(mask).reindex(index))
 
-    rid = stripped(raw[wave.respondent_id])
-    no_id = (rid == "").to_numpy()
-    out["respondent_id"] = rid.where(~no_id, None).astype(object)
+    rid = raw[wave.respondent_id].str.strip()
+    no_id = (rid == "").to_numpy(dtype=bool, na_value=True)
+    out["respondent_id"] = np.where(no_id, None, rid.to_numpy(dtype=object))
     fault(no_id, f"respondent_id: missing (column '{wave.respondent_id}')")
 
     text = raw[wave.weight]
@@ -447,7 +442,7 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
             prefix += "code "
         else:
             low, high = variable.scale
-            number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+            number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             with np.errstate(invalid="ignore"):
                 found = (number % 1 == 0) & (number >= low) & (number <= high)
             values = np.where(found, number, 0)
@@ -600,12 +595,24 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
     files = [codebook.source]
     offset = 0
     for path, wave in assigned:
-        raw, info = read_wave_file(path, wave)
-        raw.index = pd.RangeIndex(offset, offset + len(raw))
+        try:
+            raw, info = read_wave_file(path, wave)
+            raw.index = pd.RangeIndex(offset, offset + len(raw))
+            typed, why = harmonise_wave(raw, wave)
+        except FileFault:
+            raise
+        except Exception as exc:  # a fault of parsing, said with the file's name
+            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
         offset += len(raw)
         files.append(info)
-        typed, why = harmonise_wave(raw, wave)
-        record = [c for c in raw.columns if c not in ("source_file", "line_number")]
+        # A record the reader could not take as delivered (a wrong number of fields, a NUL byte,
+        # a cleared row): its fields are not the respondent's, so its fault is its one reason,
+        # and its id (perhaps not an id) is no respondent's repeated.
+        read = raw[RECORD_FAULT].isna()
+        if not read.all():
+            why = why.where(read, raw[RECORD_FAULT])
+            typed["respondent_id"] = typed["respondent_id"].where(read, None)
+        record = [c for c in raw.columns if c not in ("source_file", "line_number", RECORD_FAULT)]
         harmonised.append(typed)
         reasons.append(why)
         quarantine_sources.append((raw, record))

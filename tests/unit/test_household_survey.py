@@ -20,6 +20,7 @@ from cov_pipeline.household_survey import (
     LOW_WELLBEING_BELOW,
     STAGING_COLUMNS,
     STAGING_DESCRIPTIONS,
+    WAVE_PATTERN,
     audit_c_total,
     load_codebook,
     load_household_survey,
@@ -33,6 +34,7 @@ from cov_pipeline.household_survey import (
     weighted_proportion,
 )
 from cov_pipeline.quality import FileFault
+from cov_pipeline.raw_reader import CLEARED_ROW, discover
 
 Z95 = 1.959963984540054
 
@@ -596,7 +598,7 @@ def test_a_blank_line_is_skipped_and_a_line_of_empty_fields_is_a_respondent_quar
     commas = "," * GOOD.count(",")
     result = load(tmp_path, [GOOD.format(n=1), "", commas, GOOD.format(n=2)])
     assert result.staging["line_number"].tolist() == [2, 5]
-    assert list(reasons_by_line(result)) == [4]
+    assert reasons_by_line(result) == {4: CLEARED_ROW}
 
 
 def test_the_indicators_mart_reads_only_its_input_columns(tmp_path):
@@ -624,3 +626,97 @@ def test_answers_are_harmonised_once_per_distinct_answer_with_each_row_s_reason(
         5: "age_band: code '9' in column 'age' is not in the codebook for wave 2018",
     }
     assert result.staging["respondent_id"].tolist() == ["R1"]
+
+
+# -- damage as deliveries are damaged: the one raw reader's row and file faults (issue 13) ----
+@pytest.mark.parametrize("at", [0, 2], ids=["first record", "later record"])
+def test_an_unquoted_comma_is_a_fault_of_its_row_alone(tmp_path, at):
+    rows = [GOOD.format(n=n) for n in (1, 2, 3)]
+    rows[at] = rows[at].replace(",I7,", ",I,7,")  # an interviewer 'I,7', not quoted
+    result = load(tmp_path, rows)
+    assert reasons_by_line(result) == {
+        at + 2: "record has 20 fields, the header 19 (extra: '1.25'; a comma in a field that is "
+        "not quoted?)"
+    }
+    others = {"R1": 2, "R2": 3, "R3": 4}
+    del others[f"R{at + 1}"]
+    staged = result.staging
+    assert dict(zip(staged["respondent_id"], staged["line_number"], strict=True)) == others
+    assert result.rows_accounted_for == result.input_rows == 3
+
+
+def test_a_row_the_reader_could_not_read_is_not_a_respondent_given_twice(tmp_path):
+    # its id (perhaps not an id: its fields are not as delivered) repeats no respondent
+    rows = [GOOD.format(n=1).replace(",I7,", ",I,7,"), GOOD.format(n=1)]
+    result = load(tmp_path, rows)
+    assert list(reasons_by_line(result)) == [2]
+    assert result.staging["line_number"].tolist() == [3]
+
+
+def test_a_nul_byte_inside_a_field_is_a_fault_of_its_row(tmp_path):
+    rows = [GOOD.format(n=1), GOOD.format(n=2).replace(",I7,", ",I\x007,")]
+    result = load(tmp_path, rows)
+    assert reasons_by_line(result) == {3: "NUL byte in interviewer"}
+    assert '"interviewer":"I\\u00007"' in result.quarantine.loc[0, "record"]
+    assert result.staging["respondent_id"].tolist() == ["R1"]
+
+
+def test_nul_padding_after_the_last_record_fails_naming_the_file(tmp_path):
+    codebook, paths = write_survey(tmp_path / "household_survey", [GOOD.format(n=1)])
+    paths[0].write_bytes(paths[0].read_bytes() + b"\0" * 64)
+    with pytest.raises(FileFault) as fault:
+        load_household_survey(codebook, paths)
+    assert str(fault.value).startswith("hs_2018.csv: ends in 64 NUL byte(s) after its last record")
+
+
+def test_a_wave_file_with_its_extension_in_capitals_is_found_and_read(tmp_path):
+    folder = tmp_path / "household_survey"
+    codebook, _ = write_survey(folder, [GOOD.format(n=1)], name="hs_2018.CSV")
+    (folder / "notes.txt").write_text("fieldwork notes", encoding="utf-8")
+    found = discover(folder, WAVE_PATTERN)
+    # the codebook and other files are no wave files: the folder's waves are its CSV files
+    assert [p.name for p in found.files] == ["hs_2018.CSV"]
+    assert [p.name for p in found.ignored] == ["codebook.yaml", "notes.txt"]
+    result = load_household_survey(codebook, found.files)
+    assert result.staging[["respondent_id", "source_file"]].values.tolist() == [
+        ["R1", "hs_2018.CSV"]
+    ]
+
+
+def test_a_csv_file_no_wave_describes_still_fails(tmp_path):
+    folder = tmp_path / "household_survey"
+    codebook, _ = write_survey(folder, [GOOD.format(n=1)])
+    (folder / "Readme.CSV").write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(FileFault) as fault:
+        load_household_survey(codebook, discover(folder, WAVE_PATTERN).files)
+    assert str(fault.value) == "Readme.CSV: no wave in codebook.yaml describes this file"
+
+
+def test_answers_that_are_no_number_are_row_faults_even_in_a_whole_column(tmp_path):
+    # every weight and every item 1 unreadable: reasons, not a conversion error
+    rows = [
+        GOOD.format(n=1).replace(",1.25", ",inf").replace("R1,2,1,1,3,2,3,2", "R1,2,1,1,3,2,3,1st"),
+        GOOD.format(n=2).replace(",1.25", ",NaN").replace("R2,2,1,1,3,2,3,2", "R2,2,1,1,3,2,3,inf"),
+    ]
+    result = load(tmp_path, rows)
+    assert reasons_by_line(result) == {
+        2: "weight: 'inf' in column 'wt' is not a number | audit_c_q1: '1st' in column 'a1' is "
+        "outside the scale 0-4",
+        3: "weight: 'NaN' in column 'wt' is not a number | audit_c_q1: 'inf' in column 'a1' is "
+        "outside the scale 0-4",
+    }
+
+
+def test_an_error_while_parsing_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
+    import cov_pipeline.household_survey as household_survey
+
+    def fails(text):
+        raise ValueError("Cannot convert non-finite values (NA or inf) to integer")
+
+    monkeypatch.setattr(household_survey, "_numbers", fails)
+    with pytest.raises(FileFault) as fault:
+        load(tmp_path, [GOOD.format(n=1)])
+    assert str(fault.value) == (
+        "hs_2018.csv: could not be parsed: nothing from this source was written (ValueError: "
+        "Cannot convert non-finite values (NA or inf) to integer)"
+    )
