@@ -48,8 +48,8 @@ CHANGE = AssetKey(["marts", "household_survey_change"])
     },
     QUARANTINE,
     "Household survey rows rejected with their file, line and every reason (unmapped code, "
-    "answer off its scale, missing or non-positive weight, respondent twice in a wave, a record "
-    "that cannot be read as delivered).",
+    "answer off its scale, missing or non-positive weight, respondent twice in a wave, an "
+    "export's totals line, a record that cannot be read as delivered).",
 )
 def household_survey_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource

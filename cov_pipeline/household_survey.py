@@ -5,8 +5,9 @@ Each wave names its columns and codes its answers its own way; ``codebook.yaml``
 one harmonised schema (:mod:`cov_pipeline.schemas.household_survey`), so a new wave is a codebook
 edit and a file, no code. File faults (a file no wave describes, a column the codebook does not
 know, a mapped column that is absent) raise :class:`FileFault`; row faults (an unmapped code, an
-answer off its scale, a missing or non-positive weight, a respondent twice in a wave, a record
-the raw reader could not read as delivered) quarantine the row with every reason.
+answer off its scale, a missing or non-positive weight, a respondent twice in a wave, an export's
+totals line, a record the raw reader could not read as delivered) quarantine the row with every
+reason.
 """
 
 from __future__ import annotations
@@ -389,6 +390,43 @@ def _numbers(text: pd.Series) -> np.ndarray:
     return by_value(text, lambda v: pd.to_numeric(v, errors="coerce")).to_numpy(dtype=float)
 
 
+# What a totals line of an export holds where a respondent's id stands: "Total", "TOTALS",
+# "Grand total", "Sub-total", "Total (weighted)", "All", "All respondents", "Sum". No wave's ids
+# read so (they are codes with digits: CHS18-00001, 210001, R24-00001), and such a line is no
+# respondent: staged, its weight (the sum of the others') would count as one.
+TOTALS_LABEL = r"(?:grand\s+|sub-?\s*)?totals?(?:\W.*)?|all(?:\s+(?:respondents|adults))?|sum"
+
+
+def _totals_label(values: pd.Series) -> np.ndarray:
+    """Where a (trimmed) value is a totals label (:data:`TOTALS_LABEL`, in any case)."""
+    found = values.str.fullmatch(TOTALS_LABEL, case=False)
+    return found.to_numpy(dtype=bool, na_value=False)
+
+
+def totals_reasons(
+    raw: pd.DataFrame, wave: WaveSpec, rid: pd.Series, no_id: np.ndarray
+) -> pd.Series:
+    """The reason of each row that is a totals line of the export, not a respondent, by row
+    label: a totals label as its respondent id (``rid``, trimmed), or, where it has none
+    (``no_id``), in another column."""
+    found = {wave.respondent_id: rid[_totals_label(rid)]}
+    if no_id.any():
+        blank = raw.loc[no_id]
+        for column in wave.known_columns:
+            if column in blank.columns and column != wave.respondent_id:
+                text = blank[column].str.strip()
+                found[column] = text[_totals_label(text)]
+    reasons = [
+        "a totals row, not a respondent (" + _quoted(labels) + f" in column '{column}')"
+        for column, labels in found.items()
+        if len(labels)
+    ]
+    if not reasons:
+        return pd.Series(dtype=object)
+    reasons = pd.concat(reasons)
+    return reasons[~reasons.index.duplicated()]  # the first column that says so
+
+
 def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.Series]:
     """The wave's rows on the harmonised schema, and one reason string per row ('' when valid).
 
@@ -412,6 +450,7 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
     no_id = (rid == "").to_numpy(dtype=bool, na_value=True)
     out["respondent_id"] = np.where(no_id, None, rid.to_numpy(dtype=object))
     fault(no_id, f"respondent_id: missing (column '{wave.respondent_id}')")
+    reasons.append(totals_reasons(raw, wave, rid, no_id).reindex(index))
 
     text = raw[wave.weight]
     number = _numbers(text)

@@ -173,15 +173,17 @@ def test_bad_rows_through_the_asset(raw_dir, warehouse_url):
     assert checks["rows_accounted_for"]
 
 
-def test_damaged_records_are_quarantined_each_alone(raw_dir, duckdb_url):
+def test_damaged_records_and_a_totals_line_are_quarantined_each_alone(raw_dir, duckdb_url):
     # one raw reader (issue 13): a field more in the first record, a NUL byte in a later one, a
-    # spreadsheet's cleared row; the 2021 wave's extension in capitals
+    # spreadsheet's cleared row and an export's totals line; the 2021 wave's extension in capitals
     folder = raw_dir / "household_survey"
     path = folder / "household_survey_2018.csv"
     header, *records = path.read_text(encoding="utf-8").splitlines()
+    weights = sum(float(r.rsplit(",", 1)[1]) for r in records)
     records[0] = records[0].replace(",", ",EXTRA,", 1)  # line 2
     records[5] = records[5].replace(",", ",\0", 1)  # line 7
     records.insert(10, "," * header.count(","))  # line 12
+    records.append("Total" + "," * header.count(",") + f"{weights:.4f}")  # line 2003
     path.write_text("\n".join([header, *records]) + "\n", encoding="utf-8")
     wave_2021 = folder / "household_survey_2021.csv"
     wave_2021.rename(wave_2021.with_suffix(".CSV"))
@@ -198,8 +200,10 @@ def test_damaged_records_are_quarantined_each_alone(raw_dir, duckdb_url):
         f"'{records[0].rsplit(',', 1)[1]}'; a comma in a field that is not quoted?)",
         7: "NUL byte in age_grp",
         12: "every field is empty (a cleared row)",
+        2003: "a totals row, not a respondent ('Total' in column 'resp_id')",
     }
-    assert len(quarantine) == 2 + 3  # the sample's two, and these three alone
+    assert len(quarantine) == 2 + 4  # the sample's two, and these four alone
+    assert "Total" not in set(staged["respondent_id"])
     assert staged.groupby("wave_year").size().to_dict() == {2018: 1998, 2021: 2000, 2024: 2000}
     assert set(staged.loc[staged["wave_year"] == 2021, "source_file"]) == {
         "household_survey_2021.CSV"

@@ -692,6 +692,46 @@ def test_a_csv_file_no_wave_describes_still_fails(tmp_path):
     assert str(fault.value) == "Readme.CSV: no wave in codebook.yaml describes this file"
 
 
+TOTALS = [
+    "Total",
+    "TOTAL",
+    "Totals",
+    "Grand total",
+    "Sub-total",
+    "Total (weighted)",
+    "All",
+    "All respondents",
+    "sum",
+]
+
+
+@pytest.mark.parametrize("label", TOTALS)
+def test_a_totals_row_is_quarantined_not_staged_as_a_respondent(tmp_path, label):
+    # an export's totals line: its weight (the sum of the others') would count as one person
+    total = label + "," * (GOOD.count(",") - 1) + ",2.5"
+    result = load(tmp_path, [GOOD.format(n=1), GOOD.format(n=2), total])
+    assert reasons_by_line(result) == {
+        4: f"a totals row, not a respondent ('{label}' in column 'id')"
+    }
+    assert result.staging["respondent_id"].tolist() == ["R1", "R2"]
+
+
+def test_a_totals_row_without_an_id_says_where_its_label_is(tmp_path):
+    total = ",Total" + "," * (GOOD.count(",") - 2) + ",2.5"
+    result = load(tmp_path, [GOOD.format(n=1), total])
+    assert reasons_by_line(result) == {
+        3: "respondent_id: missing (column 'id') | a totals row, not a respondent ('Total' in "
+        "column 'age') | age_band: code 'Total' in column 'age' is not in the codebook for wave "
+        "2018"
+    }
+
+
+@pytest.mark.parametrize("rid", ["TOT1", "Allen", "Sumner", "R-Total", "CHS18-00001", "210001"])
+def test_ids_that_only_resemble_a_totals_label_are_respondents(tmp_path, rid):
+    result = load(tmp_path, [GOOD.format(n=1).replace("R1,", f"{rid},", 1)])
+    assert result.quarantine.empty and result.staging["respondent_id"].tolist() == [rid]
+
+
 def test_answers_that_are_no_number_are_row_faults_even_in_a_whole_column(tmp_path):
     # every weight and every item 1 unreadable: reasons, not a conversion error
     rows = [
