@@ -21,10 +21,21 @@ from dagster import (
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
 from cov_pipeline import settings
-from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, SourceFile
+from cov_pipeline.quality import (
+    IDENTICAL_COPY,
+    QUARANTINE_DESCRIPTIONS,
+    REVISED,
+    REVISION_DESCRIPTIONS,
+    SourceFile,
+)
 from cov_pipeline.warehouse import TableWrite, Warehouse
 
 SAMPLE_SIZE = 20
+REVISIONS_DESCRIPTION = (
+    "Records that arrived more than once and were staged once: identical copies (a resent "
+    "extract) collapsed, and versions revised by a later publication (the newer staged), each "
+    "with the file and line of the copy and of the version staged, and the fields that changed."
+)
 
 
 def quarantine_check_specs(asset_key: AssetKey, source: str) -> list[AssetCheckSpec]:
@@ -54,13 +65,17 @@ def staging_asset(
     quarantine_key: AssetKey,
     quarantine_description: str,
     deps: Sequence[AssetKey] = (),
+    revisions_key: AssetKey | None = None,
 ) -> Callable[[Callable[..., Iterator]], AssetsDefinition]:
     """The multi-asset decorator of a source's staging step. ``staging`` maps each staging table
     to its description and the source's name as that table's checks word it. Every table and
-    the quarantine share the source's group, the owners and kinds and the ``deps``; each staging
-    table gets the blocking quarantine checks; the step runs in the warehouse pool."""
+    the quarantine (and the revisions table, where the source declares one) share the source's
+    group, the owners and kinds and the ``deps``; each staging table gets the blocking
+    quarantine checks; the step runs in the warehouse pool."""
     descriptions = {key: description for key, (description, _) in staging.items()}
     descriptions[quarantine_key] = quarantine_description
+    if revisions_key is not None:
+        descriptions[revisions_key] = REVISIONS_DESCRIPTION
     specs = [
         AssetSpec(
             key,
@@ -176,6 +191,7 @@ def publish_staging(
     quarantine: pd.DataFrame,
     quarantine_description: str,
     files: Iterable[SourceFile],
+    revisions: tuple[AssetKey, pd.DataFrame] | None = None,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Replace a source's staging tables and its quarantine in one transaction (all change or
     none does), then report each table's metadata and the two quarantine checks per staging
@@ -200,6 +216,10 @@ def publish_staging(
     writes[("quality", quarantine_key.path[1])] = TableWrite(
         quarantine, quarantine_description, QUARANTINE_DESCRIPTIONS
     )
+    if revisions is not None:
+        writes[("quality", revisions[0].path[1])] = TableWrite(
+            revisions[1], REVISIONS_DESCRIPTION, REVISION_DESCRIPTIONS
+        )
     warehouse.replace_tables(writes)
     target = warehouse.display_name
     for table in staged:
@@ -229,6 +249,18 @@ def publish_staging(
             target,
         ),
     )
+    if revisions is not None:
+        key, frame = revisions
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                **table_metadata(
+                    "quality", key.path[1], frame, REVISION_DESCRIPTIONS, list(files), target
+                ),
+                "revised": int((frame["outcome"] == REVISED).sum()),
+                "identical_copies": int((frame["outcome"] == IDENTICAL_COPY).sum()),
+            },
+        )
     yield from checks
 
 

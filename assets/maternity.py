@@ -52,6 +52,7 @@ BOOKINGS = AssetKey(["staging", "maternity_bookings"])
 BIRTHS = AssetKey(["staging", "maternity_births"])
 TERMINATIONS = AssetKey(["staging", "terminations"])
 QUARANTINE = AssetKey(["quality", "maternity_quarantine"])
+REVISIONS = AssetKey(["quality", "maternity_revisions"])
 LATE_BOOKINGS = AssetKey(["marts", "late_bookings"])
 PREMATURE_DELIVERIES = AssetKey(["marts", "premature_deliveries"])
 PREGNANCY_OUTCOMES = AssetKey(["marts", "pregnancy_outcomes"])
@@ -122,6 +123,7 @@ _STAGED = {
     "birth before its booking, a date in the future, an unknown ethnic code, an LSOA missing "
     "from the lookup, a repeated pseudo id, ...).",
     deps=[IMD_LSOA],
+    revisions_key=REVISIONS,
 )
 def maternity_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
@@ -148,7 +150,8 @@ def maternity_staging(
     for key, table in tables.items():
         context.log.info(
             f"{key.path[1]}: {table.input_rows} rows read, {len(table.staging)} staged, "
-            f"{len(table.quarantine)} quarantined"
+            f"{len(table.quarantine)} quarantined, {len(table.revisions)} copies or earlier "
+            "versions collapsed (quality.maternity_revisions)"
         )
     staged = [
         StagedTable.from_load(
@@ -158,7 +161,13 @@ def maternity_staging(
     ]
     # all four tables change together, or none does
     yield from publish_staging(
-        wh, staged, QUARANTINE, load.quarantine, "Rejected maternity rows.", load.files
+        wh,
+        staged,
+        QUARANTINE,
+        load.quarantine,
+        "Rejected maternity rows.",
+        load.files,
+        revisions=(REVISIONS, load.revisions),
     )
 
 

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,10 +28,13 @@ from cov_pipeline.config import CONFIG_DIR
 from cov_pipeline.imd import MOST_DEPRIVED_DECILES
 from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
+    IDENTICAL_COPY,
+    REVISED,
     FileFault,
     ReasonCollector,
     SourceFile,
     empty_quarantine,
+    empty_revisions,
     failure_cases,
     marked_cells,
     quarantine_frame,
@@ -413,6 +417,8 @@ class _Rows:
         self.header = list(header)
         self.reasons = ReasonCollector(raw.index)
         self.reported = pd.DataFrame(False, index=raw.index, columns=self.header)
+        self.collapsed = np.zeros(len(raw), dtype=bool)  # copies and revised versions not staged
+        self.revisions: list[pd.DataFrame] = []
 
     def add(self, mask, *parts: str | pd.Series, quote: Sequence[int] = ()) -> None:
         """Add a reason where ``mask`` holds: the parts (text, or a Series read at those rows,
@@ -562,34 +568,96 @@ class _Rows:
         missing = well_formed & ~lsoa.isin(lookup_codes).to_numpy()
         self.add(missing, "lsoa_code: ", lsoa, " is not in the IMD lookup", quote=[1])
 
-    def duplicates(self, ids: pd.Series, column: str) -> None:
-        """A pseudo id on more than one row: identical copies keep the first and quarantine the
-        others; copies that disagree are all quarantined (nothing says which is right)."""
+    def duplicates(self, ids: pd.Series, column: str, table: str, newer_wins: bool = False) -> None:
+        """A record seen more than once (``ids`` the key; None where it has none):
+
+        - a copy identical to an earlier one (a resent extract) is collapsed: staged once, the
+          copy counted and recorded in the revisions table (a copy that fails other rules is
+          quarantined with them, and says whose copy it is);
+        - with ``newer_wins`` (a publication revised by the next one: one version per file), the
+          version in the latest file (by name: publications are named by year) is staged and
+          the earlier versions are recorded as revised, with the fields that changed;
+        - otherwise copies that disagree are all quarantined, naming every place (nothing says
+          which is right); so are versions that disagree within one file.
+        """
         repeated = (ids.duplicated(keep=False) & ids.notna()).to_numpy(dtype=bool)
         if not repeated.any():
             return
         rows = self.raw.loc[repeated]
         key = ids[repeated]
-        record = pd.Series(
-            pd.util.hash_pandas_object(rows[self.header], index=False).to_numpy(),
-            index=rows.index,
-        )
-        conflict = record.groupby(key).transform("nunique") > 1
-        place = rows["source_file"].astype(str) + " line " + rows["line_number"].astype(str)
-        first = place.groupby(key).transform("first").reindex(self.raw.index)
-        every = place.groupby(key).transform(", ".join).reindex(self.raw.index)
-        later_copy = (key.duplicated(keep="first") & ~conflict).reindex(
-            self.raw.index, fill_value=False
-        )
+        digests = pd.util.hash_pandas_object(rows[self.header], index=False).to_numpy()
+        record = pd.Series(digests.view(np.int64), index=rows.index, dtype="Int64")
+        files = rows["source_file"].astype(str)
+        place = files + " line " + rows["line_number"].astype(str)
+        faulty = pd.Series(self.reasons.rows_with_reasons()[repeated], index=rows.index)
+        by_key = key.to_numpy()
+        n_versions = record.groupby(by_key).transform("nunique")
+        # the version staged: the first row of the one record (identical copies), or of the
+        # latest file's record (a revision)
+        winner = record.groupby(by_key).transform("first")
+        resolvable = pd.Series(False, index=rows.index)
+        if newer_wins:
+            one_per_file = (
+                (record.groupby([by_key, files]).transform("nunique") <= 1)
+                .groupby(by_key)
+                .transform("all")
+            )
+            resolvable = (n_versions > 1) & one_per_file & ~faulty.groupby(by_key).transform("any")
+            latest = files == files.groupby(by_key).transform("max")
+            winner = winner.where(
+                ~resolvable, record.where(latest).groupby(by_key).transform("first")
+            )
+        conflict = (n_versions > 1) & ~resolvable
+        is_winner = (record == winner) & ~conflict
+        staged_at = place.where(is_winner).groupby(by_key).transform("first")
+        copy = is_winner & (place != staged_at)
+        revised = resolvable & ~is_winner
+        index = self.raw.index
         who = (f"{column}: ", ids)
-        self.add(later_copy, *who, " is duplicated, identical to ", first, quote=[1])
         self.add(
-            conflict.reindex(self.raw.index, fill_value=False),
+            (copy & faulty).reindex(index, fill_value=False),
+            *who,
+            " is duplicated, identical to ",
+            staged_at.reindex(index),
+            quote=[1],
+        )
+        self.add(
+            conflict.reindex(index, fill_value=False),
             *who,
             " appears more than once with different values (",
-            every,
+            place.groupby(by_key).transform(", ".join).reindex(index),
             ")",
             quote=[1],
+        )
+        collapsed = (copy & ~faulty) | revised
+        if not collapsed.any():
+            return
+        self.collapsed |= collapsed.reindex(index, fill_value=False).to_numpy(dtype=bool)
+        target = collapsed[collapsed].index
+        kept_row = {p: row for row, p in place.items()}
+        changes = [
+            "; ".join(
+                f"{c}: {rows.at[row, c]} -> {rows.at[kept_row[staged_at[row]], c]}"
+                for c in self.header
+                if rows.at[row, c] != rows.at[kept_row[staged_at[row]], c]
+            )
+            for row in target
+        ]
+        kept_file, _, kept_line = staged_at[target].str.rpartition(" line ").T.to_numpy()
+        self.revisions.append(
+            pd.DataFrame(
+                {
+                    "source": SOURCE,
+                    "table_name": table,
+                    "record_key": key[target].astype(str).to_numpy(),
+                    "outcome": np.where(revised[target], REVISED, IDENTICAL_COPY),
+                    "kept_file": kept_file,
+                    "kept_line": kept_line.astype(np.int64),
+                    "source_file": files[target].to_numpy(),
+                    "line_number": rows.loc[target, "line_number"].astype(np.int64).to_numpy(),
+                    "changes": changes,
+                }
+            )
         )
 
 
@@ -603,21 +671,29 @@ def _mother_columns(rows: _Rows, typed: pd.DataFrame) -> None:
 _TYPED_TO_RAW = {"nrpf": "nrpf_flag"}
 
 
+class Parsed(NamedTuple):
+    """One maternity table parsed: rows staged, rows quarantined, and the records seen more
+    than once that were collapsed or revised (not staged, recorded)."""
+
+    staged: pd.DataFrame
+    quarantine: pd.DataFrame
+    revisions: pd.DataFrame
+
+
 def _split(
-    typed: pd.DataFrame, raw: pd.DataFrame, reasons: pd.Series, header: Sequence[str], columns
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    reasons = with_record_faults(reasons, raw[RECORD_FAULT])
+    typed: pd.DataFrame, raw: pd.DataFrame, rows: _Rows, header: Sequence[str], columns
+) -> Parsed:
+    reasons = with_record_faults(rows.reasons.reasons(), raw[RECORD_FAULT])
     quarantine = quarantine_frame(SOURCE, raw, reasons, list(header))
-    valid = (reasons == "").to_numpy()
+    valid = (reasons == "").to_numpy() & ~rows.collapsed
     staged = typed.loc[valid, list(columns)]
     staged.index = pd.RangeIndex(len(staged))  # as reset_index, without its second copy
-    return staged, quarantine
+    revisions = pd.concat([empty_revisions(), *rows.revisions], ignore_index=True)
+    return Parsed(staged, quarantine, revisions)
 
 
-def parse_bookings(
-    raw: pd.DataFrame, lookup_codes: pd.Index, as_of: dt.date
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Staged bookings and quarantined rows from the text of every bookings extract."""
+def parse_bookings(raw: pd.DataFrame, lookup_codes: pd.Index, as_of: dt.date) -> Parsed:
+    """Staged bookings, quarantined rows and collapsed copies, from every bookings extract."""
     rows = _Rows(raw, BOOKING_HEADER)
     typed = raw[["source_file", "line_number"]].copy()
     typed["booking_pseudo_id"] = rows.text("booking_pseudo_id", required=True)
@@ -628,14 +704,15 @@ def parse_bookings(
     rows.future(typed["booking_date"], "booking_date", as_of)
     rows.lsoa_in_lookup(typed["lsoa_code"], lookup_codes)
     _python_text(typed, ids=["booking_pseudo_id"])
-    rows.duplicates(typed["booking_pseudo_id"], "booking_pseudo_id")
-    return _split(typed, raw, rows.reasons.reasons(), BOOKING_HEADER, BOOKING_STAGING_DESCRIPTIONS)
+    rows.duplicates(typed["booking_pseudo_id"], "booking_pseudo_id", "maternity_bookings")
+    return _split(typed, raw, rows, BOOKING_HEADER, BOOKING_STAGING_DESCRIPTIONS)
 
 
 def parse_births(
     raw: pd.DataFrame, lookup_codes: pd.Index, as_of: dt.date, bookings: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Staged births and quarantined rows; ``bookings`` are the staged bookings they link to."""
+) -> Parsed:
+    """Staged births, quarantined rows and collapsed copies; ``bookings`` are the staged
+    bookings they link to."""
     rows = _Rows(raw, BIRTH_HEADER)
     typed = raw[["source_file", "line_number"]].copy()
     typed["birth_pseudo_id"] = rows.text("birth_pseudo_id", required=True)
@@ -665,8 +742,8 @@ def parse_births(
         quote=[3],
     )
     typed["has_staged_booking"] = booking_date.notna()
-    rows.duplicates(typed["birth_pseudo_id"], "birth_pseudo_id")
-    return _split(typed, raw, rows.reasons.reasons(), BIRTH_HEADER, BIRTH_STAGING_DESCRIPTIONS)
+    rows.duplicates(typed["birth_pseudo_id"], "birth_pseudo_id", "maternity_births")
+    return _split(typed, raw, rows, BIRTH_HEADER, BIRTH_STAGING_DESCRIPTIONS)
 
 
 def _booking_dates(ids: pd.Series, bookings: pd.DataFrame) -> pd.Series:
@@ -677,7 +754,7 @@ def _booking_dates(ids: pd.Series, bookings: pd.DataFrame) -> pd.Series:
     return pd.Series(np.append(dates, np.datetime64("NaT", "ns"))[position], index=ids.index)
 
 
-def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> Parsed:
     """Staged DHSC rows and quarantined rows. ``*`` (suppressed by DHSC) is missing and flagged,
     ``-`` is DHSC's zero; counts may carry thousands separators."""
     rows = _Rows(raw.copy(), TERMINATIONS_HEADER)
@@ -726,12 +803,18 @@ def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame,
         ")",
     )
     key = typed["year"].astype(str) + " " + typed["area_code"].fillna("")
-    rows.duplicates(key.where(typed["year"].notna() & typed["area_code"].notna()), "Year and area")
+    # DHSC revises last year's figures in the next publication: the later file's row is kept
+    rows.duplicates(
+        key.where(typed["year"].notna() & typed["area_code"].notna()),
+        "Year and area",
+        "terminations",
+        newer_wins=True,
+    )
     # the quarantine keeps the text as delivered, not the zero-normalised text
     return _split(
         typed,
         raw,
-        rows.reasons.reasons(),
+        rows,
         TERMINATIONS_HEADER,
         TERMINATION_STAGING_DESCRIPTIONS,
     )
@@ -739,22 +822,29 @@ def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame,
 
 @dataclass
 class TableLoad:
-    """One staging table: its valid rows, its quarantined rows and the files they came from."""
+    """One staging table: its valid rows, its quarantined rows, the records seen more than once
+    that were collapsed or revised, and the files they came from."""
 
     table: str
     staging: pd.DataFrame
     quarantine: pd.DataFrame
     files: list[SourceFile] = field(default_factory=list)
     input_rows: int = 0
+    revisions: pd.DataFrame = field(default_factory=empty_revisions)
 
     @property
     def rows_accounted_for(self) -> int:
-        return len(self.staging) + len(self.quarantine)
+        """Rows staged, quarantined, or collapsed into a staged row (a copy, a revision)."""
+        return len(self.staging) + len(self.quarantine) + len(self.revisions)
+
+    @classmethod
+    def of(cls, table: str, parsed: Parsed, files: list[SourceFile], input_rows: int):
+        return cls(table, parsed.staged, parsed.quarantine, files, input_rows, parsed.revisions)
 
 
 @dataclass
 class MaternityLoad:
-    """The three maternity staging tables and their quarantine."""
+    """The three maternity staging tables, their quarantine and their revisions."""
 
     bookings: TableLoad
     births: TableLoad
@@ -770,6 +860,12 @@ class MaternityLoad:
         table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
         table = table.sort_values(["source_file", "line_number"], kind="stable")
         return table.reset_index(drop=True).astype({"line_number": "int64"})
+
+    @property
+    def revisions(self) -> pd.DataFrame:
+        table = pd.concat([empty_revisions(), *(t.revisions for t in self.tables)])
+        table = table.sort_values(["source_file", "line_number"], kind="stable")
+        return table.reset_index(drop=True)
 
     @property
     def files(self) -> list[SourceFile]:
@@ -797,20 +893,14 @@ def load_maternity(
         termination_paths, TERMINATIONS_HEADER, "terminations", TERMINATIONS_PATTERN
     )
     codes = pd.Index(imd["lsoa_code"].dropna().astype(str).unique())
-    bookings, booking_faults = parse_bookings(raw_bookings, codes, as_of)
-    births, birth_faults = parse_births(raw_births, codes, as_of, bookings)
-    terminations, termination_faults = parse_terminations(raw_terminations, as_of)
+    bookings = parse_bookings(raw_bookings, codes, as_of)
+    births = parse_births(raw_births, codes, as_of, bookings.staged)
+    terminations = parse_terminations(raw_terminations, as_of)
     return MaternityLoad(
-        bookings=TableLoad(
-            "maternity_bookings", bookings, booking_faults, booking_files, len(raw_bookings)
-        ),
-        births=TableLoad("maternity_births", births, birth_faults, birth_files, len(raw_births)),
-        terminations=TableLoad(
-            "terminations",
-            terminations,
-            termination_faults,
-            termination_files,
-            len(raw_terminations),
+        bookings=TableLoad.of("maternity_bookings", bookings, booking_files, len(raw_bookings)),
+        births=TableLoad.of("maternity_births", births, birth_files, len(raw_births)),
+        terminations=TableLoad.of(
+            "terminations", terminations, termination_files, len(raw_terminations)
         ),
     )
 

@@ -251,6 +251,13 @@ class ReasonCollector:
         """One string per row ('' for a valid row), reasons joined with ' | '."""
         return join_reasons(self._reasons, self._index)
 
+    def rows_with_reasons(self) -> np.ndarray:
+        """Where a row has at least one reason so far."""
+        found = np.zeros(len(self._index), dtype=bool)
+        for part in self._reasons:
+            found |= part.reindex(self._index).notna().to_numpy()
+        return found
+
 
 def reasons_by_row(reasons: pd.Series, index: pd.Index) -> pd.Series:
     """Reasons keyed by row label (a row may appear more than once) as one ' | ' separated
@@ -308,6 +315,39 @@ def quarantine_frame(
             "record": records.rstrip("\n").split("\n"),
         }
     )
+
+
+# -- records seen more than once --------------------------------------------------------------
+REVISION_COLUMNS = [
+    "source",
+    "table_name",
+    "record_key",
+    "outcome",
+    "kept_file",
+    "kept_line",
+    "source_file",
+    "line_number",
+    "changes",
+]
+REVISION_DESCRIPTIONS = {
+    "source": "Source the record came from.",
+    "table_name": "Staging table the record belongs to.",
+    "record_key": "What identifies the record (a pseudo id; year and area).",
+    "outcome": "'identical copy collapsed': the same record again, staged once; 'revised by a "
+    "later publication': the newer file's version was staged in place of this one.",
+    "kept_file": "File of the version staged.",
+    "kept_line": "Line of the version staged in that file.",
+    "source_file": "File of the copy or earlier version not staged.",
+    "line_number": "Line of that copy or earlier version.",
+    "changes": "For a revision, each field that changed: 'column: earlier -> staged'.",
+}
+IDENTICAL_COPY = "identical copy collapsed"
+REVISED = "revised by a later publication"
+
+
+def empty_revisions() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in REVISION_COLUMNS})
+    return frame.astype({"kept_line": "int64", "line_number": "int64"})
 
 
 def empty_quarantine() -> pd.DataFrame:

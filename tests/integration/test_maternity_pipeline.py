@@ -32,6 +32,7 @@ TABLES = [
     ("staging", "maternity_births"),
     ("staging", "terminations"),
     ("quality", "maternity_quarantine"),
+    ("quality", "maternity_revisions"),
     *(("marts", m) for m in MARTS),
     *(("published", m) for m in MARTS),
 ]
@@ -55,11 +56,6 @@ def planted_sample_rows() -> list[list[object]]:
             "bookings_2020.csv",
             4640,
             "gestation_at_booking_days: 900 is outside the possible range (0, 400) days",
-        ],
-        [
-            "bookings_2020.csv",
-            4641,
-            "booking_pseudo_id: 'BAE77C79AC' is duplicated, identical to bookings_2020.csv line 502",
         ],
         [
             "bookings_2021.csv",
@@ -142,12 +138,29 @@ def test_sample_marts_spc_and_disclosure(raw_dir, warehouse_url):
         planted_sample_rows()
     )
     assert set(quarantine["source"]) == {"maternity"}
+    # the booking delivered twice is staged once; the copy is recorded, not quarantined
+    revisions = tables["quality.maternity_revisions"]
+    assert revisions[
+        ["record_key", "outcome", "kept_file", "kept_line", "source_file", "line_number"]
+    ].values.tolist() == [
+        [
+            "BAE77C79AC",
+            "identical copy collapsed",
+            "bookings_2020.csv",
+            502,
+            "bookings_2020.csv",
+            4641,
+        ]
+    ]
     bookings = tables["staging.maternity_bookings"]
     births = tables["staging.maternity_births"]
     assert (len(bookings), len(births), len(tables["staging.terminations"])) == (35_147, 31_565, 36)
     for asset, staged in (("maternity_bookings", bookings), ("maternity_births", births)):
         input_rows = materialization(result, asset).metadata["input_rows"].value
-        assert input_rows == len(staged) + (quarantine["source_file"].str[:5] == asset[10:15]).sum()
+        prefix = asset[10:15]
+        assert input_rows == len(staged) + sum(
+            (table["source_file"].str[:5] == prefix).sum() for table in (quarantine, revisions)
+        )
 
     # headline figures (DESIGN §6)
     late = tables["marts.late_bookings"]
@@ -330,11 +343,10 @@ def test_small_extract_quarantine_holds_exactly_the_planted_rows(
             "ethnic_category: 'X' is not an NHS ethnic category code (A-H, J-N, P, R, S, Z or 99)",
         ],
         ["bookings_2024.csv", 7, "lsoa_code: 'E01099999' is not in the IMD lookup"],
-        [
-            "bookings_2024.csv",
-            8,
-            "booking_pseudo_id: 'BK0000' is duplicated, identical to bookings_2024.csv line 2",
-        ],
+    ]
+    revisions = tables["quality.maternity_revisions"]
+    assert revisions[["record_key", "kept_line", "line_number"]].values.tolist() == [
+        ["BK0000", 2, 8]
     ]
     assert len(tables["staging.maternity_bookings"]) == 24
     assert tables["staging.maternity_births"]["birth_pseudo_id"].tolist() == ["BB0000", "BB0003"]

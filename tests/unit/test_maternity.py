@@ -267,22 +267,65 @@ def test_every_reason_of_a_row_is_kept(tmp_path):
     ]
 
 
-def test_a_duplicated_pseudo_id_keeps_the_first_identical_copy(tmp_path):
+def test_an_identical_copy_of_a_booking_is_collapsed_and_recorded(tmp_path):
+    """A resent extract: the copy is staged once, not quarantined, and recorded with both
+    files; the rows still add up (staged + quarantined + collapsed = read)."""
     other = write(tmp_path, "bookings_2025.csv", BOOKING_HEADER, [GOOD_BOOKING])
     first = write(tmp_path, "bookings_2024.csv", BOOKING_HEADER, [GOOD_BOOKING])
     births = write(tmp_path, "births_2024.csv", BIRTH_HEADER, [GOOD_BIRTH])
     terms = write(tmp_path, "terminations_2023.csv", TERMINATIONS_HEADER, [GOOD_TERMINATIONS])
     result = load_maternity([other, first], [births], [terms], IMD, as_of=AS_OF)
-    assert quarantined(result.bookings) == [
-        (
-            "bookings_2025.csv",
-            2,
-            "booking_pseudo_id: 'BK000001' is duplicated, identical to bookings_2024.csv line 2",
-        )
-    ]
+    assert quarantined(result.bookings) == []
     assert result.bookings.staging[["source_file", "line_number"]].values.tolist() == [
         ["bookings_2024.csv", 2]
     ]
+    revisions = result.revisions
+    assert revisions[
+        ["record_key", "outcome", "kept_file", "kept_line", "source_file", "line_number"]
+    ].values.tolist() == [
+        ["BK000001", "identical copy collapsed", "bookings_2024.csv", 2, "bookings_2025.csv", 2]
+    ]
+    assert result.bookings.rows_accounted_for == result.bookings.input_rows == 2
+
+
+def test_a_copy_that_fails_a_rule_is_quarantined_naming_the_staged_copy(tmp_path):
+    late = GOOD_BOOKING.replace("2024-01-10", "2099-01-10")
+    result = load(tmp_path, bookings=[late, late], births=[GOOD_BIRTH.replace("BK000001", "")])
+    reasons = [r for _, _, r in quarantined(result.bookings)]
+    assert len(reasons) == 2 and all("is in the future" in r for r in reasons)
+    assert "is duplicated, identical to bookings_2024.csv line 2" in reasons[1]
+    assert result.revisions.empty
+
+
+def test_a_revised_terminations_row_takes_the_later_publication_and_records_the_change(tmp_path):
+    """DHSC's next publication revises last year's row for Coventry: the newer file's row is
+    staged, the earlier one recorded as revised with the fields that changed."""
+    first = GOOD_TERMINATIONS.replace("2023,", "2022,", 1)
+    revised = first.replace('"1,234",40', '"1,236",42')
+    older = write(tmp_path, "terminations_2022.csv", TERMINATIONS_HEADER, [first])
+    newer = write(
+        tmp_path, "terminations_2023.csv", TERMINATIONS_HEADER, [revised, GOOD_TERMINATIONS]
+    )
+    bookings = write(tmp_path, "bookings_2024.csv", BOOKING_HEADER, [GOOD_BOOKING])
+    births = write(tmp_path, "births_2024.csv", BIRTH_HEADER, [GOOD_BIRTH])
+    result = load_maternity([bookings], [births], [older, newer], IMD, as_of=AS_OF)
+    assert quarantined(result.terminations) == []
+    staged = result.terminations.staging
+    assert staged[
+        ["year", "source_file", "terminations", "terminations_under_18"]
+    ].values.tolist() == [
+        [2022, "terminations_2023.csv", 1236, 42],
+        [2023, "terminations_2023.csv", 1234, 40],
+    ]
+    revision = result.revisions.iloc[0]
+    assert (revision.outcome, revision.record_key) == (
+        "revised by a later publication",
+        "2022 E08000026",
+    )
+    assert (revision.source_file, revision.line_number) == ("terminations_2022.csv", 2)
+    assert (revision.kept_file, revision.kept_line) == ("terminations_2023.csv", 2)
+    assert revision.changes == "Total abortions: 1,234 -> 1,236; Under 18: 40 -> 42"
+    assert result.terminations.rows_accounted_for == result.terminations.input_rows == 3
 
 
 def test_a_duplicated_pseudo_id_with_different_values_quarantines_every_copy(tmp_path):
@@ -1049,7 +1092,7 @@ def test_a_birth_is_linked_to_the_first_booking_with_its_id(tmp_path):
     )
     path = write(tmp_path, "births_2024.csv", BIRTH_HEADER, [GOOD_BIRTH])
     raw, _ = read_extract(path, BIRTH_HEADER.split(","))
-    staged, quarantine = parse_births(raw, pd.Index(["E01000001"]), AS_OF, bookings)
+    staged, quarantine, _ = parse_births(raw, pd.Index(["E01000001"]), AS_OF, bookings)
     assert quarantine.empty
     assert staged["has_staged_booking"].tolist() == [True]
 
