@@ -1,6 +1,6 @@
 """Reference assets: the Fingertips indicator methods and the CIPFA statistical neighbours."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
 from cov_pipeline.indicators import load_indicator_reference, load_neighbours
@@ -87,6 +87,8 @@ def cipfa_neighbours(
         load = load_neighbours(raw_files.files("reference", "cipfa_neighbours*.csv"))
     except (FileFault, ValueError) as fault:
         fail_on_file_fault(fault)
+    for name, areas in load.replaced.items():
+        context.log.info(f"{name}: the list of {', '.join(areas)} is replaced by a later file")
     warehouse.warehouse.replace_table(
         "staging",
         "cipfa_neighbours",
@@ -95,7 +97,10 @@ def cipfa_neighbours(
         NEIGHBOUR_DESCRIPTIONS,
     )
     return MaterializeResult(
-        metadata=table_metadata(
-            "staging", "cipfa_neighbours", load.table, NEIGHBOUR_DESCRIPTIONS, load.files
-        )
+        metadata={
+            **table_metadata(
+                "staging", "cipfa_neighbours", load.table, NEIGHBOUR_DESCRIPTIONS, load.files
+            ),
+            "lists_replaced_by_a_later_file": MetadataValue.json(load.replaced),
+        }
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -137,10 +137,12 @@ class Problem:
 
 @dataclass
 class ReferenceLoad:
-    """A reference table and the files it was read from."""
+    """A reference table, the files it was read from, and per file the areas whose list a
+    later file replaced (none for the indicator methods)."""
 
     table: pd.DataFrame
     files: list[SourceFile]
+    replaced: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _read_reference(
@@ -357,10 +359,10 @@ def load_neighbours(paths: Iterable[Path]) -> ReferenceLoad:
     _refuse(problems, paths_by_name, "CIPFA neighbours")
     out = typed[[*NEIGHBOUR_COLUMNS, "source_file"]].copy()
     out["neighbour_rank"] = out["neighbour_rank"].astype("int64")
-    latest = out.groupby("area_code")["source_file"].transform("max")
-    out = out[out["source_file"] == latest]
-    table = out.sort_values(["area_code", "neighbour_rank"]).reset_index(drop=True)
-    return ReferenceLoad(table, files)
+    latest = out["source_file"] == out.groupby("area_code")["source_file"].transform("max")
+    replaced = out.loc[~latest].groupby("source_file")["area_code"].unique()
+    table = out.loc[latest].sort_values(["area_code", "neighbour_rank"]).reset_index(drop=True)
+    return ReferenceLoad(table, files, {f: sorted(areas) for f, areas in replaced.items()})
 
 
 def load_indicator_reference(paths: Iterable[Path]) -> ReferenceLoad:

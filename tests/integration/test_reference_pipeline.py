@@ -93,7 +93,11 @@ def test_the_api_list_reaches_the_benchmark_mart(raw_dir, duckdb_url):
     ]
     (raw_dir / "reference" / "cipfa_neighbours_api.csv").write_text("\n".join(api) + "\n")
 
-    assert run(raw_dir, duckdb_url).success
+    result = run(raw_dir, duckdb_url)
+    assert result.success
+    (listed,) = result.asset_materializations_for_node("staging__cipfa_neighbours")
+    replaced = listed.metadata["lists_replaced_by_a_later_file"].value
+    assert replaced == {"cipfa_neighbours.csv": ["E08000026"]}
     table = tables(duckdb_url)["marts.infant_mortality_benchmark"]
     neighbours = table[table["area_role"] == "cipfa_neighbour"]
     assert neighbours["area_name"].tolist() == [

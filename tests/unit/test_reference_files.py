@@ -218,9 +218,10 @@ def shipped_and_api_lists(folder: Path, derby_rank: int) -> list[Path]:
 
 def test_the_api_list_replaces_the_shipped_list_of_its_area(tmp_path):
     shipped, api = shipped_and_api_lists(tmp_path, derby_rank=2)
-    table = load_neighbours([api, shipped]).table
-    assert table["neighbour_code"].tolist() == ["E08000001", "E06000015"]
-    assert set(table["source_file"]) == {"cipfa_neighbours_api.csv"}
+    load = load_neighbours([api, shipped])
+    assert load.table["neighbour_code"].tolist() == ["E08000001", "E06000015"]
+    assert set(load.table["source_file"]) == {"cipfa_neighbours_api.csv"}
+    assert load.replaced == {"cipfa_neighbours.csv": ["E08000026"]}  # said, not silent
 
 
 def test_a_faulty_api_list_is_refused_even_with_a_good_shipped_list(tmp_path):
