@@ -28,6 +28,8 @@ from cov_pipeline.schemas.imd import ImdLsoa
 FILE_PATTERN = "imd*.csv"
 # Deciles 1-3: the most deprived 30% of LSOAs nationally (docs/definitions.md, "most deprived 30%").
 MOST_DEPRIVED_DECILES = (1, 2, 3)
+# Opens the file fault of a file whose parsing raised (never a bare pandas message).
+PARSING_FAILED = "could not be parsed: the lookup was not written"
 # How many offending lines a fault message lists before it says how many more there are.
 FAULT_LINES_SHOWN = 5
 
@@ -333,6 +335,10 @@ def load_imd(paths: Iterable[Path], vintage: str | ImdVintage) -> ImdLoad:
         except OtherVintage as other:
             skipped[path.name] = other.vintage.name
             continue
+        except FileFault:
+            raise
+        except Exception as exc:  # a fault of parsing, said with the file's name
+            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
         frames.append(frame)
         files.append(info)
     if not frames:

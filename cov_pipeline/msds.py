@@ -72,6 +72,8 @@ SNAKE_NAMES = {
 }
 # Each layout's names, folded as check_header compares them, to the name as published.
 PUBLISHED_NAMES = {h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)}
+# Opens the file fault of a file whose parsing raised (never a bare pandas message).
+PARSING_FAILED = "could not be parsed: nothing from this source was written"
 # How MSDS marks a value it withheld; any other text that is not a number is a row fault.
 SUPPRESSED_MARKER = "*"
 ENGLAND_ORG_LEVEL = "National"
@@ -592,8 +594,13 @@ def load_msds(paths: Iterable[Path]) -> MsdsLoad:
         raise FileFault(f"maternity/{FILE_PATTERN}", "no MSDS files found")
     typed_parts, bad_parts, quarantine_parts, raws, files = [], [], [], {}, []
     for path in paths:  # files, not rows: each file is parsed whole
-        raw, layout, info = read_msds_file(path)
-        typed, quarantine, reasons = parse_msds(raw, layout)
+        try:
+            raw, layout, info = read_msds_file(path)
+            typed, quarantine, reasons = parse_msds(raw, layout)
+        except FileFault:
+            raise
+        except Exception as exc:  # a fault of parsing, said with the file's name
+            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
         raws[path.name] = as_delivered(raw, layout)
         files.append(info)
         typed_parts.append(typed[reasons == ""])

@@ -375,3 +375,16 @@ def test_a_name_repeated_among_the_columns_not_used_is_read(tmp_path):
     assert fault_of([path]) == "imd_notes.csv: NUL byte in Note (column 8): line 3"
     path = write(tmp_path, "imd_notes.csv", header + rows.replace("\0", "b"))
     assert load_imd([path], "IMD2019").table["lsoa_code"].tolist() == ["E01009522", "E01009523"]
+
+
+def test_an_error_while_parsing_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
+    import cov_pipeline.imd as imd
+
+    def failing(text):
+        raise TypeError("Cannot convert non-finite values (NA or inf) to integer")
+
+    monkeypatch.setattr(imd, "_whole_numbers", failing)
+    assert fault_of([write(tmp_path, "imd.csv", FILE_1 + GOOD)]) == (
+        "imd.csv: could not be parsed: the lookup was not written (TypeError: Cannot convert "
+        "non-finite values (NA or inf) to integer)"
+    )

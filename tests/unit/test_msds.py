@@ -618,3 +618,19 @@ def test_synthetic_sample_loads_cleanly_and_shows_the_headline_levels(tmp_path):
     assert annual["total_deliveries"].between(5000, 5600).all()
     monthly = mart[mart["period_type"] == "month"]
     assert set(monthly["period"]) == {"2025-02", "2025-03"}
+
+
+def test_an_error_while_parsing_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
+    import cov_pipeline.msds as msds
+
+    def failing(raw, layout):
+        raise ValueError('Unable to parse string "1st" at position 0')
+
+    monkeypatch.setattr(msds, "parse_msds", failing)
+    path = write(tmp_path, "msds-x.csv", ANNUAL + f"2022-23,TotalDeliveries,{RKB},,Deliveries,5\n")
+    with pytest.raises(FileFault) as caught:
+        load_msds([path])
+    assert str(caught.value) == (
+        "msds-x.csv: could not be parsed: nothing from this source was written (ValueError: "
+        'Unable to parse string "1st" at position 0)'
+    )
