@@ -285,3 +285,30 @@ def _refuse(failed: Sequence[AssetCheckResult], quarantine: pd.DataFrame) -> Non
             ),
         },
     )
+
+
+def mart_asset(
+    key: AssetKey,
+    group: str,
+    deps: Sequence[AssetKey],
+    description: str,
+    check_specs: Sequence[AssetCheckSpec] = (),
+) -> Callable[[Callable[..., object]], AssetsDefinition]:
+    """The decorator of a mart: built from ``deps`` in the source's ``group``, owned, kinded and
+    run in the warehouse pool like every mart, and fresh by the nightly deadline (the one
+    freshness policy of the marts, set here and nowhere else)."""
+    from dagster import asset
+
+    from assets.automation import MARTS_FRESHNESS
+
+    return asset(
+        key=key,
+        deps=list(deps),
+        freshness_policy=MARTS_FRESHNESS,
+        group_name=group,
+        owners=OWNERS,
+        kinds=warehouse_kinds(),
+        pool="warehouse",
+        description=description,
+        check_specs=list(check_specs) or None,
+    )

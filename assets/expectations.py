@@ -79,23 +79,24 @@ def _gx_check(table_name: str, asset_key: AssetKey) -> AssetChecksDefinition:
     return _check
 
 
-GX_CHECKS = gx_asset_checks(
-    {
-        "marts.indicator_values": AssetKey(["marts", "indicator_values"]),
-        "marts.infant_mortality_benchmark": AssetKey(["marts", "infant_mortality_benchmark"]),
-        "marts.household_survey_indicators": AssetKey(["marts", "household_survey_indicators"]),
-        "marts.household_survey_change": AssetKey(["marts", "household_survey_change"]),
-        "marts.maternity_vs_england": AssetKey(["marts", "maternity_vs_england"]),
-        "marts.late_bookings": AssetKey(["marts", "late_bookings"]),
-        "marts.premature_deliveries": AssetKey(["marts", "premature_deliveries"]),
-        "marts.pregnancy_outcomes": AssetKey(["marts", "pregnancy_outcomes"]),
-        "marts.preterm_outcomes": AssetKey(["marts", "preterm_outcomes"]),
-        "marts.referral_trends": AssetKey(["marts", "referral_trends"]),
-        "marts.referral_waiting": AssetKey(["marts", "referral_waiting"]),
-        **{
+def gx_checks_for(mart_keys: list[AssetKey]) -> list[AssetChecksDefinition]:
+    """The Great Expectations check of every mart in ``mart_keys`` (the registered sources'
+    marts) and of every published table; each needs its suite registered."""
+    tables = {f"marts.{key.path[1]}": key for key in mart_keys}
+    tables.update(
+        {
             f"published.{spec.name}": AssetKey(["published", spec.name])
             for publishing in PUBLICATIONS
             for spec in publishing.specs
-        },
-    }
-)
+        }
+    )
+    return gx_asset_checks(tables)
+
+
+def _project_marts() -> list[AssetKey]:
+    from assets.registry import project_sources
+
+    return [key for source in project_sources() for key in source.marts]
+
+
+GX_CHECKS = gx_checks_for(_project_marts())

@@ -17,6 +17,8 @@ from assets.automation import MARTS_FRESHNESS
 from assets.checks import SAMPLE_SIZE, StagedTable, publish_staging, staging_asset
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from assets.reference import cipfa_neighbours, fingertips_indicators
+from assets.registry import Source
 from cov_pipeline import settings
 from cov_pipeline.charts import estimates_chart_png, png_markdown
 from cov_pipeline.fingertips import STAGING_DESCRIPTIONS, load_fingertips
@@ -224,3 +226,15 @@ def infant_mortality_benchmark_mart(
             "time_period": str(table["time_period"].iloc[0]),
         }
     )
+
+
+SOURCE_SPEC = Source(
+    name="fingertips",
+    group="fingertips",
+    assets=[fingertips_staging, indicator_values_mart, infant_mortality_benchmark_mart],
+    quarantine="fingertips_quarantine",
+    staging=["fingertips_indicator_values"],
+    raw_folder="fingertips",
+    reads=[fingertips_indicators, cipfa_neighbours],
+    job_description="Fingertips exports to staging, marts and the quality tables.",
+)

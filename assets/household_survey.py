@@ -3,12 +3,11 @@
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
-from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, staging_asset
-from assets.kinds import warehouse_kinds
-from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
+from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
+from assets.registry import Source
 from cov_pipeline.charts import estimates_chart_png, png_markdown
 from cov_pipeline.household_survey import (
     CHANGE_DESCRIPTIONS,
@@ -103,14 +102,10 @@ def _headline(table: pd.DataFrame, column: str) -> pd.DataFrame:
     ).reset_index()
 
 
-@asset(
-    key=INDICATORS,
-    freshness_policy=MARTS_FRESHNESS,
-    deps=[STAGING],
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
+@mart_asset(
+    INDICATORS,
+    GROUP,
+    [STAGING],
     description="Household survey indicators by wave, for all adults and by sex, age band, IMD "
     "quintile and ethnic group: good or very good health, bad or very bad health, current "
     "smoking, AUDIT-C 5 or more, mean SWEMWBS metric score, low wellbeing. Weighted estimates "
@@ -157,14 +152,10 @@ def _prevalence_chart(table) -> str:
     return png_markdown(png, "Household survey prevalences by wave")
 
 
-@asset(
-    key=CHANGE,
-    freshness_policy=MARTS_FRESHNESS,
-    deps=[INDICATORS],
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
+@mart_asset(
+    CHANGE,
+    GROUP,
+    [INDICATORS],
     description="Change in each household survey indicator between consecutive waves and the "
     "latest wave against the first, with a 95% CI and a two-sample z-test on the effective "
     "sample sizes; Better / Worse by the indicator's polarity where significant.",
@@ -201,3 +192,13 @@ HOUSEHOLD_SURVEY_ASSETS = [
     household_survey_indicators,
     household_survey_change,
 ]
+
+SOURCE_SPEC = Source(
+    name="household_survey",
+    group=GROUP,
+    assets=HOUSEHOLD_SURVEY_ASSETS,
+    quarantine="household_survey_quarantine",
+    staging=["household_survey_responses"],
+    raw_folder="household_survey",
+    job_description="Household survey waves to staging, marts and the quality tables.",
+)

@@ -10,14 +10,12 @@ from dagster import (
     AssetKey,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
-from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, staging_asset
-from assets.deprivation import IMD_LSOA
-from assets.kinds import warehouse_kinds
-from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
+from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
+from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
+from assets.registry import Source
 from cov_pipeline import settings
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.maternity import (
@@ -209,18 +207,8 @@ def _yearly(table: pd.DataFrame, columns: list[str]) -> MetadataValue:
 
 
 def _mart_asset(key: AssetKey, deps: list[AssetKey], description: str) -> Callable:
-    """The asset decorator of a maternity mart: every mart shares its group, owners, kinds, pool
-    and freshness policy; only the key, the tables it reads and the description differ."""
-    return asset(
-        key=key,
-        deps=deps,
-        freshness_policy=MARTS_FRESHNESS,
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds=warehouse_kinds(),
-        pool="warehouse",
-        description=description,
-    )
+    """A maternity mart (:func:`assets.checks.mart_asset` in the maternity group)."""
+    return mart_asset(key, GROUP, deps, description)
 
 
 def _staging(wh: Warehouse, key: AssetKey, columns: list[str] | None = None) -> pd.DataFrame:
@@ -402,3 +390,14 @@ MATERNITY_ASSETS = [
     pregnancy_outcomes_mart,
     preterm_outcomes_mart,
 ]
+
+SOURCE_SPEC = Source(
+    name="maternity",
+    group=GROUP,
+    assets=MATERNITY_ASSETS,
+    quarantine="maternity_quarantine",
+    staging=["maternity_bookings", "maternity_births", "terminations"],
+    raw_folder="maternity",
+    reads=DEPRIVATION_ASSETS,
+    job_description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
+)

@@ -3,12 +3,11 @@
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
-from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, staging_asset
-from assets.kinds import warehouse_kinds
-from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
+from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
+from assets.metadata import fail_on_file_fault, table_metadata
+from assets.registry import Source
 from cov_pipeline.msds import (
     FILE_PATTERN,
     MART_DESCRIPTIONS,
@@ -74,14 +73,10 @@ def msds_staging(
     )
 
 
-@asset(
-    key=MART,
-    deps=[STAGING],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
+@mart_asset(
+    MART,
+    GROUP,
+    [STAGING],
     description="Per MSDS period, each provider's and England's late booking %, preterm %, "
     "extremely preterm % and share of deliveries in IMD deciles 1-3, with Wilson 95% CIs and the "
     "comparison with England. Inputs arrive rounded to 5 by NHS England (public figures, passed "
@@ -119,3 +114,13 @@ def maternity_vs_england_mart(
 
 
 MSDS_ASSETS = [msds_staging, maternity_vs_england_mart]
+
+SOURCE_SPEC = Source(
+    name="msds",
+    group=GROUP,
+    assets=MSDS_ASSETS,
+    quarantine="msds_quarantine",
+    staging=["msds_measures"],
+    raw_folder=RAW_FOLDER,
+    job_description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
+)

@@ -1,24 +1,16 @@
-"""Quality assets: every source's quarantine in one table, and a per-source summary of the run."""
+"""Quality assets: every source's quarantine in one table, and a per-source summary of the run,
+built for the registered sources (:mod:`assets.registry`)."""
+
+from collections.abc import Sequence
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, table_metadata
+from assets.registry import Source
 from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, empty_quarantine
 from resources.warehouse import WarehouseResource
-
-# source -> (its quarantine table, its record-level staging tables); each source issue adds its own.
-SOURCES: dict[str, tuple[str, list[str]]] = {
-    "fingertips": ("fingertips_quarantine", ["fingertips_indicator_values"]),
-    "household_survey": ("household_survey_quarantine", ["household_survey_responses"]),
-    "msds": ("msds_quarantine", ["msds_measures"]),
-    "maternity": (
-        "maternity_quarantine",
-        ["maternity_bookings", "maternity_births", "terminations"],
-    ),
-    "referrals": ("referrals_quarantine", ["referrals"]),
-}
 
 SUMMARY_DESCRIPTIONS = {
     "source": "Source of the rows.",
@@ -29,74 +21,85 @@ SUMMARY_DESCRIPTIONS = {
 }
 
 
-@asset(
-    key=["quality", "quarantine"],
-    deps=[AssetKey(["quality", table]) for table, _ in SOURCES.values()],
-    group_name="reporting",
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
-    description="Every rejected row of every source: its source file, line number and reasons.",
-)
-def quarantine(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    wh = warehouse.warehouse
-    present = set(wh.list_tables("quality"))
-    missing = [table for table, _ in SOURCES.values() if table not in present]
-    if missing:  # a source's job has not run yet on this warehouse: nothing of it to list
-        context.log.warning(f"no quarantine table yet for: {', '.join(missing)}")
-    frames = [wh.read_table("quality", t) for t, _ in SOURCES.values() if t in present]
-    table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
-    table = table.sort_values(["source", "source_file", "line_number"], kind="stable")
-    table = table.reset_index(drop=True).astype({"line_number": "int64"})
-    wh.replace_table("quality", "quarantine", table, "Every rejected row.", QUARANTINE_DESCRIPTIONS)
-    return MaterializeResult(
-        metadata=table_metadata(
-            "quality", "quarantine", table, QUARANTINE_DESCRIPTIONS, warehouse=wh.display_name
-        )
-    )
+def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
+    """``quality.quarantine`` and ``quality.run_summary`` over ``sources``."""
+    SOURCES = {s.name: (s.quarantine, list(s.staging)) for s in sources}  # noqa: N806
 
+    @asset(
+        key=["quality", "quarantine"],
+        deps=[AssetKey(["quality", table]) for table, _ in SOURCES.values()],
+        group_name="reporting",
+        owners=OWNERS,
+        kinds=warehouse_kinds(),
+        pool="warehouse",
+        description="Every rejected row of every source: its source file, line number and reasons.",
+    )
+    def quarantine(
+        context: AssetExecutionContext, warehouse: WarehouseResource
+    ) -> MaterializeResult:
+        wh = warehouse.warehouse
+        present = set(wh.list_tables("quality"))
+        missing = [table for table, _ in SOURCES.values() if table not in present]
+        if missing:  # a source's job has not run yet on this warehouse: nothing of it to list
+            context.log.warning(f"no quarantine table yet for: {', '.join(missing)}")
+        frames = [wh.read_table("quality", t) for t, _ in SOURCES.values() if t in present]
+        table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
+        table = table.sort_values(["source", "source_file", "line_number"], kind="stable")
+        table = table.reset_index(drop=True).astype({"line_number": "int64"})
+        wh.replace_table(
+            "quality", "quarantine", table, "Every rejected row.", QUARANTINE_DESCRIPTIONS
+        )
+        return MaterializeResult(
+            metadata=table_metadata(
+                "quality", "quarantine", table, QUARANTINE_DESCRIPTIONS, warehouse=wh.display_name
+            )
+        )
 
-@asset(
-    key=["quality", "run_summary"],
-    deps=[AssetKey(["quality", "quarantine"])]
-    + [AssetKey(["staging", t]) for _, tables in SOURCES.values() for t in tables],
-    group_name="reporting",
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
-    description="Per source: rows staged, rows quarantined and the quarantine share.",
-)
-def run_summary(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    wh = warehouse.warehouse
-    quarantined = wh.read_table("quality", "quarantine", ["source"])["source"].value_counts()
-    present = set(wh.list_tables("staging"))
-    rows = []
-    for source, (_, tables) in SOURCES.items():
-        if not set(tables) <= present:
-            context.log.warning(f"{source}: not staged yet on this warehouse")
-            continue
-        staged = sum(wh.row_count("staging", t) for t in tables)
-        bad = int(quarantined.get(source, 0))
-        total = staged + bad
-        rows.append(
-            {
-                "source": source,
-                "staged_rows": staged,
-                "quarantined_rows": bad,
-                "quarantine_share": bad / total if total else 0.0,
-                "staging_tables": ", ".join(f"staging.{t}" for t in tables),
-            }
-        )
-    table = pd.DataFrame(rows, columns=list(SUMMARY_DESCRIPTIONS))
-    wh.replace_table(
-        "quality",
-        "run_summary",
-        table,
-        "Rows staged and quarantined per source.",
-        SUMMARY_DESCRIPTIONS,
+    @asset(
+        key=["quality", "run_summary"],
+        deps=[AssetKey(["quality", "quarantine"])]
+        + [AssetKey(["staging", t]) for _, tables in SOURCES.values() for t in tables],
+        group_name="reporting",
+        owners=OWNERS,
+        kinds=warehouse_kinds(),
+        pool="warehouse",
+        description="Per source: rows staged, rows quarantined and the quarantine share.",
     )
-    return MaterializeResult(
-        metadata=table_metadata(
-            "quality", "run_summary", table, SUMMARY_DESCRIPTIONS, warehouse=wh.display_name
+    def run_summary(
+        context: AssetExecutionContext, warehouse: WarehouseResource
+    ) -> MaterializeResult:
+        wh = warehouse.warehouse
+        quarantined = wh.read_table("quality", "quarantine", ["source"])["source"].value_counts()
+        present = set(wh.list_tables("staging"))
+        rows = []
+        for source, (_, tables) in SOURCES.items():
+            if not set(tables) <= present:
+                context.log.warning(f"{source}: not staged yet on this warehouse")
+                continue
+            staged = sum(wh.row_count("staging", t) for t in tables)
+            bad = int(quarantined.get(source, 0))
+            total = staged + bad
+            rows.append(
+                {
+                    "source": source,
+                    "staged_rows": staged,
+                    "quarantined_rows": bad,
+                    "quarantine_share": bad / total if total else 0.0,
+                    "staging_tables": ", ".join(f"staging.{t}" for t in tables),
+                }
+            )
+        table = pd.DataFrame(rows, columns=list(SUMMARY_DESCRIPTIONS))
+        wh.replace_table(
+            "quality",
+            "run_summary",
+            table,
+            "Rows staged and quarantined per source.",
+            SUMMARY_DESCRIPTIONS,
         )
-    )
+        return MaterializeResult(
+            metadata=table_metadata(
+                "quality", "run_summary", table, SUMMARY_DESCRIPTIONS, warehouse=wh.display_name
+            )
+        )
+
+    return [quarantine, run_summary]

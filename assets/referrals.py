@@ -4,13 +4,12 @@ waiting-list marts with their SPC charts."""
 from collections.abc import Iterator
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
-from assets.automation import MARTS_FRESHNESS
-from assets.checks import StagedTable, publish_staging, staging_asset
-from assets.deprivation import IMD_LSOA
-from assets.kinds import warehouse_kinds
-from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
+from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
+from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
+from assets.registry import Source
 from cov_pipeline import settings
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.quality import FileFault
@@ -128,14 +127,10 @@ def _latest(rows: pd.DataFrame, columns: list[str]) -> MetadataValue:
     return MetadataValue.json(figures)
 
 
-@asset(
-    key=TRENDS,
-    deps=[STAGING],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
+@mart_asset(
+    TRENDS,
+    GROUP,
+    [STAGING],
     description="Referrals received by month, for all referrals and by presenting need, referral "
     "source, age band, sex, ethnic group and deprivation group: monthly count, rolling 12-month "
     "total, change on the same month a year earlier, and XmR (SPC) columns with demand treated "
@@ -166,14 +161,10 @@ def referral_trends_mart(
     )
 
 
-@asset(
-    key=WAITING,
-    deps=[STAGING],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
+@mart_asset(
+    WAITING,
+    GROUP,
+    [STAGING],
     description="The waiting list at each month end (referred, no first contact, not "
     "discharged) with the median, 90th percentile and number over the threshold "
     "(COV_REFERRAL_WAIT_THRESHOLD_DAYS, default 42 days) of days waited so far; median and 90th "
@@ -229,3 +220,14 @@ def referral_waiting_mart(
 
 
 REFERRALS_ASSETS = [referrals_staging, referral_trends_mart, referral_waiting_mart]
+
+SOURCE_SPEC = Source(
+    name="referrals",
+    group=GROUP,
+    assets=REFERRALS_ASSETS,
+    quarantine="referrals_quarantine",
+    staging=["referrals"],
+    raw_folder="referrals",
+    reads=DEPRIVATION_ASSETS,
+    job_description="Referral extracts of the young people's service to staging, marts and quality.",
+)

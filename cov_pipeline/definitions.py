@@ -7,6 +7,8 @@ their settings from environment variables (``EnvVar`` where set) with working de
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from dagster import (
     AssetSelection,
@@ -18,20 +20,12 @@ from dagster import (
     multiprocess_executor,
 )
 
-from assets import (
-    deprivation,
-    fingertips,
-    household_survey,
-    maternity,
-    msds,
-    quality,
-    reference,
-    referrals,
-)
+from assets import deprivation, quality, reference
 from assets.automation import nightly_schedule, raw_folder_sensor
-from assets.expectations import GX_CHECKS
+from assets.expectations import gx_checks_for
 from assets.fingertips_download import fingertips_download_job
 from assets.published import DISCLOSURE_SUMMARY, PUBLISHED_ASSETS, PUBLISHED_CHECKS, PUBLISHED_KEYS
+from assets.registry import Source, by_group, project_sources
 from assets.reporting import reporting_assets
 from cov_pipeline import settings
 from cov_pipeline.one_writer import one_writer
@@ -75,40 +69,6 @@ def env_or_default(name: str, default: str | int):
     return EnvVar.int(name) if isinstance(default, int) else EnvVar(name)
 
 
-SOURCE_ASSETS = [
-    reference.fingertips_indicators,
-    reference.cipfa_neighbours,
-    *deprivation.DEPRIVATION_ASSETS,
-    fingertips.fingertips_staging,
-    fingertips.indicator_values_mart,
-    fingertips.infant_mortality_benchmark_mart,
-    *household_survey.HOUSEHOLD_SURVEY_ASSETS,
-    *msds.MSDS_ASSETS,
-    *maternity.MATERNITY_ASSETS,
-    *referrals.REFERRALS_ASSETS,
-    quality.quarantine,
-    quality.run_summary,
-]
-MART_KEYS = [key for a in SOURCE_ASSETS for key in a.keys if key.path[0] == "marts"]
-ASSETS = [
-    *SOURCE_ASSETS,
-    *PUBLISHED_ASSETS,
-    DISCLOSURE_SUMMARY,
-    *reporting_assets(MART_KEYS, [*PUBLISHED_KEYS, DISCLOSURE_SUMMARY.key]),
-]
-CHECKS = [*GX_CHECKS, *PUBLISHED_CHECKS]
-
-# Everything that reads the raw zone. The API download is no asset but its own op job
-# (fingertips_download), so neither this nor "Materialize all" can call the network.
-WAREHOUSE_ASSETS = AssetSelection.all()
-
-refresh_all = define_asset_job(
-    "refresh_all",
-    selection=WAREHOUSE_ASSETS,
-    description="Materialise every warehouse table from the raw extracts (the nightly run).",
-)
-
-
 def source_selection(group: str, *reads) -> AssetSelection:
     """A source's job: its group, what is built from it (the quality and reporting tables), and
     the reference tables it reads, so it runs on a fresh warehouse too. Never what is downstream
@@ -117,42 +77,69 @@ def source_selection(group: str, *reads) -> AssetSelection:
     return AssetSelection.groups(group).downstream() | AssetSelection.assets(*reads)
 
 
-fingertips_job = define_asset_job(
-    "fingertips",
-    selection=source_selection(
-        "fingertips", reference.fingertips_indicators, reference.cipfa_neighbours
-    ),
-    description="Fingertips exports to staging, marts and the quality tables.",
-)
-
-household_survey_job = define_asset_job(
-    "household_survey",
-    selection=source_selection("household_survey"),
-    description="Household survey waves to staging, marts and the quality tables.",
-)
-
-maternity_job = define_asset_job(
-    "maternity",
-    selection=source_selection("maternity", *deprivation.DEPRIVATION_ASSETS),
-    description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
-)
-
-referrals_job = define_asset_job(
-    "referrals",
-    selection=source_selection("referrals", *deprivation.DEPRIVATION_ASSETS),
-    description="Referral extracts of the young people's service to staging, marts and quality.",
-)
-
-nightly_refresh = nightly_schedule(refresh_all.name)
-
-# A raw folder and the job its new files start.
-SENSORS = [
-    raw_folder_sensor("fingertips", fingertips_job.name),
-    raw_folder_sensor("reference", refresh_all.name),
-    raw_folder_sensor("household_survey", household_survey_job.name),
-    raw_folder_sensor("maternity", maternity_job.name),
-    raw_folder_sensor("referrals", referrals_job.name),
+# Read by every source's mart or by the benchmark: the reference tables.
+REFERENCE_ASSETS = [
+    reference.fingertips_indicators,
+    reference.cipfa_neighbours,
+    *deprivation.DEPRIVATION_ASSETS,
 ]
+# Everything that reads the raw zone. The API download is no asset but its own op job
+# (fingertips_download), so neither this nor "Materialize all" can call the network.
+WAREHOUSE_ASSETS = AssetSelection.all()
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Every definition derived from the registered sources (:mod:`assets.registry`)."""
+
+    assets: list
+    checks: list
+    jobs: list
+    sensors: list
+    schedules: list
+
+
+def build_pipeline(sources: Sequence[Source]) -> Pipeline:
+    """The assets, checks, jobs (``refresh_all`` and one per source group), sensors (one per raw
+    folder, and the reference folder's) and the nightly schedule of ``sources``."""
+    source_assets = [
+        *REFERENCE_ASSETS,
+        *(a for source in sources for a in source.assets),
+        *quality.quality_assets(sources),
+    ]
+    mart_keys = [key for a in source_assets for key in a.keys if key.path[0] == "marts"]
+    assets = [
+        *source_assets,
+        *PUBLISHED_ASSETS,
+        DISCLOSURE_SUMMARY,
+        *reporting_assets(mart_keys, [*PUBLISHED_KEYS, DISCLOSURE_SUMMARY.key]),
+    ]
+    checks = [*gx_checks_for([k for s in sources for k in s.marts]), *PUBLISHED_CHECKS]
+    refresh_all = define_asset_job(
+        "refresh_all",
+        selection=WAREHOUSE_ASSETS,
+        description="Materialise every warehouse table from the raw extracts (the nightly run).",
+    )
+    jobs = [refresh_all]
+    job_of_folder = {"reference": refresh_all.name}
+    for group, members in by_group(sources).items():
+        reads = list(dict.fromkeys(r for s in members for r in s.reads))
+        description = next((s.job_description for s in members if s.job_description), "")
+        job = define_asset_job(
+            group, selection=source_selection(group, *reads), description=description
+        )
+        jobs.append(job)
+        for source in members:
+            job_of_folder.setdefault(source.raw_folder, job.name)
+    jobs.append(fingertips_download_job)
+    sensors = [raw_folder_sensor(folder, job) for folder, job in job_of_folder.items()]
+    return Pipeline(assets, checks, jobs, sensors, [nightly_schedule(refresh_all.name)])
+
+
+PIPELINE = build_pipeline(project_sources())
+ASSETS = PIPELINE.assets
+CHECKS = PIPELINE.checks
+SENSORS = PIPELINE.sensors
 
 
 def build_resources() -> dict:
@@ -179,22 +166,19 @@ def build_resources() -> dict:
     }
 
 
-defs = Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=[
-        refresh_all,
-        fingertips_job,
-        maternity_job,
-        referrals_job,
-        household_survey_job,
-        fingertips_download_job,
-    ],
-    schedules=[nightly_refresh],
-    sensors=SENSORS,
-    resources=build_resources(),
-    executor=executor_for(settings.warehouse_url(), settings.executor()),
-)
+def build_definitions(pipeline: Pipeline = PIPELINE, resources: dict | None = None) -> Definitions:
+    return Definitions(
+        assets=pipeline.assets,
+        asset_checks=pipeline.checks,
+        jobs=pipeline.jobs,
+        schedules=pipeline.schedules,
+        sensors=pipeline.sensors,
+        resources=resources or build_resources(),
+        executor=executor_for(settings.warehouse_url(), settings.executor()),
+    )
+
+
+defs = build_definitions()
 
 
 def execute_refresh_all(raw_dir: str | os.PathLike, warehouse_url: str, instance, **kwargs):
@@ -207,7 +191,7 @@ def execute_refresh_all(raw_dir: str | os.PathLike, warehouse_url: str, instance
         "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
     }
     scoped = Definitions(
-        assets=ASSETS, asset_checks=CHECKS, jobs=[refresh_all], resources=resources
+        assets=ASSETS, asset_checks=CHECKS, jobs=PIPELINE.jobs[:1], resources=resources
     )
-    job = scoped.resolve_job_def(refresh_all.name)
+    job = scoped.resolve_job_def("refresh_all")
     return job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)

@@ -1,0 +1,60 @@
+"""The one list of the pipeline's sources: each declares itself once, and everything that used to
+be a hand-kept list is derived from here (``cov_pipeline.definitions.build_definitions``): the
+assets, one job per group, one sensor per raw folder, the quality tables' lists of quarantines and
+staging tables, and the Great Expectations check of every mart (each needs its suite registered
+in ``cov_pipeline.expectations``).
+
+Adding a source: its asset module (staging through :func:`assets.checks.staging_asset`, marts),
+its ``Source`` declaration (``SOURCE_SPEC``) at the bottom of that module, and one line in :data:`SOURCES`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dagster import AssetKey, AssetsDefinition
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source as it declares itself.
+
+    ``name`` is the source as the quality tables name it (``quality.quarantine.source``);
+    ``group`` its asset group, which is also the job that rebuilds it (several sources may share
+    one: MSDS and the maternity extracts); ``raw_folder`` the raw-zone folder whose news starts
+    that job; ``quarantine`` and ``staging`` its quality and record-level staging tables;
+    ``reads`` the reference assets its job must include so it runs on a fresh warehouse.
+    """
+
+    name: str
+    group: str
+    assets: Sequence[AssetsDefinition]
+    quarantine: str
+    staging: Sequence[str]
+    raw_folder: str
+    reads: Sequence[AssetsDefinition] = ()
+    job_description: str = ""
+    marts: Sequence[AssetKey] = field(init=False)
+
+    def __post_init__(self):
+        keys = [key for a in self.assets for key in a.keys if key.path[0] == "marts"]
+        object.__setattr__(self, "marts", keys)
+
+
+def project_sources() -> list[Source]:
+    """The project's sources, in the order their groups appear in the UI."""
+    from assets import fingertips, household_survey, maternity, msds, referrals
+
+    return [
+        fingertips.SOURCE_SPEC,
+        household_survey.SOURCE_SPEC,
+        msds.SOURCE_SPEC,
+        maternity.SOURCE_SPEC,
+        referrals.SOURCE_SPEC,
+    ]
+
+
+def by_group(sources: Sequence[Source]) -> dict[str, list[Source]]:
+    groups: dict[str, list[Source]] = {}
+    for source in sources:
+        groups.setdefault(source.group, []).append(source)
+    return groups
