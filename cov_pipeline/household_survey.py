@@ -468,8 +468,10 @@ def harmonise_wave(raw: pd.DataFrame, wave: WaveSpec) -> tuple[pd.DataFrame, pd.
 
     for variable in wave.variables:
         # Each distinct answer is looked up once (a column holds a handful), then spread over
-        # the rows by its number.
+        # the rows by its number; the handful as Python strings (an Arrow column's setitem, in
+        # the look-up, costs more than the answers' conversion).
         answer, text = distinct_values(raw[variable.column])
+        text = text.astype(object)
         prefix = f"{variable.target}: "
         at = f" in column '{variable.column}'"
         if variable.codes is not None:

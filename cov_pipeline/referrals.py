@@ -68,6 +68,15 @@ RAW_HEADER = Header(required=RAW_COLUMNS)
 # Opens the file fault of an extract whose parsing raised (never a bare pandas message).
 PARSING_FAILED = "could not be parsed: nothing from this source was written"
 DATE_COLUMNS = ["referral_date", "first_contact_date", "discharge_date"]
+# The columns staged as text (the codes under their typed names).
+TEXT_COLUMNS = [
+    "referral_id",
+    "sex",
+    "ethnic_category",
+    "lsoa_code",
+    "referral_source",
+    "presenting_need",
+]
 # Typed names of the coded columns (the staging table also carries their labels).
 TYPED_NAMES = {
     "sex": "sex_code",
@@ -214,13 +223,13 @@ def parse_referrals(
         column: (text[column] != "").to_numpy(dtype=bool, na_value=False) for column in RAW_COLUMNS
     }
 
-    for column in ("referral_id", "sex", "ethnic_category", "lsoa_code"):
-        name = TYPED_NAMES.get(column, column)
-        typed[name] = np.where(given[column], text[column].to_numpy(dtype=object), None)
-    for column in ("referral_source", "presenting_need"):
-        typed[TYPED_NAMES[column]] = np.where(
-            given[column], text[column].to_numpy(dtype=object), None
-        )
+    for column in TEXT_COLUMNS:
+        if column == "referral_id":  # every id distinct: each turned to a Python string
+            values = text[column].to_numpy(dtype=object)
+        else:  # a few codes, repeated: each distinct code turned to a Python string once
+            number, distinct = pd.factorize(text[column])
+            values = np.asarray(distinct, dtype=object)[number]
+        typed[TYPED_NAMES.get(column, column)] = np.where(given[column], values, None)
 
     for column in DATE_COLUMNS:
         parsed = by_value(
