@@ -21,7 +21,7 @@ from assets.reference import cipfa_neighbours, fingertips_indicators
 from assets.registry import Source
 from cov_pipeline import settings
 from cov_pipeline.charts import estimates_chart_png, png_markdown
-from cov_pipeline.fingertips import STAGING_DESCRIPTIONS, load_fingertips
+from cov_pipeline.fingertips import FILE_PATTERN, STAGING_DESCRIPTIONS, load_fingertips
 from cov_pipeline.indicators import (
     BENCHMARK_DESCRIPTIONS,
     INDICATOR_VALUE_DESCRIPTIONS,
@@ -30,6 +30,7 @@ from cov_pipeline.indicators import (
     infant_mortality_benchmark,
 )
 from cov_pipeline.quality import FileFault
+from cov_pipeline.raw_reader import discover
 from cov_pipeline.settings import ENGLAND_AREA_CODE
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
@@ -57,12 +58,14 @@ INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
 def fingertips_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> Iterator:
-    paths = raw_files.files("fingertips", "*.csv")
-    context.log.info(
-        f"reading {len(paths)} Fingertips export(s) from {raw_files.source_dir('fingertips')}"
-    )
+    folder = raw_files.source_dir("fingertips")
     try:
-        load = load_fingertips(paths)
+        found = discover(folder, FILE_PATTERN)
+        context.log.info(f"reading {len(found.files)} Fingertips export(s) from {folder}")
+        if found.ignored:
+            names = ", ".join(p.name for p in found.ignored)
+            context.log.warning(f"ignored, not an export ({FILE_PATTERN}): {names}")
+        load = load_fingertips(found.files)
     except FileFault as fault:
         fail_on_file_fault(fault)
     context.log.info(

@@ -1,9 +1,12 @@
 """OHID Fingertips "all data" CSV exports: read, parse, validate and de-duplicate.
 
-Reads every field as text with a real CSV parser (quoted fields may hold line breaks; records end
-in CRLF), then parses explicitly: blank values are missing, never zero; a blank value with a value
-note was suppressed or not published. File faults raise :class:`FileFault` before anything is
-written; row faults go to quarantine with file, line and reasons. Identical rows exported in
+Every export is read by the one raw reader (:mod:`cov_pipeline.raw_reader`: every field as
+text, quoted fields may hold line breaks, records end in CRLF), under Fingertips' header rule
+(:func:`check_header`), then parsed explicitly: blank values are missing, never zero; a blank value
+with a value note was suppressed or not published. File faults raise :class:`FileFault` before
+anything is written (any error while a file's rows are parsed ends as one naming the file); row
+faults, the reader's (a record with the wrong number of fields, a NUL byte, a cleared row) and
+the source's, go to quarantine with file, line and every reason. Identical rows exported in
 several files are kept once; rows that disagree are quarantined, never silently resolved.
 
 A million rows load in seconds (issue #7): the text stays in Arrow, screens on the raw bytes skip
@@ -13,15 +16,13 @@ only, de-duplication decides on the keys that repeat only, and the wide rows are
 
 from __future__ import annotations
 
-import codecs
 import copy
-import csv
-import io
 import math
 import os
 import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,23 +33,19 @@ from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
     FileFault,
     SourceFile,
-    blank_rows,
     empty_quarantine,
-    ends_with_line_break,
-    field_line_breaks,
-    has_lone_carriage_return,
     join_reasons,
-    line_breaks,
     pandera_reasons,
     quarantine_frame,
-    read_text_strict,
     reasons_by_row,
-    sha256_of,
     within_whole_numbers,
 )
+from cov_pipeline.raw_reader import RECORD_FAULT, read_records, with_record_faults
 from cov_pipeline.schemas.fingertips import FingertipsRow
 
 SOURCE = "fingertips"
+FILE_PATTERN = "*.csv"  # the extension in any case (raw_reader.discover)
+PARSING_FAILED = "could not be parsed: nothing from this source was written"
 ARROW_STRING = pd.StringDtype("pyarrow")
 
 # The export's header, in order, and the snake_case name each column takes in the warehouse.
@@ -165,13 +162,12 @@ class FingertipsLoad:
         return int(self.staging["source_row_count"].sum()) + len(self.quarantine)
 
 
-def check_header(path: Path, names: list[str]) -> tuple[list[str], str]:
-    """Map the export's header onto snake_case names, or raise a FileFault naming the fault."""
+def check_header(path: Path, names: list[str]) -> list[str]:
+    """The snake_case name of each of the export's columns, or a FileFault naming the fault:
+    Fingertips' header rule, which :func:`read_records` applies to the names as delivered."""
     stripped = [n.strip() for n in names]
     expected = [header for header, _ in HEADER]
-    parent_basis = ""
-    if len(stripped) > 22 and PARENT_COMPARISON_PATTERN.match(stripped[22]):
-        parent_basis = stripped[22]
+    if parent_basis(stripped):
         expected[22] = stripped[22]
     if len(stripped) == len(expected) + 1:
         expected.append(OPTIONAL_TRAILING[0])
@@ -200,66 +196,37 @@ def check_header(path: Path, names: list[str]) -> tuple[list[str], str]:
     snake = [name for _, name in HEADER]
     if len(stripped) == len(HEADER) + 1:
         snake.append(OPTIONAL_TRAILING[1])
-    return snake, parent_basis
+    return snake
 
 
-def read_fingertips_file(
-    path: Path, source_name: str | None = None
-) -> tuple[pd.DataFrame, SourceFile]:
-    """One export as text columns plus ``source_file`` and ``line_number`` (physical lines).
+def parent_basis(names: list[str]) -> str:
+    """The name of the export's 23rd column (what parent its values were compared with), or
+    ``""`` where that column is not a parent comparison."""
+    name = names[22].strip() if len(names) > 22 else ""
+    return name if PARENT_COMPARISON_PATTERN.match(name) else ""
 
-    Text columns are Arrow-backed strings (``string[pyarrow]``): parsing and the string work that
-    follows run in Arrow's C++ kernels instead of on Python objects.
+
+def read_fingertips_file(path: Path) -> tuple[pd.DataFrame, SourceFile]:
+    """One export, read by the one raw reader (:func:`read_records`), with what Fingertips adds.
+
+    Text columns are Arrow-backed strings (``string[pyarrow]``) named as the warehouse names
+    them, ``time_period_range`` blank where the export has no such column; ``line_number`` (the
+    physical line where the record starts), ``source_file``, ``record_fault`` (why the record
+    cannot be read as delivered, else null; Arrow text) and ``compared_to_parent_basis`` (the 23rd column's
+    name). File faults raise :class:`FileFault`.
     """
-    data = path.read_bytes()
-    if not data or data.isspace():
-        read_text_strict(path)  # its test, so that it says so in its words
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # hashlib releases the GIL: the file is hashed while it is parsed
-        digest = pool.submit(sha256_of, data)
-        frame, parent_basis = _read_export(path, data)
-        sha256 = digest.result()
-    if frame.empty:
-        raise FileFault(path, "has a header but no data rows")
+    import pyarrow as pa
+
+    records = read_records(path, check_header, what="data rows")
+    frame = records.frame
     if OPTIONAL_TRAILING[1] not in frame.columns:
         frame[OPTIONAL_TRAILING[1]] = _constant_text("", len(frame), frame.index)
-    frame["source_file"] = source_name or path.name
-    frame["compared_to_parent_basis"] = parent_basis or None
-    info = SourceFile(
-        name=source_name or path.name, sha256=sha256, size_bytes=len(data), rows=len(frame)
-    )
-    return frame, info
-
-
-def _read_export(path: Path, data: bytes) -> tuple[pd.DataFrame, str]:
-    """The export's records as text columns and ``line_number``, and its parent comparison's
-    basis; header and encoding faults raised as :func:`read_text_strict` and
-    :func:`check_header` word them, UTF-8 first."""
-    try:
-        header = next(csv.reader(_decoded_lines(data)), [])
-        header_lines = 1 + sum(line_breaks(name) for name in header)
-        snake, parent_basis = check_header(path, header)
-    except (UnicodeDecodeError, FileFault):
-        read_text_strict(path)  # a file that is not UTF-8 is reported as that first
-        raise
-    # The fast reader checks that every field is UTF-8 as it converts it (Arrow's validator
-    # rejects what Python's strict decoder rejects), so the file is decoded whole only for
-    # the exact reader: the fast path saves a copy of the file as Python text.
-    frame = _read_fast(data, None, snake, header_lines)
-    if frame is None:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            read_text_strict(path)  # says where, in its words
-            raise
-        frame = _read_exact(path, text, snake, header_lines)
-    return frame, parent_basis
-
-
-def _decoded_lines(data: bytes) -> io.TextIOWrapper:
-    """The lines of UTF-8 bytes (a leading BOM dropped), ends kept (LF, CRLF or a lone CR), each
-    decoded strictly when asked for: the header needs only the first few."""
-    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    frame["compared_to_parent_basis"] = parent_basis(records.delivered) or None
+    # The faults as Arrow text: pandas' concat tests every value of a column of Python objects
+    # that may all be None (seconds for a million rows), and an Arrow column not at all.
+    faults = pa.array(frame[RECORD_FAULT].to_numpy(dtype=object), pa.large_string())
+    frame[RECORD_FAULT] = pd.Series(pd.arrays.ArrowStringArray(faults), index=frame.index)
+    return frame, records.info
 
 
 def _constant_text(value: str, length: int, index: pd.Index) -> pd.Series:
@@ -270,70 +237,6 @@ def _constant_text(value: str, length: int, index: pd.Index) -> pd.Series:
         pa.array(np.zeros(length, dtype=np.int32)), pa.array([value], pa.string())
     ).cast(pa.string())
     return pd.Series(pd.arrays.ArrowStringArray(array), index=index)
-
-
-def _read_fast(
-    data: bytes, text: str | None, names: list[str], header_lines: int
-) -> pd.DataFrame | None:
-    """Arrow's multithreaded CSV reader, when every record is one line (no quoted line breaks, no
-    blank lines), so that line numbers follow from record positions. None otherwise.
-
-    ``text`` is not needed (lines are counted on the bytes, while Arrow reads); it is accepted
-    for the callers that hold it."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    if header_lines != 1:
-        return None
-    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(
-            pcsv.read_csv,
-            pa.py_buffer(memoryview(data)[skip:]),
-            read_options=pcsv.ReadOptions(use_threads=True, column_names=names, skip_rows=1),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.large_string() for name in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                check_utf8=True,  # the file's UTF-8 check (see read_fingertips_file)
-            ),
-        )
-        # counted while Arrow reads (without the GIL); LF and CR are one byte each in UTF-8
-        # and occur in no other character's encoding. Arrow ends a record at a lone CR too.
-        lines = line_breaks(data) + (0 if ends_with_line_break(data) else 1)
-        try:
-            table = reading.result()
-        except pa.ArrowInvalid:
-            # e.g. a record with the wrong number of fields, or not UTF-8: the exact reader's
-            # path says where
-            return None
-    if lines != header_lines + table.num_rows:
-        return None
-    # large_string is what string[pyarrow] holds: read as such, the columns need no cast
-    frame = table.to_pandas(types_mapper={pa.large_string(): ARROW_STRING}.get)
-    frame["line_number"] = np.arange(header_lines + 1, header_lines + 1 + len(frame), dtype="int64")
-    return frame
-
-
-def _read_exact(path: Path, text: str, names: list[str], header_lines: int) -> pd.DataFrame:
-    """pandas' reader, counting the line breaks inside quoted fields to number physical lines."""
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False, header=0
-        )
-    except pd.errors.ParserError as exc:
-        raise FileFault(path, f"not a readable CSV: {exc}") from None
-    frame.columns = names
-    breaks = np.zeros(len(frame), dtype=np.int64)
-    lone_carriage_returns = has_lone_carriage_return(text)
-    for column in names:
-        breaks += field_line_breaks(frame[column], lone_carriage_returns)
-    starts = header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]])
-    blank = blank_rows(frame, text, starts)  # a blank line; ',,,' is a record of empty fields
-    frame = frame.loc[~blank].astype(ARROW_STRING)
-    frame["line_number"] = starts[~blank]
-    return frame.reset_index(drop=True)
 
 
 # -- time periods ----------------------------------------------------------------------------
@@ -348,21 +251,25 @@ _MONTHS = {
 # and this one.
 PERIOD_YEARS = (1900, 2099)
 
+# Digits are ASCII digits: ``\d`` would also take other scripts' digits ('２０２２'), which
+# no number parser reads; such a label is not recognised (a row fault), never an error.
 _PERIOD_PATTERNS = {
     # 2022
-    "calendar_year": r"^(?P<y1>\d{4})$",
+    "calendar_year": r"^(?P<y1>[0-9]{4})$",
     # 2020 - 22 (pooled calendar years)
-    "calendar_pooled": r"^(?P<y1>\d{4})\s*-\s*(?P<y2>\d{2}|\d{4})$",
+    "calendar_pooled": r"^(?P<y1>[0-9]{4})\s*-\s*(?P<y2>[0-9]{2}|[0-9]{4})$",
     # 2022/23
-    "financial_year": r"^(?P<y1>\d{4})/(?P<y1b>\d{2})$",
+    "financial_year": r"^(?P<y1>[0-9]{4})/(?P<y1b>[0-9]{2})$",
     # 2020/21 - 22/23 (pooled financial years)
-    "financial_pooled": r"^(?P<y1>\d{4})/(?P<y1b>\d{2})\s*-\s*(?P<y2>\d{2})/(?P<y2b>\d{2})$",
+    "financial_pooled": (
+        r"^(?P<y1>[0-9]{4})/(?P<y1b>[0-9]{2})\s*-\s*(?P<y2>[0-9]{2})/(?P<y2b>[0-9]{2})$"
+    ),
     # 2022 Q1
-    "calendar_quarter": r"^(?P<y1>\d{4})\s+Q(?P<q>[1-4])$",
+    "calendar_quarter": r"^(?P<y1>[0-9]{4})\s+Q(?P<q>[1-4])$",
     # 2022/23 Q1
-    "financial_quarter": r"^(?P<y1>\d{4})/(?P<y1b>\d{2})\s+Q(?P<q>[1-4])$",
+    "financial_quarter": r"^(?P<y1>[0-9]{4})/(?P<y1b>[0-9]{2})\s+Q(?P<q>[1-4])$",
     # Jan 2022
-    "month": r"^(?P<mon>[A-Za-z]{3})[A-Za-z]*\s+(?P<y1>\d{4})$",
+    "month": r"^(?P<mon>[A-Za-z]{3})[A-Za-z]*\s+(?P<y1>[0-9]{4})$",
 }
 
 
@@ -417,12 +324,12 @@ def _parse_period_labels(periods: pd.Series) -> pd.DataFrame:
         if not hit.any():
             continue
         parts = parts.loc[hit]
-        y1 = pd.to_numeric(parts["y1"]).astype("int64")
+        y1 = pd.to_numeric(parts["y1"], errors="coerce")
         # a year outside PERIOD_YEARS is no period of these data (and pandas' timestamps end
         # in 2262; a second year is at most 99 after the first): the label is not recognised
         known = y1.between(*PERIOD_YEARS)
         hit.loc[hit] = known.to_numpy()
-        parts, y1 = parts.loc[known], y1.loc[known]
+        parts, y1 = parts.loc[known], y1.loc[known].astype("int64")
         if "y1b" in parts:
             # the second half of '2022/23' must be the following year
             follows = _full_year(y1, parts["y1b"]) == y1 + 1
@@ -557,7 +464,9 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     frame = pd.DataFrame({c: typed[c] for c in order}, index=index, copy=False)
 
     contract = _contract_reasons(frame)
-    flagged = np.zeros(len(frame), dtype=bool)
+    # a record the reader could not take as delivered (a field more or fewer, a NUL byte, a
+    # cleared row) is quarantined whatever its values
+    flagged = raw[RECORD_FAULT].notna().to_numpy(dtype=bool, copy=True)
     for failed, *_ in rules:
         flagged |= failed
     flagged[contract.index.to_numpy(dtype=np.int64)] = True  # labels are positions here
@@ -572,7 +481,9 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     ]
     if not contract.empty:
         reasons.append(reasons_by_row(contract, rows.index))
-    all_reasons = join_reasons(reasons, rows.index)
+    # the reader's fault as every source words it: alone where the fields are shifted or
+    # absent, before the other reasons for a NUL byte
+    all_reasons = with_record_faults(join_reasons(reasons, rows.index), rows[RECORD_FAULT])
     quarantine = quarantine_frame(SOURCE, rows, all_reasons, TEXT_COLUMNS)
     valid = np.ones(len(frame), dtype=bool)
     valid[at[(all_reasons != "").to_numpy()]] = False
@@ -1058,16 +969,17 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
     """Read, validate and de-duplicate every export; a file fault in any file raises first."""
     paths = sorted(paths, key=lambda p: p.name)
     if not paths:
-        raise FileFault("fingertips/", "no Fingertips exports (*.csv) found")
+        raise FileFault("fingertips/", f"no Fingertips exports ({FILE_PATTERN}) found")
     frames, files = [], []
     for path in paths:
-        frame, info = read_fingertips_file(path)
+        with _as_file_fault(path):
+            frame, info = read_fingertips_file(path)
         frames.append(frame)
         files.append(info)
     raw = pd.concat(frames, ignore_index=True)
     del frames
     # Row i of the typed frame is row i of raw; invalid rows stay in it until the one take.
-    typed, valid, row_faults = _parse(raw)
+    typed, valid, row_faults = _parse_naming_the_file(raw, files)
     # Files are read in name order and each file's lines in order: unless two files share a
     # name, the rows are in the order de-duplication works in.
     in_order = len({path.name for path in paths}) == len(paths)
@@ -1087,3 +999,38 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
         files=files,
         input_rows=len(raw),
     )
+
+
+def _parse_naming_the_file(
+    raw: pd.DataFrame, files: list[SourceFile]
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """:func:`_parse` of the rows of ``files`` (in order in ``raw``), any error it raises ending
+    as a FileFault naming the export whose rows alone raise it: each export is parsed again on
+    its own, on this error path only (every export is named if none raises alone)."""
+    try:
+        return _parse(raw)
+    except (FileFault, MemoryError):
+        raise
+    except Exception as error:
+        start = 0
+        for info in files:
+            with _as_file_fault(info.name):
+                _parse(_take_rows(raw, np.arange(start, start + info.rows)))
+            start += info.rows
+        raise _file_fault(", ".join(f.name for f in files), error) from error
+
+
+@contextmanager
+def _as_file_fault(path: Path | str) -> Iterator[None]:
+    """Any error raised within but a FileFault (or memory running out) ends as a FileFault
+    naming the file, with the error's own words."""
+    try:
+        yield
+    except (FileFault, MemoryError):
+        raise
+    except Exception as error:
+        raise _file_fault(path, error) from error
+
+
+def _file_fault(path: Path | str, error: Exception) -> FileFault:
+    return FileFault(path, f"{PARSING_FAILED} ({type(error).__name__}: {error})")

@@ -213,3 +213,49 @@ def test_trend_marts_show_a_chart_and_every_asset_its_metadata(raw_dir, duckdb_u
             files = metadata.get("source_files")
             assert files is not None and all(len(f["sha256"]) == 64 for f in files.value), key
     assert charts >= TREND_MARTS
+
+
+def test_damaged_records_are_quarantined_and_nul_padding_fails_through_the_asset(
+    raw_dir, duckdb_url
+):
+    # one raw reader (issue 13): a field more in the first record, a NUL byte inside a later
+    # one, a spreadsheet's cleared row, in an export with the extension in capitals; a file
+    # that is no export beside them is ignored
+    folder = raw_dir / "fingertips"
+    source = folder / "infant_mortality_2024-export.csv"
+    header, *records = source.read_bytes().rstrip(b"\r\n").split(b"\r\n")
+    records[0] = records[0].replace(b",Persons,", b",Persons,EXTRA,", 1)  # line 2
+    records[5] = records[5].replace(b",Persons,", b",Per\0sons,", 1)  # line 7
+    records.insert(10, b"," * header.count(b","))  # line 12
+    path = folder / "infant_mortality_2024-export.CSV"
+    source.unlink()
+    path.write_bytes(b"\r\n".join([header, *records]) + b"\r\n")
+    (folder / "notes.txt").write_text("not an export", encoding="utf-8")
+
+    result = run(raw_dir, duckdb_url)
+    assert result.success
+    tables = snapshot(duckdb_url)
+    quarantine = tables["quality.fingertips_quarantine"]
+    ours = quarantine[quarantine["source_file"] == path.name].set_index("line_number")
+    assert ours["reasons"].to_dict() == {
+        2: "record has 28 fields, the header 27 (extra: '3y'; a comma in a field that is not "
+        "quoted?)",
+        7: "NUL byte in sex",
+        12: "every field is empty (a cleared row)",
+    }
+    # every other row is staged or quarantined as before: the counts add up
+    checks = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed
+        for e in result.get_asset_check_evaluations()
+    }
+    assert checks[("staging/fingertips_indicator_values", "rows_accounted_for")]
+
+    path.write_bytes(path.read_bytes() + b"\0" * 4096)  # a copy cut short
+    result = run(raw_dir, duckdb_url)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith(f"{path.name}: ends in 4096 NUL byte(s) after its last record")
+    after = snapshot(duckdb_url)
+    for name in ("staging.fingertips_indicator_values", "quality.fingertips_quarantine"):
+        pd.testing.assert_frame_equal(tables[name], after[name], obj=name)

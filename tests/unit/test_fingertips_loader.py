@@ -12,6 +12,7 @@ import pytest
 
 from cov_pipeline.fingertips import load_fingertips, parse_time_periods, read_fingertips_file
 from cov_pipeline.quality import FileFault
+from cov_pipeline.raw_reader import CLEARED_ROW
 
 HEADER = [
     "Indicator ID", "Indicator Name", "Parent Code", "Parent Name", "Area Code", "Area Name",
@@ -310,22 +311,6 @@ def test_read_reports_sha256_and_rows(tmp_path):
     assert info.rows == 1 and info.name == "a.csv"
 
 
-def test_fast_and_exact_readers_agree(tmp_path):
-    from cov_pipeline.fingertips import HEADER as COLUMNS
-    from cov_pipeline.fingertips import _read_exact, _read_fast
-
-    path = write_export(
-        tmp_path / "a.csv",
-        [row(), row(**{"Area Code": "E92000001", "Indicator Name": "rate, per 1,000"})],
-    )
-    text = path.read_bytes().decode("utf-8")
-    names = [name for _, name in COLUMNS]
-    fast = _read_fast(path.read_bytes(), text, names, 1)
-    exact = _read_exact(path, text, names, 1)
-    assert fast is not None
-    pd.testing.assert_frame_equal(fast, exact)
-
-
 def test_numbers_too_large_to_read_exactly_and_far_years_are_quarantined(tmp_path):
     beyond = " is out of range (beyond ±9007199254740991, the largest whole number read exactly)"
     path = write_export(
@@ -357,9 +342,10 @@ def test_blank_lines_do_not_shift_line_numbers(tmp_path):
     assert load.quarantine["line_number"].tolist() == [4]
 
 
-def test_a_line_of_empty_fields_is_a_record_quarantined_on_either_reading_path(tmp_path):
+def test_a_cleared_row_is_quarantined_on_either_reading_path(tmp_path):
     # ',,,' (a spreadsheet's cleared row) is a record, unlike a blank line: with or without a
-    # blank line elsewhere (which sends the file down the exact reader) it is quarantined
+    # blank line elsewhere (which sends the file down the exact reader) it is quarantined with
+    # the reader's one reason (not a reason per empty field), never dropped
     path = write_export(tmp_path / "a.csv", [row(), row(**{"Area Code": "E92000001",
                                                           "Area Name": "England"})])  # fmt: skip
     lines = path.read_bytes().split(b"\r\n")
@@ -370,14 +356,130 @@ def test_a_line_of_empty_fields_is_a_record_quarantined_on_either_reading_path(t
         load = load_fingertips([path])
         assert load.staging["line_number"].tolist() == [2, england_line]
         assert load.quarantine["line_number"].tolist() == [3]
-        assert load.quarantine["reasons"].iloc[0].startswith("indicator_id: missing")
+        assert load.quarantine["reasons"].tolist() == [CLEARED_ROW]
+        assert load.rows_accounted_for == load.input_rows == 3
 
 
-def test_a_record_with_too_many_fields_fails_the_file_with_its_line(tmp_path):
-    path = write_export(tmp_path / "a.csv", [row(), row()])
-    data = path.read_bytes().rstrip(b"\r\n") + b",extra\r\n"
-    path.write_bytes(data)
-    with pytest.raises(FileFault, match=r"^a.csv: not a readable CSV: .*line 3"):
+@pytest.mark.parametrize("bad_line", [2, 4])
+def test_an_unquoted_comma_is_a_row_fault_in_the_first_record_or_a_later_one(tmp_path, bad_line):
+    rows = [row(**{"Area Code": code}) for code in ("E08000026", "E08000025", "E08000027")]
+    path = write_export(tmp_path / "a.csv", rows)
+    lines = path.read_bytes().split(b"\r\n")
+    # a thousands separator left unquoted in the count: one field more than the header
+    lines[bad_line - 1] = lines[bad_line - 1].replace(b",81,", b",1,081,")
+    path.write_bytes(b"\r\n".join(lines))
+    load = load_fingertips([path])
+    assert load.quarantine["line_number"].tolist() == [bad_line]
+    # that one reason: the fields after the comma are shifted, reasons about them would mislead
+    assert load.quarantine["reasons"].tolist() == [
+        f"record has {len(HEADER) + 1} fields, the header {len(HEADER)} (extra: ''; a comma in "
+        "a field that is not quoted?)"
+    ]
+    assert load.staging["line_number"].tolist() == [n for n in (2, 3, 4) if n != bad_line]
+    assert load.rows_accounted_for == load.input_rows == 3
+
+
+def test_a_record_with_too_few_fields_is_a_row_fault(tmp_path):
+    path = write_export(tmp_path / "a.csv", [row(), row(**{"Area Code": "E08000025"})])
+    data = path.read_bytes()
+    path.write_bytes(data[: data.rindex(b",")] + b"\r\n")  # the last field cut off
+    load = load_fingertips([path])
+    assert load.staging["line_number"].tolist() == [2]
+    assert load.quarantine["line_number"].tolist() == [3]
+    assert load.quarantine["reasons"].iloc[0] == (
+        f"record has {len(HEADER) - 1} fields, the header {len(HEADER)}"
+    )
+
+
+def test_a_nul_byte_inside_a_field_is_a_row_fault_before_the_other_reasons(tmp_path):
+    path = write_export(
+        tmp_path / "a.csv",
+        [row(), row(**{"Area Name": "Cov\0entry", "Value": "n/a"}), row(**{"Sex": "\0"})],
+    )
+    load = load_fingertips([path])
+    assert load.staging["line_number"].tolist() == [2]
+    assert load.quarantine["line_number"].tolist() == [3, 4]
+    assert load.quarantine["reasons"].tolist() == [
+        "NUL byte in area_name | value: 'n/a' is not a number",
+        "NUL byte in sex",
+    ]
+
+
+def test_nul_padding_after_the_last_record_fails_the_file_by_name(tmp_path):
+    path = write_export(tmp_path / "cut.csv", [row()])
+    path.write_bytes(path.read_bytes() + b"\0" * 512)  # a copy cut short
+    with pytest.raises(
+        FileFault, match=r"^cut.csv: ends in 512 NUL byte\(s\) after its last record"
+    ):
+        load_fingertips([path])
+
+
+def test_an_export_with_the_extension_in_capitals_is_read(tmp_path):
+    from cov_pipeline.fingertips import FILE_PATTERN
+    from resources.raw_files import RawFilesResource
+
+    folder = tmp_path / "fingertips"
+    folder.mkdir()
+    write_export(folder / "infant_mortality.CSV", [row()])
+    write_export(folder / "low_birth_weight.csv", [row(**{"Indicator ID": "20101"})])
+    (folder / "notes.txt").write_text("not an export")
+    paths = RawFilesResource(raw_dir=str(tmp_path)).files("fingertips", FILE_PATTERN)
+    assert [p.name for p in paths] == ["infant_mortality.CSV", "low_birth_weight.csv"]
+    load = load_fingertips(paths)
+    assert load.staging["source_file"].tolist() == ["infant_mortality.CSV", "low_birth_weight.csv"]
+
+
+def test_a_period_in_other_digits_is_a_row_fault_not_an_error(tmp_path):
+    path = write_export(
+        tmp_path / "a.csv",
+        [row(**{"Time period": "\uff12\uff10\uff12\uff12"}),  # fullwidth 2022
+         row(**{"Area Code": "E08000025", "Time period": "\u0662\u0660\u0662\u0660 - 22"})],
+    )  # fmt: skip
+    load = load_fingertips([path])
+    assert load.staging.empty
+    assert [r.split(":")[0] for r in load.quarantine["reasons"]] == ["time_period"] * 2
+    assert all(r.endswith("is not a recognised period") for r in load.quarantine["reasons"])
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError('Unable to parse string "1st" at position 0'),
+        ValueError("Cannot convert non-finite values (NA or inf) to integer"),
+    ],
+)
+def test_any_other_error_while_parsing_is_a_file_fault_naming_the_file(
+    tmp_path, monkeypatch, error
+):
+    import cov_pipeline.fingertips as ft
+
+    good = write_export(tmp_path / "a.csv", [row()])
+    bad = write_export(tmp_path / "b.csv", [row(**{"Time period": "2019 - 21"})])
+    parse_labels = ft._parse_period_labels
+
+    def failing(labels):
+        if (labels == "2019 - 21").any():
+            raise error
+        return parse_labels(labels)
+
+    monkeypatch.setattr(ft, "_parse_period_labels", failing)
+    assert load_fingertips([good]).quarantine.empty
+    with pytest.raises(FileFault, match=r"^b.csv: could not be parsed: .*\(ValueError: ") as fault:
+        load_fingertips([good, bad])
+    assert str(error) in str(fault.value)
+
+
+def test_any_other_error_while_reading_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
+    import cov_pipeline.fingertips as ft
+
+    def failing(path, header, **kwargs):
+        raise csv.Error("field larger than field limit (131072)")
+
+    path = write_export(tmp_path / "a.csv", [row()])
+    monkeypatch.setattr(ft, "read_records", failing)
+    with pytest.raises(
+        FileFault, match=r"^a.csv: could not be parsed: .*\(Error: field larger than field limit"
+    ):
         load_fingertips([path])
 
 
@@ -428,9 +530,11 @@ def _plain_join_reasons(parts, index):
 
 
 def test_optimised_loader_matches_a_straightforward_reference(tmp_path, monkeypatch):
-    """Arrow kernels, hashed codes, filters and the fast reader give exactly what pandas' reader
-    and plain ``.str`` / ``to_numeric`` / ``hash_pandas_object`` / ``take`` give, on every quirk."""
+    """Arrow kernels, hashed codes, filters and the reader's fast path give exactly what its
+    exact path and plain ``.str`` / ``to_numeric`` / ``hash_pandas_object`` / ``take`` give, on
+    every quirk."""
     import cov_pipeline.fingertips as ft
+    from cov_pipeline import raw_reader
 
     nbsp, ideographic = "\u00a0", "\u3000"
     one_line = [
@@ -469,18 +573,19 @@ def test_optimised_loader_matches_a_straightforward_reference(tmp_path, monkeypa
     c = write_export(tmp_path / "c.csv", [{**row(), "Time period range": "3y"}], with_range)
 
     fast_reads = []
-    read_fast = ft._read_fast
+    read_fast = raw_reader._read_fast
 
     def spy(*args):
         frame = read_fast(*args)
         fast_reads.append(frame is not None)
         return frame
 
-    monkeypatch.setattr(ft, "_read_fast", spy)
+    monkeypatch.setattr(raw_reader, "_read_fast", spy)
     optimised = load_fingertips([c, b, a])
     assert fast_reads == [True, False, True]  # a.csv and c.csv took the fast reader
 
-    monkeypatch.setattr(ft, "_read_fast", lambda *args: None)  # pandas' reader for every file
+    # the reader's exact path (Python's csv module) for every file
+    monkeypatch.setattr(raw_reader, "_read_fast", lambda *args: None)
     monkeypatch.setattr(ft, "_trim", _plain_trim)
     monkeypatch.setattr(ft, "_clean_text", _plain_clean_text)
     monkeypatch.setattr(ft, "_parse_number", _plain_parse_number)
@@ -755,21 +860,21 @@ def test_deduplication_decided_on_repeated_keys_equals_the_whole_table_rules(tmp
 @pytest.mark.parametrize(
     "bad", [b"\xe9", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xff"]
 )
-def test_the_fast_reader_rejects_what_the_strict_decoder_rejects(tmp_path, bad):
-    """The fast path leaves the UTF-8 check to Arrow's reader: the same bytes fail, with
-    read_text_strict's message, whether the file has a BOM or not."""
+def test_bytes_that_are_not_utf8_fail_the_file_with_or_without_a_bom(tmp_path, bad):
+    """Bytes that are not UTF-8 (surrogates, overlong forms, beyond U+10FFFF, cut sequences)
+    fail the file naming the byte, its offset in the file and its line, BOM or not."""
     import re
-
-    from cov_pipeline.quality import read_text_strict
 
     for bom in (b"", b"\xef\xbb\xbf"):
         path = write_export(tmp_path / "a.csv", [row(), row(**{"Area Name": "Coventry"})])
         data = bom + path.read_bytes().replace(b"Coventry", b"Cov" + bad + b"entry", 1)
         path.write_bytes(data)
-        with pytest.raises(FileFault) as strict:
-            read_text_strict(path)
-        assert "(line 2)" in str(strict.value)
-        with pytest.raises(FileFault, match=f"^{re.escape(str(strict.value))}$"):
+        offset = data.index(b"Cov" + bad) + 3
+        expected = (
+            f"a.csv: not UTF-8: byte 0x{bad[0]:02x} at offset {offset} (line 2) cannot be "
+            "decoded; re-export the file as UTF-8"
+        )
+        with pytest.raises(FileFault, match=f"^{re.escape(expected)}$"):
             load_fingertips([path])
 
 
@@ -779,7 +884,7 @@ def test_not_utf8_is_reported_before_a_header_fault(tmp_path):
     with pytest.raises(FileFault, match=r"^a.csv: not UTF-8: byte 0xe9"):
         load_fingertips([path])
     path.write_bytes(b"\xef\xbb\xbf")  # a BOM and nothing else: decoded, it has no header
-    with pytest.raises(FileFault, match=r"^a.csv: missing required column\(s\): 'Indicator ID'"):
+    with pytest.raises(FileFault, match=r"^a.csv: first line is not a header \(no column names\)$"):
         load_fingertips([path])
 
 
