@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cov_pipeline.indicators import GSS_CODE_TEXT
 from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
     FileFault,
@@ -42,6 +43,7 @@ from cov_pipeline.quality import (
 )
 from cov_pipeline.raw_reader import RECORD_FAULT, read_records, with_record_faults
 from cov_pipeline.schemas.fingertips import FingertipsRow
+from cov_pipeline.schemas.reference import GSS_CODE_PATTERN
 
 SOURCE = "fingertips"
 FILE_PATTERN = "*.csv"  # the extension in any case (raw_reader.discover)
@@ -103,6 +105,13 @@ KEY_COLUMNS = [
 ]
 # What a re-export may not change without it being a conflict between files.
 MEASURE_COLUMNS = [*NUMERIC_COLUMNS, "value_note"]
+
+# Area codes (and parent codes, where given) are ONS GSS codes, as in the reference files:
+# GSS_CODE_PATTERN is matched by Arrow (RE2), where \d is an ASCII digit only.
+GSS_CODE_COLUMNS = ["area_code", "parent_code"]
+NOT_A_GSS_CODE = " " + GSS_CODE_TEXT
+# A rate's denominator: positive wherever its count is given.
+NOT_A_DENOMINATOR = " is not positive, though count is given (a rate needs a denominator above 0)"
 
 STAGING_DESCRIPTIONS = {
     "indicator_id": "Fingertips indicator ID.",
@@ -422,8 +431,11 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
         trimmed = pool.map(lambda c: _trim(_arrow_text(raw[c])), coded)
         for column, array in zip(text_columns, cleaned, strict=True):
             typed[column] = pd.Series(pd.arrays.ArrowStringArray(array), index=index)
+        # where given: a missing code is the contract's fault
+        codes = pool.map(lambda c: _not_gss_code(typed[c].array._pa_array), GSS_CODE_COLUMNS)
         numbers = dict(zip(NUMERIC_COLUMNS, measures, strict=True))
         stripped = dict(zip(coded, trimmed, strict=True))
+        not_gss = dict(zip(GSS_CODE_COLUMNS, codes, strict=True))
 
     number = _arrow_to_float(stripped["indicator_id"])
     with np.errstate(invalid="ignore"):
@@ -451,6 +463,12 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     typed.update(_take_periods(parsed, period_codes, index))
     unknown = parsed["period_type"].isna().to_numpy()[period_codes] & (period_codes >= 0)
     rules.append((unknown, "time_period", "time_period: ", " is not a recognised period"))
+
+    for column in GSS_CODE_COLUMNS:
+        rules.append((not_gss[column], column, f"{column}: ", NOT_A_GSS_CODE))
+    with np.errstate(invalid="ignore"):
+        no_denominator = ~np.isnan(typed["count"]) & (typed["denominator"] <= 0)
+    rules.append((no_denominator, "denominator", "denominator: ", NOT_A_DENOMINATOR))
     typed["is_headline"] = typed["category_type"].isna() & typed["category"].isna()
     # The contract's failure texts list a failing row's columns in the frame's order: keep it.
     order = [
@@ -488,6 +506,13 @@ def _parse(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     valid = np.ones(len(frame), dtype=bool)
     valid[at[(all_reasons != "").to_numpy()]] = False
     return frame, valid, quarantine
+
+
+def _not_gss_code(codes) -> np.ndarray:
+    """Where a code (Arrow text, trimmed) is given and is not an ONS GSS code."""
+    import pyarrow.compute as pc
+
+    return _bool(pc.invert(pc.match_substring_regex(codes, GSS_CODE_PATTERN)))
 
 
 def _whole_numbers(numbers: np.ndarray) -> pd.arrays.IntegerArray:

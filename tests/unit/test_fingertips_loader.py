@@ -429,6 +429,48 @@ def test_an_export_with_the_extension_in_capitals_is_read(tmp_path):
     assert load.staging["source_file"].tolist() == ["infant_mortality.CSV", "low_birth_weight.csv"]
 
 
+def test_area_codes_are_ons_gss_codes(tmp_path):
+    gss = " is not an ONS GSS code (a capital letter and eight digits)"
+    path = write_export(
+        tmp_path / "a.csv",
+        [row(),
+         row(**{"Area Code": "E0800002"}),  # seven digits
+         row(**{"Area Code": "e08000025"}),
+         row(**{"Area Code": "E080000271"}),
+         row(**{"Area Code": "E08000028", "Parent Code": "E1200005"}),
+         row(**{"Area Code": "E92000001", "Parent Code": ""}),  # England: no parent
+         row(**{"Area Code": "E\u0660\u0668\u0660\u0660\u0660\u0660\u0662\u0669"})],  # Arabic-Indic
+    )  # fmt: skip
+    load = load_fingertips([path])
+    reasons = dict(zip(load.quarantine["line_number"], load.quarantine["reasons"], strict=True))
+    assert reasons == {
+        3: "area_code: 'E0800002'" + gss,
+        4: "area_code: 'e08000025'" + gss,
+        5: "area_code: 'E080000271'" + gss,
+        6: "parent_code: 'E1200005'" + gss,
+        8: "area_code: 'E\u0660\u0668\u0660\u0660\u0660\u0660\u0662\u0669'" + gss + " | "
+        "area_code: str_matches('^[A-Za-z0-9]{3,12}$') (got E\u0660\u0668\u0660\u0660\u0660\u0660\u0662\u0669)",
+    }
+    assert load.staging["area_code"].tolist() == ["E08000026", "E92000001"]
+
+
+def test_a_rate_needs_a_positive_denominator_where_its_count_is_given(tmp_path):
+    path = write_export(
+        tmp_path / "a.csv",
+        [row(**{"Count": "76", "Denominator": "0"}),
+         row(**{"Area Code": "E08000025", "Count": "", "Denominator": "0", "Value": "",
+                "Value note": "Suppressed"}),  # no count: nothing to divide
+         row(**{"Area Code": "E08000027", "Count": "76", "Denominator": ""})],  # not published
+    )  # fmt: skip
+    load = load_fingertips([path])
+    assert load.quarantine["line_number"].tolist() == [2]
+    assert load.quarantine["reasons"].tolist() == [
+        "denominator: '0' is not positive, though count is given (a rate needs a denominator "
+        "above 0)"
+    ]
+    assert load.staging["line_number"].tolist() == [3, 4]
+
+
 def test_a_period_in_other_digits_is_a_row_fault_not_an_error(tmp_path):
     path = write_export(
         tmp_path / "a.csv",
