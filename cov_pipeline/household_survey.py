@@ -33,7 +33,15 @@ from cov_pipeline.quality import (
     reasons_by_row,
     rows_that_may_fail,
 )
-from cov_pipeline.raw_reader import RECORD_FAULT, load_yaml, matches, read_records, read_stable
+from cov_pipeline.raw_reader import (
+    NUL_FAULT,
+    RECORD_FAULT,
+    load_yaml,
+    matches,
+    read_records,
+    read_stable,
+    with_record_faults,
+)
 from cov_pipeline.schemas.household_survey import (
     AGE_BANDS,
     AUDIT_C_ITEM_RANGE,
@@ -634,7 +642,7 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
             )
     harmonised, reasons, quarantine_sources = [], [], []
     files = [codebook.source]
-    offset = 0
+    offset, faulty = 0, False
     for path, wave in assigned:
         try:
             raw, info = read_wave_file(path, wave)
@@ -646,13 +654,15 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
             raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
         offset += len(raw)
         files.append(info)
-        # A record the reader could not take as delivered (a wrong number of fields, a NUL byte,
-        # a cleared row): its fields are not the respondent's, so its fault is its one reason,
-        # and its id (perhaps not an id) is no respondent's repeated.
-        read = raw[RECORD_FAULT].isna()
-        if not read.all():
-            why = why.where(read, raw[RECORD_FAULT])
-            typed["respondent_id"] = typed["respondent_id"].where(read, None)
+        # A record the reader could not take as delivered has its fault among its reasons (as
+        # its one reason where its fields are not in place: a field more or fewer, a cleared
+        # row), and there its id, perhaps no id, is no respondent's repeated.
+        record_faults = raw[RECORD_FAULT]
+        why = with_record_faults(why, record_faults)
+        if record_faults.notna().any():
+            faulty = True
+            moved = record_faults.notna() & ~record_faults.str.startswith(NUL_FAULT, na=False)
+            typed["respondent_id"] = typed["respondent_id"].where(~moved, None)
         record = [c for c in raw.columns if c not in ("source_file", "line_number", RECORD_FAULT)]
         harmonised.append(typed)
         reasons.append(why)
@@ -674,6 +684,8 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
     contract = pandera_reasons(HouseholdSurveyResponse, frame.loc[clean])
     contract = reasons_by_row(contract, frame.index)
     all_reasons = join_reasons([first, duplicates, contract], frame.index)
+    if faulty:  # values quoted as delivered: a NUL shown as \x00 (PostgreSQL holds none)
+        all_reasons = all_reasons.str.replace("\x00", "\\x00", regex=False)
 
     quarantine = pd.concat(
         [empty_quarantine()]

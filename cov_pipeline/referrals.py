@@ -32,7 +32,13 @@ from cov_pipeline.quality import (
     rows_that_may_fail,
     within_whole_numbers,
 )
-from cov_pipeline.raw_reader import RECORD_FAULT, Header, read_records
+from cov_pipeline.raw_reader import (
+    NUL_FAULT,
+    RECORD_FAULT,
+    Header,
+    read_records,
+    with_record_faults,
+)
 from cov_pipeline.schemas.referrals import (
     ETHNIC_CATEGORIES,
     MAX_AGE,
@@ -634,19 +640,24 @@ def load_referrals(
     raw["extract_rank"] = raw["source_file"].map(rank_of).astype("int64")
     text, typed, faults, unreadable = (pd.concat(part) for part in zip(*parsed, strict=True))
 
-    first = _join([faults, contract_reasons(typed, unreadable)], raw.index)
-    # A record the reader could not take as delivered (a wrong number of fields, a NUL byte, a
-    # cleared row): its fields are not the referral's, so its fault is its one reason, and its
-    # id (perhaps not an id) takes no part in the duplicate and later-extract-wins rules.
+    # A record the reader could not take as delivered has its fault among its reasons (as its
+    # one reason where its fields are not in place: a field more or fewer, a cleared row).
+    first = with_record_faults(
+        _join([faults, contract_reasons(typed, unreadable)], raw.index), record_faults
+    )
     ids = typed[["referral_id"]]
-    read = record_faults.isna()
-    if not read.all():
-        first = first.where(read, record_faults)
-        ids = ids.where(read, None)
+    faulty = record_faults.notna()
+    if faulty.any():
+        # ... and there its id, perhaps no id, takes no part in the duplicate and
+        # later-extract-wins rules (a row with a NUL byte is quarantined as any other)
+        moved = faulty & ~record_faults.str.startswith(NUL_FAULT, na=False)
+        ids = ids.where(~moved, None)
     versions = resolve_versions(
         ids.join(raw[["source_file", "line_number", "extract_rank"]]), first, text
     )
     all_reasons = _join([first, versions.reasons], raw.index)
+    if faulty.any():  # values quoted as delivered: a NUL shown as \x00 (PostgreSQL holds none)
+        all_reasons = all_reasons.str.replace("\x00", "\\x00", regex=False)
     quarantine = quarantine_frame(SOURCE, raw, all_reasons, RAW_COLUMNS)
 
     # The staged rows are taken once, already in the staging order (labelling is row by row).

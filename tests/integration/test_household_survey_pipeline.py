@@ -198,7 +198,9 @@ def test_damaged_records_and_a_totals_line_are_quarantined_each_alone(raw_dir, d
     assert ours["reasons"].to_dict() == {
         2: "record has 19 fields, the header 18 (extra: "
         f"'{records[0].rsplit(',', 1)[1]}'; a comma in a field that is not quoted?)",
-        7: "NUL byte in age_grp",
+        7: "NUL byte in age_grp | age_band: code '\\x00"
+        + records[5].split(",")[1][1:]
+        + "' in column 'age_grp' is not in the codebook for wave 2018",
         12: "every field is empty (a cleared row)",
         2003: "a totals row, not a respondent ('Total' in column 'resp_id')",
     }
