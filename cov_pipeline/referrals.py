@@ -608,8 +608,8 @@ def load_referrals(
     code, a referral dated before the service opened (2018-01-01), a first contact before the
     referral, a discharge before the first contact or the referral, a date after the extract
     date, a referral id repeated within one extract, a record the raw reader could not read as
-    delivered (a wrong number of fields, a NUL byte, a cleared row: that is its one reason).
-    Across extracts the later extract wins (:func:`resolve_versions`).
+    delivered (a NUL byte, before the other reasons; a wrong number of fields or a cleared row,
+    its one reason). Across extracts the later extract wins (:func:`resolve_versions`).
     """
     paths = sorted(paths, key=lambda p: p.name)
     if not paths:
