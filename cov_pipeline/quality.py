@@ -8,8 +8,6 @@ line and every reason, to ``quality.quarantine`` while valid rows go on.
 from __future__ import annotations
 
 import hashlib
-import io
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,48 +64,6 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_text_strict(path: Path) -> tuple[str, bytes]:
-    """The file's text as UTF-8 (a BOM is allowed), or a FileFault that says where it is not."""
-    data = path.read_bytes()
-    if not data or data.isspace():  # as `not data.strip()`, without copying the file
-        raise FileFault(path, "file is empty")
-    try:
-        return data.decode("utf-8-sig"), data
-    except UnicodeDecodeError as exc:
-        # the codec decodes what follows a BOM: its positions are in that, not in the file
-        offset = exc.start + len(data) - len(exc.object)
-        before = data[:offset]
-        line = line_breaks(before) + 1
-        raise FileFault(
-            path,
-            f"not UTF-8: byte 0x{data[offset]:02x} at offset {offset} (line {line}) "
-            "cannot be decoded; re-export the file as UTF-8",
-        ) from None
-
-
-def read_csv_text(path: Path, fault_prefix: str = "") -> tuple[pd.DataFrame, str, bytes]:
-    """The CSV at ``path`` with every field as delivered text (no value read as missing, no type
-    guessed, a blank line kept as a row of empty fields), with the file's text and bytes. A file
-    that is not UTF-8, is empty or is not a readable CSV raises a FileFault; ``fault_prefix``
-    opens the message of an unreadable one (``"wave 2024: "``)."""
-    text, data = read_text_strict(path)
-    try:
-        # No NA values are recognised (keep_default_na=False, no na_values), so the NA filter
-        # has nothing to find: na_filter=False skips it, and every field stays text.
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-        )
-    except pd.errors.ParserError as exc:
-        raise FileFault(path, f"{fault_prefix}not a readable CSV: {exc}") from None
-    except pd.errors.EmptyDataError:
-        raise FileFault(path, "file is empty") from None
-    return frame, text, data
-
-
 def _line_ends(text: str | bytes) -> tuple:
     return ("\n", "\r") if isinstance(text, str) else (b"\n", b"\r")
 
@@ -119,56 +75,6 @@ def line_breaks(text: str | bytes) -> int:
     lf, cr = _line_ends(text)
     carriages = text.count(cr)
     return text.count(lf) + carriages - text.count(cr + lf) if carriages else text.count(lf)
-
-
-def has_lone_carriage_return(text: str | bytes) -> bool:
-    lf, cr = _line_ends(text)
-    carriages = text.count(cr)
-    return carriages > 0 and carriages != text.count(cr + lf)
-
-
-def ends_with_line_break(text: str | bytes) -> bool:
-    return text.endswith(_line_ends(text))
-
-
-def field_line_breaks(fields: pd.Series, lone_carriage_returns: bool) -> np.ndarray:
-    """The line breaks in each field (as :func:`line_breaks` counts them); a lone CR is looked
-    for only where the file holds one (``lone_carriage_returns``)."""
-    pattern = "\r\n|\r|\n" if lone_carriage_returns else "\n"
-    return fields.str.count(pattern).to_numpy(dtype=np.int64)
-
-
-def record_lines(frame: pd.DataFrame, text: str) -> np.ndarray:
-    """The physical line each record of ``frame`` starts on, counting 1 from the header, for a
-    frame as :func:`read_csv_text` read it from ``text`` (its columns the header's names as
-    delivered, before any are trimmed; lines end as :func:`line_breaks` says): records start
-    further down only where a quoted field (or a header name) holds a line break, so the fields
-    are only searched for breaks when the file has more line breaks than records."""
-    header_lines = 1 + sum(line_breaks(str(c)) for c in frame.columns)
-    breaks = np.zeros(len(frame), dtype=np.int64)
-    if line_breaks(text) > header_lines + len(frame) - (not ends_with_line_break(text)):
-        lone = has_lone_carriage_return(text)
-        for position in range(frame.shape[1]):
-            breaks += field_line_breaks(frame.iloc[:, position], lone)
-    return header_lines + 1 + np.concatenate([[0], np.cumsum(1 + breaks)[:-1]]).astype(np.int64)
-
-
-def blank_rows(frame: pd.DataFrame, text: str, starts: np.ndarray) -> np.ndarray:
-    """Rows read from a blank line of ``text`` (``starts``: each row's physical line, as
-    :func:`record_lines` gives them): not records, skipped. A line of empty fields (``,,,``,
-    as a spreadsheet leaves behind) is a record, validated and quarantined like any other.
-    Only rows whose fields are all empty can be blank, so only their lines are looked at; only
-    rows with an empty first field can be those, so only they are compared field by field."""
-    blank = frame.iloc[:, 0].to_numpy() == "" if frame.shape[1] else np.ones(len(frame), bool)
-    candidates = np.flatnonzero(blank)
-    if len(candidates) and frame.shape[1] > 1:
-        rest = frame.iloc[candidates, 1:]
-        blank[candidates] = (rest == "").all(axis=1).to_numpy()
-    candidates = np.flatnonzero(blank)
-    if len(candidates):
-        lines = re.split(r"\r\n|\r|\n", text)
-        blank[candidates] = [lines[starts[i] - 1].strip() == "" for i in candidates]
-    return blank
 
 
 # -- text columns -------------------------------------------------------------------------------
@@ -309,7 +215,9 @@ def quarantine_frame(
             "source": source,
             "source_file": rows["source_file"].to_numpy(),
             "line_number": rows["line_number"].astype("int64").to_numpy(),
-            "reasons": reasons.loc[bad].to_numpy(),
+            # a reason may quote a value holding a NUL byte, which PostgreSQL text cannot hold:
+            # shown as \x00 (the record's JSON escapes it as \u0000)
+            "reasons": reasons.loc[bad].astype(str).str.replace("\0", "\\x00").to_numpy(),
             # JSON escapes line feeds inside values, so records are split on "\n" alone
             # (splitlines would also split inside a value at U+2028, U+0085 and the like)
             "record": records.rstrip("\n").split("\n"),

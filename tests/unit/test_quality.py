@@ -15,9 +15,9 @@ from cov_pipeline.quality import (
     failure_cases,
     marked_cells,
     quarantine_frame,
-    read_text_strict,
     reasons_by_row,
 )
+from cov_pipeline.raw_reader import Header, check_text, read_records, read_stable
 
 BOM = b"\xef\xbb\xbf"
 
@@ -54,7 +54,7 @@ def test_a_byte_that_is_not_utf8_is_reported_at_its_offset_in_the_file(
     path.write_bytes(data)
     assert data[offset] == 0xE9
     with pytest.raises(FileFault) as raised:
-        read_text_strict(path)
+        check_text(read_stable(path, settle_seconds=0))
     assert str(raised.value) == (
         f"extract.csv: not UTF-8: byte 0xe9 at offset {offset} (line {line}) cannot be decoded; "
         "re-export the file as UTF-8"
@@ -103,40 +103,38 @@ def test_reasons_by_row_joins_a_rows_reasons_in_their_order():
     assert joined[2] == "z first | then a" and joined[0] == "only" and pd.isna(joined[1])
 
 
-def test_record_lines_count_line_breaks_in_quoted_fields_and_the_header(tmp_path):
-    from cov_pipeline.quality import read_csv_text, record_lines
+def _lines(path, names=("id", "note")) -> list[int]:
+    records = read_records(path, Header(required=list(names)), settle_seconds=0)
+    return records.frame["line_number"].tolist()
 
+
+def test_line_numbers_count_line_breaks_in_quoted_fields_and_the_header(tmp_path):
     path = tmp_path / "x.csv"
     # lines: 1 header, 2 record a, 3-4 record b (a quoted line break), 5 record c
     path.write_text('id,note\na,plain\nb,"two\nlines"\nc,last\n', encoding="utf-8")
-    frame, text, _ = read_csv_text(path)
-    assert record_lines(frame, text).tolist() == [2, 3, 5]
+    assert _lines(path) == [2, 3, 5]
     # a header name with a line break in it moves every record down one line
     path.write_text('id,"the\nnote"\na,plain\nb,x', encoding="utf-8")
-    frame, text, _ = read_csv_text(path)
-    assert record_lines(frame, text).tolist() == [3, 4]
+    assert _lines(path, ("id", "the\nnote")) == [3, 4]
 
 
 def test_line_breaks_count_lf_crlf_and_a_lone_cr_once_each():
-    from cov_pipeline.quality import has_lone_carriage_return, line_breaks
+    from cov_pipeline.quality import line_breaks
 
     # "a\r\n" one, "b\n" one, "c\r" one, "d" none: 3, as text and as bytes
     assert line_breaks("a\r\nb\nc\rd") == 3 and line_breaks(b"a\r\nb\nc\rd") == 3
     assert line_breaks("\r\r\n\n") == 3  # CR, CRLF, LF
-    assert not has_lone_carriage_return("a\r\nb\n") and has_lone_carriage_return(b"a\r\nb\r")
 
 
-def test_record_lines_count_a_lone_cr_as_a_line_break(tmp_path):
-    from cov_pipeline.quality import read_csv_text, record_lines
-
+def test_line_numbers_count_a_lone_cr_as_a_line_break(tmp_path):
     path = tmp_path / "x.csv"
     # lines: 1 header, 2-3 record a (a lone CR in a quoted field), 4 record b
     path.write_bytes(b'id,note\na,"one\rtwo"\nb,x\n')
-    frame, text, _ = read_csv_text(path)
-    assert frame["note"].tolist() == ["one\rtwo", "x"]
-    assert record_lines(frame, text).tolist() == [2, 4]
+    records = read_records(path, Header(required=["id", "note"]), settle_seconds=0)
+    assert records.frame["note"].tolist() == ["one\rtwo", "x"]
+    assert _lines(path) == [2, 4]
     # an old Mac file, every line ended by a CR, and a CRLF inside a quoted field (lines 3-4)
     path.write_bytes(b'id,note\ra,x\rb,"one\r\ntwo"\rc,y\r')
-    frame, text, _ = read_csv_text(path)
-    assert frame["id"].tolist() == ["a", "b", "c"]
-    assert record_lines(frame, text).tolist() == [2, 3, 5]
+    records = read_records(path, Header(required=["id", "note"]), settle_seconds=0)
+    assert records.frame["id"].tolist() == ["a", "b", "c"]
+    assert _lines(path) == [2, 3, 5]
