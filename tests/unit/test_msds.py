@@ -621,7 +621,7 @@ def test_synthetic_sample_loads_cleanly_and_shows_the_headline_levels(tmp_path):
 
 
 def test_an_error_while_parsing_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
-    import cov_pipeline.msds as msds
+    import cov_pipeline.msds.parsing as msds
 
     def failing(raw, layout):
         raise ValueError('Unable to parse string "1st" at position 0')

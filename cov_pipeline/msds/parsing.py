@@ -1,14 +1,8 @@
-"""NHS Maternity Services Data Set (MSDS) publications: one normalised long table, and the
-provider-versus-England comparison mart.
-
-MSDS CSVs come in two layouts: monthly (``ReportingPeriodStartDate, ReportingPeriodEndDate,
-Dimension, Org_Level, Org_Code, Org_Name, Measure, Count_Of, Final_value``) and annual (``Period,
-Dimension, ..., Count_Of, Value``). Labels drift between releases (``2`` vs ``02``, ``Missing
-Value`` vs ``Missing value``, renamed categories): every label is matched on a key that ignores
-case, spacing and zero padding, then through the alias table below. Counts arrive rounded to 5 and
-zero rows are omitted: where a dimension's categories are known, the omitted rows are restored as
-zeros. Blank values stay missing. Source: NHS England (formerly NHS Digital), Maternity Services
-Monthly Statistics and NHS Maternity Statistics (MSDS), CSV data files and their metadata.
+"""MSDS, the parsers: every file read by the one raw reader (:mod:`cov_pipeline.raw_reader`)
+in the layout its header names, its labels normalised across releases, its periods and values
+parsed (a row fault quarantines the row with every reason), identical copies across releases
+merged and conflicts quarantined, and the zero rows MSDS omits restored (:func:`load_msds`). A
+file fault, or an error while parsing a file, raises :class:`FileFault` naming the file.
 """
 
 from __future__ import annotations
@@ -20,8 +14,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cov_pipeline import stats
 from cov_pipeline.disclosure import ROUNDING_BASE
+from cov_pipeline.msds.definitions import (
+    ANNUAL_HEADER,
+    COUNT_OF_NAMES,
+    DIMENSIONS,
+    ENGLAND_ORG_LEVEL,
+    FILE_PATTERN,
+    KEY_COLUMNS,
+    MISSING,
+    MISSING_ALIASES,
+    MONTHLY_HEADER,
+    ORG_LEVEL_NAMES,
+    PARSING_FAILED,
+    PUBLISHED_NAMES,
+    SNAKE_NAMES,
+    SOURCE,
+    SUPPRESSED_MARKER,
+)
+from cov_pipeline.msds.descriptions import STAGING_DESCRIPTIONS
 from cov_pipeline.quality import (
     FileFault,
     SourceFile,
@@ -32,159 +43,6 @@ from cov_pipeline.quality import (
 )
 from cov_pipeline.raw_reader import RECORD_FAULT, read_records
 from cov_pipeline.schemas.msds import MsdsRow
-
-SOURCE = "msds"
-FILE_PATTERN = "msds-*.csv"
-
-MONTHLY_HEADER = (
-    "ReportingPeriodStartDate",
-    "ReportingPeriodEndDate",
-    "Dimension",
-    "Org_Level",
-    "Org_Code",
-    "Org_Name",
-    "Measure",
-    "Count_Of",
-    "Final_value",
-)
-ANNUAL_HEADER = (
-    "Period",
-    "Dimension",
-    "Org_Level",
-    "Org_Code",
-    "Org_Name",
-    "Measure",
-    "Count_Of",
-    "Value",
-)
-SNAKE_NAMES = {
-    "ReportingPeriodStartDate": "period_start",
-    "ReportingPeriodEndDate": "period_end",
-    "Period": "period",
-    "Dimension": "dimension",
-    "Org_Level": "org_level",
-    "Org_Code": "org_code",
-    "Org_Name": "org_name",
-    "Measure": "measure",
-    "Count_Of": "count_of",
-    "Final_value": "value",
-    "Value": "value",
-}
-# Each layout's names, folded as check_header compares them, to the name as published.
-PUBLISHED_NAMES = {h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)}
-# Opens the file fault of a file whose parsing raised (never a bare pandas message).
-PARSING_FAILED = "could not be parsed: nothing from this source was written"
-# How MSDS marks a value it withheld; any other text that is not a number is a row fault.
-SUPPRESSED_MARKER = "*"
-ENGLAND_ORG_LEVEL = "National"
-
-# -- known dimensions and their categories ----------------------------------------------------
-MISSING = "Missing value / Value outside reporting parameters"
-PSEUDO_POSTCODE = "Pseudo postcode recorded (includes no fixed abode or resident overseas)"
-RESIDENT_ELSEWHERE = "Resident Elsewhere in UK, Channel Islands or Isle of Man"
-DECILES = (
-    "01 - Most deprived",
-    *(f"{d:02d}" for d in range(2, 10)),
-    "10 - Least deprived",
-)
-BOOKING_GROUPS = ("0 to 70 days", "71 to 90 days", "91 to 140 days", "141+ days")
-GESTATION_LENGTHS = (
-    "27 weeks and under",
-    "28 to 31 weeks",
-    "32 to 33 weeks",
-    "34 to 36 weeks",
-    *(f"{w} weeks" for w in range(37, 43)),
-    "43 weeks and over",
-)
-
-
-@dataclass(frozen=True)
-class MsdsDimension:
-    """A dimension whose categories are known: every label it may publish, under any name.
-
-    ``categories`` are the canonical labels (as the publications spell them). ``aliases`` are other
-    names the dimension itself has been published under; ``label_aliases`` map other spellings of
-    a category (beyond case, spacing and zero padding, which are always ignored) to its canonical
-    label. A label outside these is quarantined rather than guessed, so a new release's renamed
-    category is seen (and added here) instead of being filled with a wrong zero.
-    """
-
-    name: str
-    count_of: str
-    categories: tuple[str, ...]
-    aliases: tuple[str, ...] = ()
-    label_aliases: dict[str, str] = field(default_factory=dict)
-
-
-# MSDS omits a category's row when its count is zero, so for these dimensions a category with no
-# row in a period and organisation that published the dimension is a true zero and is restored.
-DIMENSIONS: tuple[MsdsDimension, ...] = (
-    MsdsDimension(
-        "GestAgeFormalAntenatalBookingGroup",
-        "Deliveries",
-        (*BOOKING_GROUPS, MISSING),
-        aliases=("GestAgeBookingGroup",),
-        label_aliases={"141 days and over": "141+ days"},
-    ),
-    MsdsDimension(
-        "GestationLengthBirth",
-        "Babies",
-        (*GESTATION_LENGTHS, MISSING),
-        label_aliases={"under 28 weeks": "27 weeks and under", "43+ weeks": "43 weeks and over"},
-    ),
-    MsdsDimension(
-        "GestationLengthBirthGroup37",
-        "Babies",
-        ("<37 weeks", ">=37 weeks", MISSING),
-        label_aliases={"under 37 weeks": "<37 weeks", "37 weeks and over": ">=37 weeks"},
-    ),
-    MsdsDimension(
-        "DeprivationDecileAtBooking",
-        "Deliveries",
-        (*DECILES, PSEUDO_POSTCODE, RESIDENT_ELSEWHERE, MISSING),
-        label_aliases={"1": "01 - Most deprived", "10": "10 - Least deprived"},
-    ),
-    # Totals: one row with a blank Measure, nothing to restore.
-    MsdsDimension("TotalDeliveries", "Deliveries", ()),
-    MsdsDimension("TotalBabies", "Babies", ()),
-)
-# Spellings of the missing category seen across releases, beyond case and spacing.
-MISSING_ALIASES = ("Missing / Value outside reporting parameters", "Missing")
-COUNT_OF_NAMES = ("Deliveries", "Babies", "Women")
-ORG_LEVEL_NAMES = (ENGLAND_ORG_LEVEL, "Provider")
-
-STAGING_DESCRIPTIONS = {
-    "period_type": "financial_year (annual files), month, or period (any other reporting span).",
-    "period": "Period label: '2020-21' for a financial year, '2023-04' for a month.",
-    "period_start": "First day of the reporting period.",
-    "period_end": "Last day of the reporting period.",
-    "dimension": "MSDS dimension, normalised to its current name (e.g. GestationLengthBirth).",
-    "dimension_as_published": "Dimension name as the file wrote it.",
-    "org_level": "Organisation level: National (England), Provider, or as published.",
-    "org_code": "Organisation code as published (provider code such as RKB; 'National' or 'ALL' for England).",
-    "org_name": "Organisation name as published.",
-    "is_england": "True for the national (all submitters) rows.",
-    "measure": "Category of the dimension, normalised across releases ('2' and '02' are '02'); null on totals.",
-    "measure_as_published": "Category label as the file wrote it; null on a restored zero row.",
-    "count_of": "What is counted: Deliveries, Babies or Women.",
-    "value": "The count; null where blank or suppressed in the file (never zero); 0 on a restored row.",
-    "is_suppressed": "True where the file withheld the value ('*').",
-    "is_rounded": "True where the file's counts arrived rounded to the nearest 5 (every count a multiple of 5): not to be rounded again.",
-    "is_restored_zero": "True for a category the file omitted because its count was zero (MSDS omits zero rows); value 0.",
-    "source_file": "Raw file the row came from (a restored row: the file of its dimension's other rows).",
-    "line_number": "Line of that file where the row starts; null on a restored zero row.",
-    "source_row_count": "Identical copies of the row across files (0 for a restored zero).",
-}
-KEY_COLUMNS = [
-    "period_type",
-    "period_start",
-    "period_end",
-    "org_level",
-    "org_code",
-    "dimension",
-    "measure",
-    "count_of",
-]
 
 
 @dataclass
@@ -659,179 +517,3 @@ def _records_of(rows: pd.DataFrame, raws: dict[str, pd.DataFrame]) -> pd.Series:
         records = found.to_json(orient="records", lines=True, force_ascii=False).splitlines()
         parts.append(pd.Series(records, index=wanted.index))
     return pd.concat(parts).reindex(rows.index)
-
-
-# -- the provider-versus-England mart ----------------------------------------------------------
-@dataclass(frozen=True)
-class ComparisonMeasure:
-    """A percentage built from one MSDS dimension: numerator and denominator categories."""
-
-    measure_id: str
-    measure_name: str
-    dimension: str
-    numerator: tuple[str, ...]
-    denominator: tuple[str, ...]
-    # 'low' (lower is better) or 'none' (no judgement), as stats.compare_with_benchmark takes it
-    polarity: str
-
-    @property
-    def definition(self) -> str:
-        """The categories summed, as MSDS spells them: 'D: 'a' + 'b' over 'a' + 'b' + 'c''."""
-        numerator = " + ".join(f"'{c}'" for c in self.numerator)
-        denominator = " + ".join(f"'{c}'" for c in self.denominator)
-        return f"{self.dimension}: {numerator} over {denominator}"
-
-
-COMPARISON_MEASURES: tuple[ComparisonMeasure, ...] = (
-    # Late booking: booked at 91 days (13+0 weeks) or later, of deliveries with a known booking
-    # gestation (docs/definitions.md; NICE ambition: booked by 10+0 weeks).
-    ComparisonMeasure(
-        "late_booking",
-        "Late booking: booked at 91 days (13+0 weeks) or later",
-        "GestAgeFormalAntenatalBookingGroup",
-        ("91 to 140 days", "141+ days"),
-        BOOKING_GROUPS,
-        "low",
-    ),
-    # Preterm: born before 37+0 weeks (259 days), of babies with a known gestation.
-    ComparisonMeasure(
-        "preterm",
-        "Preterm: babies born before 37 weeks",
-        "GestationLengthBirthGroup37",
-        ("<37 weeks",),
-        ("<37 weeks", ">=37 weeks"),
-        "low",
-    ),
-    # Extremely preterm: 27 weeks and under, i.e. before 28+0 weeks (196 days), of babies with a
-    # known gestation length.
-    ComparisonMeasure(
-        "extremely_preterm",
-        "Extremely preterm: babies born at 27 weeks and under",
-        "GestationLengthBirth",
-        ("27 weeks and under",),
-        GESTATION_LENGTHS,
-        "low",
-    ),
-    # Most deprived 30%: national IMD deciles 1-3 of the mother's residence at booking, of
-    # deliveries with a known decile (pseudo postcodes, residents elsewhere and missing excluded).
-    ComparisonMeasure(
-        "most_deprived_30pct",
-        "Deliveries to mothers living in national IMD deciles 1-3",
-        "DeprivationDecileAtBooking",
-        DECILES[:3],
-        DECILES,
-        "none",
-    ),
-)
-
-MART_DESCRIPTIONS = {
-    "period_type": "financial_year or month (MSDS annual or monthly publication).",
-    "period": "Period label: '2020-21' (April to March) or '2023-04'.",
-    "period_start": "First day of the period.",
-    "period_end": "Last day of the period.",
-    "org_level": "National (England) or Provider.",
-    "org_code": "Organisation code as MSDS publishes it (RKB: University Hospitals Coventry and Warwickshire).",
-    "org_name": "Organisation name as published.",
-    "is_england": "True for England (all submitters), the benchmark of the other rows.",
-    "measure_id": "late_booking, preterm, extremely_preterm or most_deprived_30pct.",
-    "measure_name": "What the percentage counts.",
-    "definition": "The MSDS dimension and the categories summed in numerator and denominator.",
-    "numerator": "Deliveries or babies counted (MSDS counts, rounded to 5 by the publisher); null where blank or '*' in the publication.",
-    "denominator": "Deliveries or babies with the item recorded (sum of rounded counts); null where a part is blank.",
-    "value_pct": "numerator / denominator × 100.",
-    "ci95_lower": "Lower 95% confidence limit (Wilson score interval), %.",
-    "ci95_upper": "Upper 95% confidence limit (Wilson score interval), %.",
-    "total_deliveries": "All deliveries of the organisation in the period (TotalDeliveries).",
-    "total_babies": "All babies of the organisation in the period (TotalBabies).",
-    "england_value_pct": "England's value of the same measure and period, %.",
-    "polarity": "low (lower is better: late booking, prematurity) or none (deprivation share: no judgement).",
-    "compared_to_england": (
-        "Similar where England's value lies inside the 95% CI; otherwise Better/Worse (polarity "
-        "low) or Lower/Higher (no polarity); null for England; 'Not "
-        "compared' where a figure is missing."
-    ),
-    "is_rounded_input": "True where the MSDS counts arrived rounded to 5: already rounded, not rounded again.",
-}
-
-_PERIOD_ORG = ["period_type", "period", "period_start", "period_end", "org_level", "org_code"]
-
-
-def _measure_categories() -> pd.DataFrame:
-    rows = [
-        (m.measure_id, m.dimension, category, category in m.numerator, category in m.denominator)
-        for m in COMPARISON_MEASURES
-        for category in dict.fromkeys((*m.denominator, *m.numerator))
-    ]
-    return pd.DataFrame(
-        rows, columns=["measure_id", "dimension", "measure", "in_numerator", "in_denominator"]
-    )
-
-
-def maternity_vs_england(staging: pd.DataFrame) -> pd.DataFrame:
-    """Per period and organisation, the four comparison percentages with Wilson CIs and England.
-
-    A measure has a row where the organisation published its dimension in the period. A blank
-    (missing) count in any category it sums makes that sum missing, never zero. Counts arrive
-    rounded to 5 by NHS England (already public) and are passed on as published.
-    """
-    categories = _measure_categories()
-    rows = staging.merge(categories, on=["dimension", "measure"], how="inner")
-    rows = rows.assign(
-        _num=rows["value"].where(rows["in_numerator"], 0.0),
-        _den=rows["value"].where(rows["in_denominator"], 0.0),
-        _num_missing=rows["in_numerator"] & rows["value"].isna(),
-        _den_missing=rows["in_denominator"] & rows["value"].isna(),
-    )
-    grouped = rows.groupby([*_PERIOD_ORG, "measure_id"], sort=False, dropna=False)
-    table = grouped.agg(
-        org_name=("org_name", "first"),
-        is_england=("is_england", "first"),
-        numerator=("_num", "sum"),
-        denominator=("_den", "sum"),
-        _num_missing=("_num_missing", "any"),
-        _den_missing=("_den_missing", "any"),
-        is_rounded_input=("is_rounded", "all"),
-    ).reset_index()
-    table["numerator"] = table["numerator"].where(~table["_num_missing"]).round().astype("Int64")
-    table["denominator"] = (
-        table["denominator"].where(~table["_den_missing"]).round().astype("Int64")
-    )
-
-    totals = staging[staging["dimension"].isin(["TotalDeliveries", "TotalBabies"])]
-    totals = totals.pivot_table(
-        index=_PERIOD_ORG, columns="dimension", values="value", aggfunc="first", dropna=False
-    ).reindex(columns=["TotalDeliveries", "TotalBabies"])
-    totals = totals.rename(
-        columns={"TotalDeliveries": "total_deliveries", "TotalBabies": "total_babies"}
-    ).reset_index()
-    totals.columns.name = None
-    table = table.merge(totals, on=_PERIOD_ORG, how="left")
-    for column in ("total_deliveries", "total_babies"):
-        table[column] = table[column].round().astype("Int64")
-
-    spec = pd.DataFrame(
-        [(m.measure_id, m.measure_name, m.definition, m.polarity) for m in COMPARISON_MEASURES],
-        columns=["measure_id", "measure_name", "definition", "polarity"],
-    )
-    table = table.merge(spec, on="measure_id", how="left")
-    ci = stats.proportion_with_ci(table["numerator"], table["denominator"], multiplier=100)
-    table["value_pct"] = ci["value"].to_numpy()
-    table["ci95_lower"] = ci["ci_lower"].to_numpy()
-    table["ci95_upper"] = ci["ci_upper"].to_numpy()
-
-    keys = ["period_type", "period_start", "period_end", "measure_id"]
-    england = table.loc[table["is_england"], [*keys, "value_pct"]]
-    england = england.drop_duplicates(keys).rename(columns={"value_pct": "england_value_pct"})
-    table = table.merge(england, on=keys, how="left")
-    comparison = stats.compare_with_benchmark(
-        table["ci95_lower"], table["ci95_upper"], table["england_value_pct"], table["polarity"]
-    )
-    comparison[table["is_england"].to_numpy()] = None
-    table["compared_to_england"] = comparison
-    order = {m.measure_id: i for i, m in enumerate(COMPARISON_MEASURES)}
-    table = table.assign(_order=table["measure_id"].map(order), _other=~table["is_england"])
-    table = table.sort_values(
-        ["period_type", "period_start", "period_end", "_order", "_other", "org_code"],
-        kind="stable",
-    )
-    return table[list(MART_DESCRIPTIONS)].reset_index(drop=True)
