@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cov_pipeline.quality import FileFault, SourceFile, within_whole_numbers
-from cov_pipeline.raw_reader import RECORD_FAULT, read_records
+from cov_pipeline.raw_reader import RECORD_FAULT, parsing_fault, read_records
 from cov_pipeline.schemas.imd import ImdLsoa
 
 FILE_PATTERN = "imd*.csv"
@@ -338,7 +338,7 @@ def load_imd(paths: Iterable[Path], vintage: str | ImdVintage) -> ImdLoad:
         except FileFault:
             raise
         except Exception as exc:  # a fault of parsing, said with the file's name
-            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
+            raise parsing_fault(path, exc, PARSING_FAILED) from exc
         frames.append(frame)
         files.append(info)
     if not frames:

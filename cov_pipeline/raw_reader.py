@@ -36,8 +36,9 @@ import io
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,27 @@ def settle_seconds_from_env() -> float:
         return max(0.0, float(text)) if text else float(DEFAULT_SETTLE_SECONDS)
     except ValueError:
         raise ValueError(f"{SETTLE_ENV} must be a number of seconds, not {text!r}") from None
+
+
+PARSING_FAILED = "could not be parsed: nothing from this source was written"
+
+
+def parsing_fault(path: Path | str, error: Exception, consequence: str = PARSING_FAILED):
+    """The file fault for an error no rule foresaw while parsing ``path``: the file named, the
+    error in its own words."""
+    return FileFault(path, f"{consequence} ({type(error).__name__}: {error})")
+
+
+@contextmanager
+def faults_name_the_file(path: Path | str, consequence: str = PARSING_FAILED) -> Iterator[None]:
+    """Any error raised within, but a FileFault (or memory running out), ends as a FileFault
+    naming the file: never a bare pandas message such as 'Unable to parse string "1st"'."""
+    try:
+        yield
+    except (FileFault, MemoryError):
+        raise
+    except Exception as error:
+        raise parsing_fault(path, error, consequence) from error
 
 
 # -- discovery ----------------------------------------------------------------------------------

@@ -37,7 +37,6 @@ from cov_pipeline.msds.definitions import (
     MISSING_ALIASES,
     MONTHLY_HEADER,
     ORG_LEVEL_NAMES,
-    PARSING_FAILED,
     PSEUDO_POSTCODE,
     PUBLISHED_NAMES,
     RESIDENT_ELSEWHERE,
@@ -75,6 +74,7 @@ from cov_pipeline.msds.parsing import (
     read_msds_file,
     restore_zero_rows,
 )
+from cov_pipeline.raw_reader import PARSING_FAILED
 
 __all__ = [
     "ANNUAL_HEADER",

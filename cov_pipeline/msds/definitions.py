@@ -47,8 +47,6 @@ SNAKE_NAMES = {
 }
 # Each layout's names, folded as check_header compares them, to the name as published.
 PUBLISHED_NAMES = {h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)}
-# Opens the file fault of a file whose parsing raised (never a bare pandas message).
-PARSING_FAILED = "could not be parsed: nothing from this source was written"
 # How MSDS marks a value it withheld; any other text that is not a number is a row fault.
 SUPPRESSED_MARKER = "*"
 ENGLAND_ORG_LEVEL = "National"

@@ -26,7 +26,6 @@ from cov_pipeline.msds.definitions import (
     MISSING_ALIASES,
     MONTHLY_HEADER,
     ORG_LEVEL_NAMES,
-    PARSING_FAILED,
     PUBLISHED_NAMES,
     SNAKE_NAMES,
     SOURCE,
@@ -41,7 +40,7 @@ from cov_pipeline.quality import (
     pandera_reasons,
     quarantine_frame,
 )
-from cov_pipeline.raw_reader import RECORD_FAULT, read_records
+from cov_pipeline.raw_reader import RECORD_FAULT, faults_name_the_file, read_records
 from cov_pipeline.schemas.msds import MsdsRow
 
 
@@ -452,13 +451,9 @@ def load_msds(paths: Iterable[Path]) -> MsdsLoad:
         raise FileFault(f"maternity/{FILE_PATTERN}", "no MSDS files found")
     typed_parts, bad_parts, quarantine_parts, raws, files = [], [], [], {}, []
     for path in paths:  # files, not rows: each file is parsed whole
-        try:
+        with faults_name_the_file(path):
             raw, layout, info = read_msds_file(path)
             typed, quarantine, reasons = parse_msds(raw, layout)
-        except FileFault:
-            raise
-        except Exception as exc:  # a fault of parsing, said with the file's name
-            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
         raws[path.name] = as_delivered(raw, layout)
         files.append(info)
         typed_parts.append(typed[reasons == ""])
