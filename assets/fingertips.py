@@ -30,7 +30,6 @@ from cov_pipeline.indicators import (
     infant_mortality_benchmark,
 )
 from cov_pipeline.quality import FileFault
-from cov_pipeline.raw_reader import discover
 from cov_pipeline.settings import ENGLAND_AREA_CODE
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
@@ -58,14 +57,9 @@ INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
 def fingertips_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> Iterator:
-    folder = raw_files.source_dir("fingertips")
     try:
-        found = discover(folder, FILE_PATTERN)
-        context.log.info(f"reading {len(found.files)} Fingertips export(s) from {folder}")
-        if found.ignored:
-            names = ", ".join(p.name for p in found.ignored)
-            context.log.warning(f"ignored, not an export ({FILE_PATTERN}): {names}")
-        load = load_fingertips(found.files)
+        paths = raw_files.discover(context.log, "fingertips", FILE_PATTERN, "Fingertips exports")
+        load = load_fingertips(paths)
     except FileFault as fault:
         fail_on_file_fault(fault)
     context.log.info(

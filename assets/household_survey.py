@@ -23,7 +23,6 @@ from cov_pipeline.household_survey import (
     weighted_indicators,
 )
 from cov_pipeline.quality import FileFault
-from cov_pipeline.raw_reader import discover
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
 
@@ -55,14 +54,10 @@ def household_survey_staging(
 ) -> Iterator:
     folder = raw_files.source_dir(SOURCE)
     try:
-        found = discover(folder, WAVE_PATTERN)
-        context.log.info(
-            f"reading {len(found.files)} survey wave file(s) and {CODEBOOK_NAME} from {folder}"
+        paths = raw_files.discover(
+            context.log, SOURCE, WAVE_PATTERN, "survey wave files", others=[CODEBOOK_NAME]
         )
-        ignored = [p.name for p in found.ignored if p.name != CODEBOOK_NAME]
-        if ignored:
-            context.log.warning(f"ignored, not a wave file ({WAVE_PATTERN}): {', '.join(ignored)}")
-        load = load_household_survey(folder / CODEBOOK_NAME, found.files)
+        load = load_household_survey(folder / CODEBOOK_NAME, paths)
     except FileFault as fault:
         fail_on_file_fault(fault)
     staged = load.staging

@@ -39,7 +39,9 @@ from cov_pipeline.maternity import (
     preterm_outcomes_descriptions,
     spc_chart_frame,
 )
+from cov_pipeline.msds import FILE_PATTERN as MSDS_PATTERN
 from cov_pipeline.quality import FileFault
+from cov_pipeline.raw_reader import matches
 from cov_pipeline.spc import load_spc_settings, summarise_latest
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
@@ -127,16 +129,13 @@ def maternity_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> Iterator:
     wh = warehouse.warehouse
-    folder = raw_files.source_dir(SOURCE)
-    paths = [
-        raw_files.files(SOURCE, p) for p in (BOOKINGS_PATTERN, BIRTHS_PATTERN, TERMINATIONS_PATTERN)
-    ]
-    context.log.info(
-        f"reading {len(paths[0])} bookings, {len(paths[1])} births and {len(paths[2])} "
-        f"terminations file(s) from {folder}"
-    )
+    patterns = (BOOKINGS_PATTERN, BIRTHS_PATTERN, TERMINATIONS_PATTERN)
     imd = wh.read_table("staging", IMD_LSOA.path[1], ["lsoa_code"])
     try:
+        files = raw_files.discover(
+            context.log, SOURCE, patterns, "maternity extracts", others=[MSDS_PATTERN]
+        )
+        paths = [[p for p in files if matches(p.name, pattern)] for pattern in patterns]
         load = load_maternity(*paths, imd, as_of=settings.as_of())
     except FileFault as fault:
         fail_on_file_fault(fault)

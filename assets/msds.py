@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
 from assets.metadata import fail_on_file_fault, table_metadata
 from assets.registry import Source
+from cov_pipeline.maternity import BIRTHS_PATTERN, BOOKINGS_PATTERN, TERMINATIONS_PATTERN
 from cov_pipeline.msds import (
     FILE_PATTERN,
     MART_DESCRIPTIONS,
@@ -18,6 +19,8 @@ from cov_pipeline.msds import (
 from cov_pipeline.quality import FileFault
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
+
+MATERNITY_PATTERNS = (BOOKINGS_PATTERN, BIRTHS_PATTERN, TERMINATIONS_PATTERN)
 
 GROUP = "maternity"
 RAW_FOLDER = "maternity"
@@ -46,9 +49,10 @@ MART = AssetKey(["marts", "maternity_vs_england"])
 def msds_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> Iterator:
-    paths = raw_files.files(RAW_FOLDER, FILE_PATTERN)
-    context.log.info(f"reading {len(paths)} MSDS file(s) from {raw_files.source_dir(RAW_FOLDER)}")
     try:
+        paths = raw_files.discover(
+            context.log, RAW_FOLDER, FILE_PATTERN, "MSDS files", others=MATERNITY_PATTERNS
+        )
         load = load_msds(paths)
     except FileFault as fault:
         fail_on_file_fault(fault)

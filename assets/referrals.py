@@ -13,7 +13,6 @@ from assets.registry import Source
 from cov_pipeline import settings
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.quality import FileFault
-from cov_pipeline.raw_reader import discover
 from cov_pipeline.referrals import (
     ALL,
     FILE_PATTERN,
@@ -62,15 +61,10 @@ def referrals_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> Iterator:
     wh = warehouse.warehouse
-    folder = raw_files.source_dir(SOURCE)
     imd = wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS)
     try:
-        found = discover(folder, FILE_PATTERN)
-        context.log.info(f"reading {len(found.files)} extract(s) from {folder}")
-        if found.ignored:
-            names = ", ".join(p.name for p in found.ignored)
-            context.log.warning(f"ignored, not an extract ({FILE_PATTERN}): {names}")
-        load = load_referrals(found.files, imd, today=settings.as_of())
+        paths = raw_files.discover(context.log, SOURCE, FILE_PATTERN, "referral extracts")
+        load = load_referrals(paths, imd, today=settings.as_of())
     except FileFault as fault:
         fail_on_file_fault(fault)
     staged = load.staging

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -135,13 +136,19 @@ def discover(folder: Path, patterns: str | Sequence[str]) -> Discovery:
 # -- one stable read of the bytes ------------------------------------------------------------
 @dataclass(frozen=True)
 class RawBytes:
+    """A file's bytes as read once; the hash is taken when first asked for (the reader asks in
+    a thread while it parses: hashlib releases the GIL)."""
+
     path: Path
     data: bytes
-    sha256: str
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @cached_property
+    def sha256(self) -> str:
+        return sha256_of(self.data)
 
 
 def _stat(path: Path) -> os.stat_result:
@@ -175,7 +182,7 @@ def read_stable(path: Path, settle_seconds: float | None = None) -> RawBytes:
         after = _stat(path)
         same = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
         if same and len(data) == after.st_size:
-            return RawBytes(path, data, sha256_of(data))
+            return RawBytes(path, data)
         if time.monotonic() > deadline:
             break
         time.sleep(min(0.25, max(settle, 0.05)))
@@ -186,19 +193,35 @@ def read_stable(path: Path, settle_seconds: float | None = None) -> RawBytes:
     )
 
 
-def check_text(raw: RawBytes) -> str:
-    """The file's text (UTF-8, a BOM allowed), or the file fault that says what is wrong."""
+def _trailing_nuls(data: bytes) -> int:
+    """The NUL bytes among the NULs, line ends and blanks that end ``data``: the tail is looked
+    at, not a copy of the whole file (unless the padding is longer than the tail)."""
+    for size in (1 << 16, len(data)):
+        tail = data[-size:]
+        kept = tail.rstrip(b"\0\r\n\t ")
+        if kept or size >= len(data):
+            return tail[len(kept) :].count(b"\0")
+    return 0
+
+
+def check_bytes(raw: RawBytes) -> None:
+    """The file faults seen on the bytes alone: an empty file, NUL padding after the end."""
     data = raw.data
     if not data or data.isspace():
         raise FileFault(raw.path, "file is empty")
-    tail = data.rstrip(b"\0\r\n\t ")
-    nuls = data[len(tail) :].count(b"\0")
+    nuls = _trailing_nuls(data)
     if nuls:
         raise FileFault(
             raw.path,
             f"ends in {nuls} NUL byte(s) after its last record: the copy was cut short; send "
             "the file again",
         )
+
+
+def check_text(raw: RawBytes) -> str:
+    """The file's text (UTF-8, a BOM allowed), or the file fault that says what is wrong."""
+    check_bytes(raw)
+    data = raw.data
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -330,16 +353,18 @@ def read_records(
     strings). A file without records is a file fault ("has a header but no {what}") unless
     ``allow_empty``."""
     raw = path if isinstance(path, RawBytes) else read_stable(Path(path), settle_seconds)
-    source_text = check_text(raw)
-    delivered, header_lines = _header(raw, source_text)
+    check_bytes(raw)
+    delivered, header_lines = _header(raw)
     resolve = header.resolve if isinstance(header, Header) else header
     columns = list(resolve(raw.path, delivered))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(sha256_of, raw.data) if not raw.sha256 else None
+        digest = pool.submit(lambda: raw.sha256)  # hashed while parsed
+        # Arrow checks every field is UTF-8 as it reads: the whole file is decoded to Python
+        # text only for the exact reader (which then says where a byte is not UTF-8)
         frame = _read_fast(raw.data, columns, header_lines)
         if frame is None:
-            frame = _read_exact(raw.path, source_text, columns, header_lines)
-        sha256 = digest.result() if digest is not None else raw.sha256
+            frame = _read_exact(raw.path, check_text(raw), columns, header_lines)
+        sha256 = digest.result()
     if frame.empty and not allow_empty:
         raise FileFault(raw.path, f"has a header but no {what}")
     frame = _with_cleared_rows(frame, columns)
@@ -351,12 +376,34 @@ def read_records(
     return Records(frame, info, columns, list(delivered))
 
 
-def _header(raw: RawBytes, text: str) -> tuple[list[str], int]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+HEAD_BYTES = 1 << 16  # where the header is looked for first (a header is a line or two)
+
+
+def _header(raw: RawBytes) -> tuple[list[str], int]:
+    """The header's names and how many physical lines it takes, read from the file's first
+    lines (decoded alone; the whole file only where the header runs past them)."""
+    data = raw.data
+    end = data.rfind(b"\n", 0, HEAD_BYTES) if len(data) > HEAD_BYTES else len(data)
     try:
-        names = next(reader, [])
-    except csv.Error as exc:
+        head = data[: end + 1 if end < len(data) else end].decode("utf-8-sig") if end >= 0 else None
+    except UnicodeDecodeError:
+        head = None
+    if head is None:
+        head = check_text(raw)  # a fault naming the byte, or the header's lines are long
+    try:
+        return _header_names(raw, head)
+    except csv.Error:
+        if len(head) < len(data) - 3:  # the header may go on past the first lines
+            try:
+                return _header_names(raw, check_text(raw))
+            except csv.Error as again:
+                exc = again
         raise FileFault(raw.path, f"header (line 1) is not readable CSV: {exc}") from None
+
+
+def _header_names(raw: RawBytes, text: str) -> tuple[list[str], int]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    names = next(reader, [])
     if not names or all(not n.strip() for n in names):
         raise FileFault(raw.path, "first line is not a header (no column names)")
     blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
@@ -374,15 +421,16 @@ def _read_fast(data: bytes, columns: list[str], header_lines: int) -> pd.DataFra
 
     if header_lines != 1:
         return None  # a header name with a line break: rare, and numbered by the exact reader
-    raw = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    if b"\0" in raw or raw.count(b"\r") != raw.count(b"\r\n"):
+    if b"\0" in data:
         return None
-    quoted = b'"' in raw
-    if quoted and (b"\n\n" in raw or b"\n\r\n" in raw):
+    quoted = b'"' in data
+    if quoted and (b"\n\n" in data or b"\n\r\n" in data):
         return None  # a blank line among quoted records: line numbers need the exact reader
-    try:
-        table = pcsv.read_csv(
-            pa.py_buffer(raw),
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(
+            pcsv.read_csv,
+            pa.py_buffer(memoryview(data)[bom:]),  # no copy of the file
             read_options=pcsv.ReadOptions(
                 use_threads=True, column_names=columns, skip_rows=header_lines
             ),
@@ -396,9 +444,17 @@ def _read_fast(data: bytes, columns: list[str], header_lines: int) -> pd.DataFra
                 check_utf8=True,
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None  # a record with the wrong number of fields, or a quoting fault
-    lines = line_breaks(raw) + (0 if raw.endswith((b"\n", b"\r")) else 1)
+        # lines counted while Arrow reads (both without the GIL)
+        carriage_returns = data.count(b"\r")
+        crlf = data.count(b"\r\n") if carriage_returns else 0
+        lines = data.count(b"\n") + carriage_returns - crlf
+        lines += 0 if data.endswith((b"\n", b"\r")) else 1
+        try:
+            table = reading.result()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None  # a record with the wrong number of fields, a quoting fault, not UTF-8
+    if carriage_returns != crlf:
+        return None  # a lone CR ends a line: the exact reader numbers the lines
     frame = table.to_pandas(types_mapper={pa.large_string(): ARROW_STRING}.get)
     breaks = np.zeros(len(frame), dtype=np.int64)
     if quoted and lines != header_lines + len(frame):
