@@ -748,7 +748,7 @@ def test_answers_that_are_no_number_are_row_faults_even_in_a_whole_column(tmp_pa
 
 
 def test_an_error_while_parsing_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
-    import cov_pipeline.household_survey as household_survey
+    import cov_pipeline.household_survey.parsing as household_survey
 
     def fails(text):
         raise ValueError("Cannot convert non-finite values (NA or inf) to integer")

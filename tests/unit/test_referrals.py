@@ -499,7 +499,7 @@ def test_values_that_are_no_number_or_date_are_row_faults_even_in_a_whole_column
 
 
 def test_an_error_while_parsing_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
-    import cov_pipeline.referrals as referrals
+    import cov_pipeline.referrals.parsing as referrals
 
     def fails(values, convert):
         raise ValueError('Unable to parse string "1st" at position 0')
