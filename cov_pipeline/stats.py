@@ -745,12 +745,6 @@ def recent_trend(
 # weighted survey estimates, on Kish's effective sample size
 
 
-def _z_unchecked(confidence: float) -> float:
-    """As :func:`_z`, without its check of ``confidence`` (the survey estimates' own, moved here
-    with them: a confidence of 0 or 1 gives limits of zero or infinite width, not an error)."""
-    return float(ndtri(1 - (1 - confidence) / 2))
-
-
 def kish_effective_n(sum_w: np.ndarray, sum_w2: np.ndarray) -> np.ndarray:
     """Kish's effective sample size (Σw)² / Σw² (Kish L, Survey Sampling, 1965); NaN if no weight."""
     sum_w, sum_w2 = np.asarray(sum_w, dtype=float), np.asarray(sum_w2, dtype=float)
@@ -799,7 +793,7 @@ def weighted_mean(
     """
     sum_w = np.asarray(sum_w, dtype=float)
     n_eff = kish_effective_n(sum_w, sum_w2)
-    z = _z_unchecked(confidence)
+    z = _z(confidence)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(sum_w > 0, np.asarray(sum_wy, dtype=float) / sum_w, np.nan)
         variance = np.maximum(np.asarray(sum_wy2, dtype=float) / sum_w - mean**2, 0.0)
@@ -851,7 +845,7 @@ def mean_change_test(
 def _z_test(
     difference: np.ndarray, se_null: np.ndarray, se: np.ndarray, confidence: float
 ) -> pd.DataFrame:
-    z_crit = _z_unchecked(confidence)
+    z_crit = _z(confidence)
     with np.errstate(invalid="ignore", divide="ignore"):
         # No variance at all (both 0% or both 100%): no evidence of a change.
         z = np.where(se_null > 0, difference / se_null, np.where(difference == 0, 0.0, np.nan))

@@ -33,7 +33,6 @@ from cov_pipeline.household_survey.definitions import (
     INTEGER_VARIABLES,
     LOW_WELLBEING_BELOW,
     MIN_UNWEIGHTED_N,
-    PARSING_FAILED,
     SOURCE,
     SWEMWBS_METRIC_BY_RAW,
     WAVE_PATTERN,
@@ -74,6 +73,7 @@ from cov_pipeline.household_survey.parsing import (
     swemwbs_metric,
     totals_reasons,
 )
+from cov_pipeline.raw_reader import PARSING_FAILED
 from cov_pipeline.stats import (
     kish_effective_n,
     mean_change_test,

@@ -32,8 +32,6 @@ from cov_pipeline.schemas.household_survey import (
 SOURCE = "household_survey"
 CODEBOOK_NAME = "codebook.yaml"
 WAVE_PATTERN = "*.csv"
-# Opens the file fault of a wave whose parsing raised (never a bare pandas message).
-PARSING_FAILED = "could not be parsed: nothing from this source was written"
 
 # Harmonised variables every wave must map, with their allowed values (text) or range (integers).
 CATEGORICAL_VARIABLES: dict[str, tuple] = {

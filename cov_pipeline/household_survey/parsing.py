@@ -22,7 +22,6 @@ from cov_pipeline.household_survey.definitions import (
     AUDIT_C_INCREASING_RISK_FROM,
     INTEGER_VARIABLES,
     LOW_WELLBEING_BELOW,
-    PARSING_FAILED,
     SOURCE,
     WAVE_PATTERN,
     WaveSpec,
@@ -42,7 +41,13 @@ from cov_pipeline.quality import (
     reasons_by_row,
     rows_that_may_fail,
 )
-from cov_pipeline.raw_reader import NUL_FAULT, RECORD_FAULT, read_records, with_record_faults
+from cov_pipeline.raw_reader import (
+    NUL_FAULT,
+    RECORD_FAULT,
+    faults_name_the_file,
+    read_records,
+    with_record_faults,
+)
 from cov_pipeline.schemas.household_survey import SWEMWBS_ITEMS, HouseholdSurveyResponse
 
 
@@ -329,14 +334,10 @@ def load_household_survey(codebook_path: Path, paths: Iterable[Path]) -> Househo
     files = [codebook.source]
     offset, faulty = 0, False
     for path, wave in assigned:
-        try:
+        with faults_name_the_file(path):
             raw, info = read_wave_file(path, wave)
             raw.index = pd.RangeIndex(offset, offset + len(raw))
             typed, why = harmonise_wave(raw, wave)
-        except FileFault:
-            raise
-        except Exception as exc:  # a fault of parsing, said with the file's name
-            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
         offset += len(raw)
         files.append(info)
         # A record the reader could not take as delivered has its fault among its reasons (as

@@ -22,6 +22,7 @@ The source is split by stage; every public name is importable from here as befor
   the marts.
 """
 
+from cov_pipeline.raw_reader import PARSING_FAILED
 from cov_pipeline.referrals.definitions import (
     AGE_BANDS,
     DATE_COLUMNS,
@@ -33,7 +34,6 @@ from cov_pipeline.referrals.definitions import (
     LESS_DEPRIVED,
     MOST_DEPRIVED,
     NOT_KNOWN,
-    PARSING_FAILED,
     RAW_COLUMNS,
     RAW_HEADER,
     RAW_NAMES,

@@ -30,8 +30,6 @@ RAW_COLUMNS = [
     "discharge_date",
 ]
 RAW_HEADER = Header(required=RAW_COLUMNS)
-# Opens the file fault of an extract whose parsing raised (never a bare pandas message).
-PARSING_FAILED = "could not be parsed: nothing from this source was written"
 DATE_COLUMNS = ["referral_date", "first_contact_date", "discharge_date"]
 # The columns staged as text (the codes under their typed names).
 TEXT_COLUMNS = [

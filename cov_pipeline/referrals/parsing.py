@@ -30,11 +30,16 @@ from cov_pipeline.quality import (
     rows_that_may_fail,
     within_whole_numbers,
 )
-from cov_pipeline.raw_reader import NUL_FAULT, RECORD_FAULT, read_records, with_record_faults
+from cov_pipeline.raw_reader import (
+    NUL_FAULT,
+    RECORD_FAULT,
+    faults_name_the_file,
+    read_records,
+    with_record_faults,
+)
 from cov_pipeline.referrals.definitions import (
     DATE_COLUMNS,
     FILE_NAME,
-    PARSING_FAILED,
     RAW_COLUMNS,
     RAW_HEADER,
     RAW_NAMES,
@@ -445,15 +450,11 @@ def load_referrals(
     frames, files, dates, parsed = [], [], [], []
     offset = 0
     for path in paths:
-        try:
+        with faults_name_the_file(path):
             frame, info, extract_date = read_referral_file(path, today)
             frame.index = pd.RangeIndex(offset, offset + len(frame))
             text = delivered_text(frame)
             parsed.append((text, *parse_referrals(frame, text)))
-        except FileFault:
-            raise
-        except Exception as exc:  # a fault of parsing, said with the file's name
-            raise FileFault(path, f"{PARSING_FAILED} ({type(exc).__name__}: {exc})") from exc
         offset += len(frame)
         frames.append(frame)
         files.append(info)
