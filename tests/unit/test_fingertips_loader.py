@@ -493,7 +493,7 @@ def test_a_period_in_other_digits_is_a_row_fault_not_an_error(tmp_path):
 def test_any_other_error_while_parsing_is_a_file_fault_naming_the_file(
     tmp_path, monkeypatch, error
 ):
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.periods as ft
 
     good = write_export(tmp_path / "a.csv", [row()])
     bad = write_export(tmp_path / "b.csv", [row(**{"Time period": "2019 - 21"})])
@@ -512,7 +512,7 @@ def test_any_other_error_while_parsing_is_a_file_fault_naming_the_file(
 
 
 def test_any_other_error_while_reading_is_a_file_fault_naming_the_file(tmp_path, monkeypatch):
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.parsing as ft
 
     def failing(path, header, **kwargs):
         raise csv.Error("field larger than field limit (131072)")
@@ -575,8 +575,8 @@ def test_optimised_loader_matches_a_straightforward_reference(tmp_path, monkeypa
     """Arrow kernels, hashed codes, filters and the reader's fast path give exactly what its
     exact path and plain ``.str`` / ``to_numeric`` / ``hash_pandas_object`` / ``take`` give, on
     every quirk."""
-    import cov_pipeline.fingertips as ft
     from cov_pipeline import raw_reader
+    from cov_pipeline.fingertips import deduplication, parsing, rows
 
     nbsp, ideographic = "\u00a0", "\u3000"
     one_line = [
@@ -628,12 +628,13 @@ def test_optimised_loader_matches_a_straightforward_reference(tmp_path, monkeypa
 
     # the reader's exact path (Python's csv module) for every file
     monkeypatch.setattr(raw_reader, "_read_fast", lambda *args: None)
-    monkeypatch.setattr(ft, "_trim", _plain_trim)
-    monkeypatch.setattr(ft, "_clean_text", _plain_clean_text)
-    monkeypatch.setattr(ft, "_parse_number", _plain_parse_number)
-    monkeypatch.setattr(ft, "_row_hash", _plain_row_hash)
-    monkeypatch.setattr(ft, "_take_rows", _plain_take_rows)
-    monkeypatch.setattr(ft, "join_reasons", _plain_join_reasons)
+    monkeypatch.setattr(rows, "_trim", _plain_trim)
+    monkeypatch.setattr(rows, "_clean_text", _plain_clean_text)
+    monkeypatch.setattr(rows, "_parse_number", _plain_parse_number)
+    monkeypatch.setattr(deduplication, "_row_hash", _plain_row_hash)
+    for module in (rows, deduplication, parsing):  # each looks _take_rows up
+        monkeypatch.setattr(module, "_take_rows", _plain_take_rows)
+    monkeypatch.setattr(rows, "join_reasons", _plain_join_reasons)
     reference = load_fingertips([c, b, a])
 
     pd.testing.assert_frame_equal(optimised.staging, reference.staging)
@@ -684,7 +685,7 @@ def _bad_rows() -> list[dict[str, str]]:
 def test_contract_checked_on_suspect_rows_words_what_the_whole_frame_would(tmp_path, monkeypatch):
     """pandera validates only the rows the cheap screen flags: the reasons are the same as when
     it validates every row, and every row pandera rejects was flagged."""
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.rows as ft
     from cov_pipeline.quality import pandera_reasons
     from cov_pipeline.schemas.fingertips import FingertipsRow
 
@@ -717,7 +718,7 @@ def test_contract_checked_on_suspect_rows_words_what_the_whole_frame_would(tmp_p
 def test_contract_features_the_screen_cannot_predict_make_every_row_a_suspect():
     import pandera.pandas as pa
 
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.rows as ft
 
     frame = pd.DataFrame({"a": [1, 2, 2], "b": ["x", "y", "z"]})
     unique = pa.DataFrameSchema({"a": pa.Column(int, unique=True)})
@@ -744,7 +745,7 @@ def test_byte_screens_never_miss_whitespace_a_line_break_or_a_comma():
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.arrow_text as ft
 
     points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     chars = pa.array([chr(c) for c in points], pa.large_string())
@@ -769,7 +770,7 @@ def test_nulls_set_through_a_bitmap_equal_if_else():
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.arrow_text as ft
 
     cases = [
         _text(["", "a", "", "b"] * 5, chunks=3),
@@ -785,7 +786,7 @@ def test_nulls_set_through_a_bitmap_equal_if_else():
 
 
 def test_whole_numbers_as_pandas_astype_gives_them():
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.rows as ft
 
     values = np.array([1.0, np.nan, -7.0, 2.0**53, -(2.0**63), 0.0, -0.0, 92196.0])
     pd.testing.assert_extension_array_equal(
@@ -799,7 +800,7 @@ def test_whole_numbers_as_pandas_astype_gives_them():
 
 
 def test_rows_taken_as_slices_equal_a_plain_take():
-    import cov_pipeline.fingertips as ft
+    import cov_pipeline.fingertips.deduplication as ft
 
     n = 6000
     frame = pd.DataFrame(
