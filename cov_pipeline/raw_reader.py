@@ -421,11 +421,7 @@ def _read_fast(data: bytes, columns: list[str], header_lines: int) -> pd.DataFra
 
     if header_lines != 1:
         return None  # a header name with a line break: rare, and numbered by the exact reader
-    if b"\0" in data:
-        return None
     quoted = b'"' in data
-    if quoted and (b"\n\n" in data or b"\n\r\n" in data):
-        return None  # a blank line among quoted records: line numbers need the exact reader
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(
@@ -444,7 +440,11 @@ def _read_fast(data: bytes, columns: list[str], header_lines: int) -> pd.DataFra
                 check_utf8=True,
             ),
         )
-        # lines counted while Arrow reads (both without the GIL)
+        # While Arrow reads (both without the GIL): a NUL byte sends the file to the exact
+        # reader (its record is a row fault), and the lines are counted once. A blank line needs
+        # no search: Arrow skips it, so the lines then outnumber the records and their quoted
+        # line breaks (checked below).
+        exact = b"\0" in data
         carriage_returns = data.count(b"\r")
         crlf = data.count(b"\r\n") if carriage_returns else 0
         lines = data.count(b"\n") + carriage_returns - crlf
@@ -453,6 +453,8 @@ def _read_fast(data: bytes, columns: list[str], header_lines: int) -> pd.DataFra
             table = reading.result()
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             return None  # a record with the wrong number of fields, a quoting fault, not UTF-8
+    if exact:
+        return None
     if carriage_returns != crlf:
         return None  # a lone CR ends a line: the exact reader numbers the lines
     frame = table.to_pandas(types_mapper={pa.large_string(): ARROW_STRING}.get)
@@ -464,8 +466,16 @@ def _read_fast(data: bytes, columns: list[str], header_lines: int) -> pd.DataFra
         return None  # a blank line Arrow skipped: the exact reader numbers the lines
     starts = header_lines + 1 + np.cumsum(1 + breaks) - (1 + breaks)
     frame["line_number"] = starts.astype(np.int64)
-    frame[RECORD_FAULT] = np.full(len(frame), None, dtype=object)
+    frame[RECORD_FAULT] = _no_faults(len(frame), frame.index)
     return frame
+
+
+def _no_faults(length: int, index: pd.Index) -> pd.Series:
+    """A fault column with no fault, as Arrow text: pandas' concat tests every value of a column
+    of Python objects that may all be None (seconds for a million rows), an Arrow one not."""
+    import pyarrow as pa
+
+    return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(length, pa.large_string())), index=index)
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -530,7 +540,7 @@ def _read_exact(path: Path, text: str, columns: list[str], header_lines: int) ->
     if not rows:
         frame = pd.DataFrame({c: pd.Series([], dtype=ARROW_STRING) for c in columns})
     frame["line_number"] = np.asarray(starts, dtype=np.int64)
-    frame[RECORD_FAULT] = pd.Series(faults, index=frame.index, dtype=object)
+    frame[RECORD_FAULT] = pd.Series(pd.array(faults, dtype=ARROW_STRING), index=frame.index)
     return frame
 
 
@@ -570,6 +580,6 @@ def _with_cleared_rows(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     if len(cleared):
         faults = frame[RECORD_FAULT].copy()
         existing = faults.iloc[cleared]
-        faults.iloc[cleared] = [CLEARED_ROW if f is None else f for f in existing]
+        faults.iloc[cleared] = [CLEARED_ROW if pd.isna(f) else f for f in existing]
         frame[RECORD_FAULT] = faults
     return frame

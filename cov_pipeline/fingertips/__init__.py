@@ -57,7 +57,6 @@ from cov_pipeline.fingertips.descriptions import (
     STAGING_DESCRIPTIONS,
 )
 from cov_pipeline.fingertips.parsing import (
-    PARSING_FAILED,
     FingertipsLoad,
     load_fingertips,
     read_fingertips_file,
@@ -69,6 +68,7 @@ from cov_pipeline.fingertips.periods import (
 from cov_pipeline.fingertips.rows import (
     parse_fingertips,
 )
+from cov_pipeline.raw_reader import PARSING_FAILED
 
 __all__ = [
     "ARROW_STRING",

@@ -8,8 +8,7 @@ rows are parsed, raises :class:`FileFault` naming the file before anything is wr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +27,11 @@ from cov_pipeline.fingertips.definitions import (
 from cov_pipeline.fingertips.descriptions import STAGING_DESCRIPTIONS
 from cov_pipeline.fingertips.rows import _parse
 from cov_pipeline.quality import FileFault, SourceFile, empty_quarantine, quarantine_frame
-from cov_pipeline.raw_reader import RECORD_FAULT, read_records
-
-PARSING_FAILED = "could not be parsed: nothing from this source was written"
+from cov_pipeline.raw_reader import (
+    faults_name_the_file,
+    parsing_fault,
+    read_records,
+)
 
 
 @dataclass
@@ -60,17 +61,11 @@ def read_fingertips_file(path: Path) -> tuple[pd.DataFrame, SourceFile]:
     cannot be read as delivered, else null; Arrow text) and ``compared_to_parent_basis`` (the 23rd column's
     name). File faults raise :class:`FileFault`.
     """
-    import pyarrow as pa
-
     records = read_records(path, check_header, what="data rows")
     frame = records.frame
     if OPTIONAL_TRAILING[1] not in frame.columns:
         frame[OPTIONAL_TRAILING[1]] = _constant_text("", len(frame), frame.index)
     frame["compared_to_parent_basis"] = parent_basis(records.delivered) or None
-    # The faults as Arrow text: pandas' concat tests every value of a column of Python objects
-    # that may all be None (seconds for a million rows), and an Arrow column not at all.
-    faults = pa.array(frame[RECORD_FAULT].to_numpy(dtype=object), pa.large_string())
-    frame[RECORD_FAULT] = pd.Series(pd.arrays.ArrowStringArray(faults), index=frame.index)
     return frame, records.info
 
 
@@ -91,7 +86,7 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
         raise FileFault("fingertips/", f"no Fingertips exports ({FILE_PATTERN}) found")
     frames, files = [], []
     for path in paths:
-        with _as_file_fault(path):
+        with faults_name_the_file(path):
             frame, info = read_fingertips_file(path)
         frames.append(frame)
         files.append(info)
@@ -133,23 +128,7 @@ def _parse_naming_the_file(
     except Exception as error:
         start = 0
         for info in files:
-            with _as_file_fault(info.name):
+            with faults_name_the_file(info.name):
                 _parse(_take_rows(raw, np.arange(start, start + info.rows)))
             start += info.rows
-        raise _file_fault(", ".join(f.name for f in files), error) from error
-
-
-@contextmanager
-def _as_file_fault(path: Path | str) -> Iterator[None]:
-    """Any error raised within but a FileFault (or memory running out) ends as a FileFault
-    naming the file, with the error's own words."""
-    try:
-        yield
-    except (FileFault, MemoryError):
-        raise
-    except Exception as error:
-        raise _file_fault(path, error) from error
-
-
-def _file_fault(path: Path | str, error: Exception) -> FileFault:
-    return FileFault(path, f"{PARSING_FAILED} ({type(error).__name__}: {error})")
+        raise parsing_fault(", ".join(f.name for f in files), error) from error

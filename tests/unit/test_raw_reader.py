@@ -6,6 +6,7 @@ import os
 import threading
 import time
 
+import pandas as pd
 import pytest
 
 from cov_pipeline.quality import FileFault
@@ -28,10 +29,14 @@ def records(tmp_path, data: bytes, header=HEADER, **kwargs):
     return read_records(path, header, settle_seconds=0, **kwargs)
 
 
+def _fault(value):
+    return None if pd.isna(value) else value
+
+
 def rows(result):
     frame = result.frame
     return [
-        (int(r.line_number), [r.id, r.name, r.count], getattr(r, RECORD_FAULT))
+        (int(r.line_number), [r.id, r.name, r.count], _fault(getattr(r, RECORD_FAULT)))
         for r in frame.itertuples()
     ]
 
