@@ -23,11 +23,11 @@ SUMMARY_DESCRIPTIONS = {
 
 def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
     """``quality.quarantine`` and ``quality.run_summary`` over ``sources``."""
-    SOURCES = {s.name: (s.quarantine, list(s.staging)) for s in sources}  # noqa: N806
+    listed = {s.name: (s.quarantine, list(s.staging)) for s in sources}
 
     @asset(
         key=["quality", "quarantine"],
-        deps=[AssetKey(["quality", table]) for table, _ in SOURCES.values()],
+        deps=[AssetKey(["quality", table]) for table, _ in listed.values()],
         group_name="reporting",
         owners=OWNERS,
         kinds=warehouse_kinds(),
@@ -39,10 +39,10 @@ def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
     ) -> MaterializeResult:
         wh = warehouse.warehouse
         present = set(wh.list_tables("quality"))
-        missing = [table for table, _ in SOURCES.values() if table not in present]
+        missing = [table for table, _ in listed.values() if table not in present]
         if missing:  # a source's job has not run yet on this warehouse: nothing of it to list
             context.log.warning(f"no quarantine table yet for: {', '.join(missing)}")
-        frames = [wh.read_table("quality", t) for t, _ in SOURCES.values() if t in present]
+        frames = [wh.read_table("quality", t) for t, _ in listed.values() if t in present]
         table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
         table = table.sort_values(["source", "source_file", "line_number"], kind="stable")
         table = table.reset_index(drop=True).astype({"line_number": "int64"})
@@ -58,7 +58,7 @@ def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
     @asset(
         key=["quality", "run_summary"],
         deps=[AssetKey(["quality", "quarantine"])]
-        + [AssetKey(["staging", t]) for _, tables in SOURCES.values() for t in tables],
+        + [AssetKey(["staging", t]) for _, tables in listed.values() for t in tables],
         group_name="reporting",
         owners=OWNERS,
         kinds=warehouse_kinds(),
@@ -72,7 +72,7 @@ def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
         quarantined = wh.read_table("quality", "quarantine", ["source"])["source"].value_counts()
         present = set(wh.list_tables("staging"))
         rows = []
-        for source, (_, tables) in SOURCES.items():
+        for source, (_, tables) in listed.items():
             if not set(tables) <= present:
                 context.log.warning(f"{source}: not staged yet on this warehouse")
                 continue

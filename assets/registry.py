@@ -1,11 +1,12 @@
 """The one list of the pipeline's sources: each declares itself once, and everything that used to
-be a hand-kept list is derived from here (``cov_pipeline.definitions.build_definitions``): the
+be a hand-kept list is derived from here (``cov_pipeline.definitions.build_pipeline``): the
 assets, one job per group, one sensor per raw folder, the quality tables' lists of quarantines and
 staging tables, and the Great Expectations check of every mart (each needs its suite registered
 in ``cov_pipeline.expectations``).
 
 Adding a source: its asset module (staging through :func:`assets.checks.staging_asset`, marts),
-its ``Source`` declaration (``SOURCE_SPEC``) at the bottom of that module, and one line in :data:`SOURCES`.
+its ``Source`` declaration (``SOURCE_SPEC``) at the bottom of that module, and one line in
+:func:`project_sources`.
 """
 
 from collections.abc import Sequence
