@@ -27,10 +27,9 @@ IMD_LSOA = AssetKey(["staging", "imd_lsoa"])
 def imd_lsoa(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
-    paths = raw_files.files("reference", FILE_PATTERN)
     vintage = settings.imd_vintage()
     try:
-        load = load_imd(paths, vintage)
+        load = load_imd(raw_files.files("reference", FILE_PATTERN), vintage)
     except (FileFault, ValueError) as fault:
         fail_on_file_fault(fault)
     for name, other in load.skipped.items():

@@ -69,3 +69,38 @@ def test_a_nul_byte_in_a_pseudo_id_is_quarantined_on_either_warehouse(
     assert row["reasons"].startswith("NUL byte in booking_pseudo_id")
     assert "\x00" not in row["reasons"]
     assert json.loads(row["record"])["booking_pseudo_id"] == "BK\x000002"
+
+
+def test_a_raw_folder_that_cannot_be_read_fails_the_step_naming_it(tmp_path, monkeypatch):
+    """Not "no files found": the step fails saying the folder cannot be read, nothing written."""
+    import cov_pipeline.raw_reader as reader
+
+    raw = tmp_path / "raw"
+    generate_deprivation(raw, np.random.default_rng(0))
+    real_scandir = reader.os.scandir
+
+    def refuse(path):
+        if str(path).endswith("reference"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(reader.os, "scandir", refuse)
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    result = materialize(
+        [imd_lsoa],
+        resources={
+            "warehouse": WarehouseResource(url=url),
+            "raw_files": RawFilesResource(raw_dir=str(raw)),
+        },
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith("reference: folder cannot be read (Permission denied)")
+    wh = Warehouse(url)
+    try:
+        assert not wh.table_exists("staging", "imd_lsoa")
+    finally:
+        wh.dispose()

@@ -186,6 +186,18 @@ def test_an_unreadable_folder_is_a_fault_not_an_empty_one(tmp_path):
         folder.chmod(0o755)
 
 
+def test_a_folder_the_system_refuses_is_a_fault_even_for_root(tmp_path, monkeypatch):
+    import cov_pipeline.raw_reader as reader
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(reader.os, "scandir", refuse)
+    with pytest.raises(FileFault) as fault:
+        discover(tmp_path, "*.csv")
+    assert str(fault.value) == f"{tmp_path.name}: folder cannot be read (Permission denied)"
+
+
 def test_a_file_being_rewritten_is_read_only_once_it_settles(tmp_path):
     """A transfer tool truncates the file and writes it again in chunks: the reader waits for
     it to rest for the settle time, and so reads the whole file, never the part written."""
