@@ -43,7 +43,7 @@ _PATTERN_TEXT = {
 }
 
 # Text columns are Arrow-backed strings: stripping, matching and comparing run in Arrow's
-# kernels instead of on a Python object per cell (STACK-NOTES: DuckDB and pandas measurements).
+# kernels instead of on a Python object per cell (measured: docs/scaling.md).
 ARROW_STRING = pd.StringDtype("pyarrow")
 
 

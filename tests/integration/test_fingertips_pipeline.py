@@ -15,7 +15,7 @@ from resources.warehouse import WarehouseResource
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
 
-# The business plan's table (Coventry public health business plan 2025-28; DESIGN §6):
+# The business plan's table (Coventry public health business plan 2025-28):
 # infant mortality 2020-22 per 1,000 live births, value (lower-upper), CIPFA neighbour rank.
 PUBLISHED = {
     "England": ("3.9 (3.8-4.0)", None),

@@ -162,7 +162,7 @@ def test_sample_marts_spc_and_disclosure(raw_dir, warehouse_url):
             (table["source_file"].str[:5] == prefix).sum() for table in (quarantine, revisions)
         )
 
-    # headline figures (DESIGN §6)
+    # the business plan's headline figures
     late = tables["marts.late_bookings"]
     premature = tables["marts.premature_deliveries"]
     years = premature[(premature["period_type"] == "year") & (premature["breakdown"] == "all")]

@@ -113,7 +113,7 @@ def test_a_recomputed_value_above_its_upper_ci_fails():
 
 
 def test_published_cis_are_pandera_s_rule_not_repeated_here():
-    # DESIGN §5: the published value within its CI is an input contract (FingertipsRow); the
+    # The published value within its CI is an input contract (FingertipsRow); the
     # mart suite does not check it again.
     frame = indicator_values()
     frame.loc[2, "value"] = frame.loc[2, "ci95_upper"] + 0.5

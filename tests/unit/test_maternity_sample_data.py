@@ -1,4 +1,4 @@
-"""The synthetic maternity extracts: the headline figures DESIGN §6 asks for, higher risks in the
+"""The synthetic maternity extracts: the business plan's headline figures, higher risks in the
 target groups, survival unknown for recent births, and the benchmark volume."""
 
 from __future__ import annotations

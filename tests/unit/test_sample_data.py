@@ -47,7 +47,7 @@ HEADER = [
 ]
 
 # Infant mortality 2020-22 per 1,000 live births, Coventry public health business plan 2025-28
-# (DESIGN.md §6): value, lower and upper 95% limits, compared with England.
+# (the plan's infant mortality table): value, lower and upper 95% limits, compared with England.
 BUSINESS_PLAN = {
     "E92000001": ("3.9", "3.8", "4.0", "Not compared"),
     "E08000026": ("5.9", "4.6", "7.4", "Worse"),
