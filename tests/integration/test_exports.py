@@ -15,7 +15,7 @@ from tests.integration.test_fingertips_pipeline import run
 def refreshed(raw_dir, duckdb_url, tmp_path, monkeypatch):
     export_dir = tmp_path / "exports"
     monkeypatch.setenv("COV_EXPORT_DIR", str(export_dir))
-    result = run(raw_dir, duckdb_url)
+    result = run(raw_dir, duckdb_url, selection=None)  # every mart, for the exports
     assert result.success
     return Warehouse(duckdb_url), export_dir
 
