@@ -54,9 +54,9 @@ __all__ = [
 # mean MR / d2 and d2 = 1.128 for ranges of two points (3 / 1.128 = 2.66).
 LIMIT_MULTIPLIER = 2.66
 SIGMA_PER_MEAN_MOVING_RANGE = LIMIT_MULTIPLIER / 3
-# Moving ranges above 3.267 × the mean moving range (the upper range limit, D4 for n = 2) are
-# screened out and the mean recomputed once (Nelson 1982). The MDC Excel tools do not screen;
-# NHSRplotthedots does by default; docs/definitions.md asks for it.
+# Moving ranges at or above 3.267 × the mean moving range (the upper range limit, D4 for n = 2)
+# are screened out and the mean recomputed once (Nelson 1982). The MDC Excel tools do not screen;
+# NHSRplotthedots does by default, keeping only ranges strictly below the limit, as here.
 MOVING_RANGE_SCREEN_MULTIPLIER = 3.267
 SHIFT_POINTS = 7  # a run of this many points on one side of the centre line
 TREND_POINTS = 7  # this many points each higher (or each lower) than the one before
@@ -70,13 +70,15 @@ RULE_LABELS: dict[str, str] = {
     "outside_limits": "A single point above the upper or below the lower process limit.",
     "two_of_three_beyond_two_sigma": (
         "Two of three consecutive points beyond the 2-sigma line (two thirds of the way from the "
-        "centre to a limit) on the same side; the points beyond the line are flagged, not the "
-        "third point of the window."
+        "centre to a limit) on the same side, all three points on that side of the centre line; "
+        "the points beyond the line are flagged, not the third point of the window. A point "
+        "beyond the process limit counts as beyond the 2-sigma line."
     ),
     "trend": (
         f"{TREND_POINTS} or more consecutive points each strictly higher (or each strictly "
         "lower) than the one before; every point of the trend is flagged. Two equal "
-        "consecutive values end a trend."
+        "consecutive values end a trend. The turning point between two opposite trends takes "
+        "the direction of the trend it starts."
     ),
     "shift": (
         f"A run of {SHIFT_POINTS} or more consecutive points all above, or all below, the "
@@ -84,12 +86,12 @@ RULE_LABELS: dict[str, str] = {
         "ends a run."
     ),
 }
-# When several rules fire on one point, ``spc_rule`` names the first of these that fired
-# (the most direct evidence first, as in the MDC tools' point colouring).
+# When several rules fire on one point, ``spc_rule`` names the first of these that fired: the
+# order of NHSRplotthedots (the NHS-R community's Making Data Count implementation).
 RULE_PRECEDENCE: tuple[str, ...] = (
     "outside_limits",
-    "two_of_three_beyond_two_sigma",
     "trend",
+    "two_of_three_beyond_two_sigma",
     "shift",
 )
 
@@ -115,16 +117,16 @@ VARIATION_LABELS: dict[str, str] = {
 
 ASSURANCE_LABELS: dict[str, str] = {
     "consistently_passing": (
-        "The target lies outside the process limits on the passing side: with the process "
+        "The target lies beyond the process limits on the passing side: with the process "
         "unchanged, every point is expected to meet the target."
     ),
     "consistently_failing": (
-        "The target lies outside the process limits on the failing side: with the process "
+        "The target lies beyond the process limits on the failing side: with the process "
         "unchanged, no point is expected to meet the target."
     ),
     "inconsistent": (
-        "The target lies between the process limits: the process will sometimes meet it and "
-        "sometimes not, by common-cause variation alone."
+        "The target lies between the process limits or on one: the process will sometimes "
+        "meet it and sometimes not, by common-cause variation alone."
     ),
 }
 
@@ -196,7 +198,7 @@ def _limits_by_chart(
         )
     n_screened = np.zeros(n_charts)
     if screen:
-        keep = pair & (mr <= MOVING_RANGE_SCREEN_MULTIPLIER * mean_mr[chart])
+        keep = pair & (mr < MOVING_RANGE_SCREEN_MULTIPLIER * mean_mr[chart])
         n_kept = np.bincount(chart, weights=keep.astype(float), minlength=n_charts)
         kept_total = np.bincount(chart, weights=np.where(keep, mr, 0.0), minlength=n_charts)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -228,7 +230,7 @@ def xmr_limits(
     """XmR (individuals) chart limits for one series in period order.
 
     centre = mean of the points; moving ranges MRᵢ = |xᵢ - xᵢ₋₁| between consecutive points;
-    with screening, ranges above 3.267 × mean MR are dropped and the mean MR recomputed once;
+    with screening, ranges at or above 3.267 × mean MR are dropped and the mean MR recomputed once;
     limits = centre ± 2.66 × mean MR; sigma = mean MR × 2.66/3, giving the 1- and 2-sigma lines.
     Reference: NHS England "Making Data Count" (2019); Wheeler (2000); Nelson (1982).
 
@@ -421,7 +423,9 @@ def _trend_flags(x: np.ndarray, joined: np.ndarray) -> tuple[np.ndarray, np.ndar
     Works on steps: step i joins point i-1 to point i. A trend of k points is k-1 consecutive
     steps of one sign; an equal step (sign 0) belongs to no trend, so a tie ends one. A turning
     point that ends one trend and starts the opposite one takes the direction of the trend it
-    ends.
+    starts (as NHSRplotthedots); a point that ends a trend and is then followed by a tie keeps
+    the direction of its trend (NHSRplotthedots labels it by the direction of the step after
+    it, which a tie leaves decreasing).
     """
     n = len(x)
     step = np.zeros(n)
@@ -440,12 +444,13 @@ def _trend_flags(x: np.ndarray, joined: np.ndarray) -> tuple[np.ndarray, np.ndar
     next_step = np.zeros(n)
     next_step[:-1] = step[1:]
     flags = step_in | step_out
-    direction = np.where(step_in, step, np.where(step_out, next_step, 0.0))
+    direction = np.where(step_out, next_step, np.where(step_in, step, 0.0))
     return flags, direction
 
 
-def _two_of_three_flags(beyond: np.ndarray, joined: np.ndarray) -> np.ndarray:
-    """Points beyond a 2-sigma line that share a window of 3 consecutive points with another.
+def _two_of_three_flags(beyond: np.ndarray, on_side: np.ndarray, joined: np.ndarray) -> np.ndarray:
+    """Points beyond a 2-sigma line that share a window of 3 consecutive points with another,
+    the window's three points all on that side of the centre line (``on_side``).
 
     A window is three consecutive points of one stretch (no missing point, same chart).
     """
@@ -453,7 +458,8 @@ def _two_of_three_flags(beyond: np.ndarray, joined: np.ndarray) -> np.ndarray:
     hit = np.zeros(n, dtype=bool)  # hit[j]: the window ending at j has 2 or 3 points beyond
     if n >= 3:
         count = beyond[2:].astype(int) + beyond[1:-1] + beyond[:-2]
-        hit[2:] = joined[2:] & joined[1:-1] & (count >= 2)
+        one_side = on_side[2:] & on_side[1:-1] & on_side[:-2]
+        hit[2:] = joined[2:] & joined[1:-1] & (count >= 2) & one_side
     in_hit = hit.copy()
     in_hit[:-1] |= hit[1:]
     in_hit[:-2] |= hit[2:]
@@ -508,11 +514,11 @@ def _assurance_labels(
 ) -> np.ndarray:
     if target is None:
         return np.full(len(lower), None, dtype=object)
-    # A target on a limit counts as outside the limits on that side.
+    # A target exactly on a limit is inconsistent: a point on the limit is as likely as not.
     if improvement == "down":
-        passing, failing = upper <= target, lower >= target
+        passing, failing = upper < target, lower > target
     else:
-        passing, failing = lower >= target, upper <= target
+        passing, failing = lower > target, upper < target
     known = np.isfinite(lower) & np.isfinite(upper)
     return np.select(
         [~known, passing, failing],
@@ -536,24 +542,26 @@ def spc_series(
 ) -> pd.DataFrame:
     """XmR chart columns for every row: one chart per group (and per rebase segment).
 
-    Method (NHS England "Making Data Count", 2019; docs/definitions.md): within each chart, rows in
-    period order, centre = mean, limits = centre ± 2.66 × mean moving range (ranges above 3.267 ×
-    the mean screened out, once), sigma = mean MR × 2.66/3. Special causes, all strict
-    inequalities:
+    Method (NHS England "Making Data Count", 2019; docs/definitions.md), with the conventions
+    of NHSRplotthedots except where docs/definitions.md says why not: within each chart, rows
+    in period order, centre = mean, limits = centre ± 2.66 × mean moving range (ranges at or
+    above 3.267 × the mean screened out, once), sigma = mean MR × 2.66/3. Special causes, all
+    strict inequalities, in ``RULE_PRECEDENCE`` order:
     - ``outside_limits``: a point above the upper or below the lower limit;
-    - ``two_of_three_beyond_two_sigma``: 2 of 3 consecutive points beyond centre ± 2 sigma on
-      one side; the points beyond the line are flagged (a point beyond a limit counts as beyond
-      2 sigma);
     - ``trend``: 7 or more points each strictly above (below) the one before; all flagged; an
       equal value ends the trend; the turning point between two opposite trends is labelled by
-      the trend it ends;
+      the trend it starts, a trend's last point followed by a tie by its own trend;
+    - ``two_of_three_beyond_two_sigma``: 2 of 3 consecutive points beyond centre ± 2 sigma on
+      one side, all three on that side of the centre; the points beyond the line are flagged
+      (a point beyond a limit counts as beyond 2 sigma);
     - ``shift``: 7 or more consecutive points above (below) the centre; all flagged; a point on
       the centre line ends the run.
     ``spc_rule`` names the first rule in ``RULE_PRECEDENCE`` that fired. ``spc_variation``
     follows the side of the centre line (for a trend, its direction) and ``improvement``: see
     ``VARIATION_LABELS``. With a ``target``, ``spc_assurance`` compares it with the limits:
-    for "down", upper limit <= target passes consistently, lower limit >= target fails
-    consistently, otherwise inconsistent ("up" the reverse); a neutral measure takes no target.
+    for "down", upper limit < target passes consistently, lower limit > target fails
+    consistently, otherwise (a target on a limit included) inconsistent ("up" the reverse); a
+    neutral measure takes no target.
 
     ``baseline_periods`` (>= 12): in each segment, the first N non-missing points set the
     centre and limits, which then extend over the rest of the segment. ``rebases``: (period,
@@ -634,7 +642,9 @@ def spc_series(
         outside = judged & ((x_filled > row["upper_limit"]) | (x_filled < row["lower_limit"]))
         high2 = judged & (x_filled > row["upper_two_sigma"])
         low2 = judged & (x_filled < row["lower_two_sigma"])
-    two_of_three = _two_of_three_flags(high2, joined) | _two_of_three_flags(low2, joined)
+    two_of_three = _two_of_three_flags(high2, side > 0, joined) | _two_of_three_flags(
+        low2, side < 0, joined
+    )
     trend, trend_direction = _trend_flags(x_filled, joined)
     trend &= judged
     shift = _shift_flags(side, judged, joined)

@@ -192,9 +192,10 @@ def test_falling_trend_is_an_improvement_when_lower_is_better():
     assert variations(out) == [CC] * 6 + ["improvement"] * 7 + [CC] * 6
 
 
-def test_turning_point_takes_the_trend_it_ends():
+def test_turning_point_takes_the_trend_it_starts():
     # 44 .. 56 rising by 2 (7 points), then 54 .. 44 falling (6 more): 56 ends the rising
-    # trend and starts the falling one. It is labelled by the trend it ends (rising: concern).
+    # trend and starts the falling one. It is labelled by the trend it starts (falling:
+    # improvement), as NHSRplotthedots labels it.
     # centre (300 + 350 + 294 + 300) / 25 = 49.76; MRs 20 + 8 + 12 + 12 + 8 + 20 = 80 over 24
     # = 3.333333; 2 sigma 49.76 ± 5.911111 = 43.848889, 55.671111: only 56 is beyond, alone;
     # 50 .. 56 .. 50 is also a run of 7 above the centre, but trend takes precedence.
@@ -202,7 +203,7 @@ def test_turning_point_takes_the_trend_it_ends():
     out = series(values)
     assert out["spc_centre"].iloc[0] == pytest.approx(49.76)
     assert rules(out) == [None] * 6 + [TREND] * 13 + [None] * 6
-    assert variations(out) == [CC] * 6 + ["concern"] * 7 + ["improvement"] * 6 + [CC] * 6
+    assert variations(out) == [CC] * 6 + ["concern"] * 6 + ["improvement"] * 7 + [CC] * 6
 
 
 @pytest.mark.parametrize(
@@ -270,7 +271,7 @@ def test_rule_precedence(tail, expected):
 
 
 def test_precedence_constant():
-    assert RULE_PRECEDENCE == (OUT, TWO, TREND, SHIFT)
+    assert RULE_PRECEDENCE == (OUT, TREND, TWO, SHIFT)
     assert set(RULE_LABELS) == set(RULE_PRECEDENCE)
 
 
@@ -595,3 +596,99 @@ def test_settings_drive_spc_series():
     out = spc_series(frame, "value", "period", **settings.spc_kwargs())
     assert out["spc_centre"].tolist() == pytest.approx([50.0] * 20)
     assert out["spc_assurance"].eq("consistently_passing").all()
+
+
+# --------------------------------------------------------------------------------------------
+# conventions compared with NHSRplotthedots (the NHS-R community's Making Data Count package):
+# one hand-worked series per convention where the two could differ. Where ours differs,
+# docs/definitions.md says why.
+#
+# The series below start with STABLE_12 as a fixed baseline: centre 50, mean MR 4, limits
+# 50 ± 2.66 × 4 = 39.36, 60.64; sigma 4 × 2.66 / 3 = 3.546667, 2-sigma lines 42.906667,
+# 57.093333.
+
+
+def test_a_trend_outranks_two_of_three_and_gives_its_direction():
+    # 60, 59, 58, 57.5, 56, 55, 54 after 48: seven falling points (a trend), all above the
+    # centre (a run of 7), and 60, 59, 58 beyond 57.093 (two of three). Trend ranks first, so
+    # on a lower-is-better measure all seven are an improvement (falling), although the first
+    # three lie on the concern side of the centre.
+    out = series(STABLE_12 + [60, 59, 58, 57.5, 56, 55, 54], baseline_periods=12)
+    assert rules(out) == [None] * 12 + [TREND] * 7
+    assert variations(out) == [CC] * 12 + ["improvement"] * 7
+
+
+def test_a_trend_whose_last_point_is_followed_by_a_tie_keeps_its_direction():
+    # 44 .. 56 rising (7 points), 56 again (a tie), then 54 .. 44 falling (6 more, 7 with the
+    # second 56). The first 56 belongs to the rising trend only; NHSRplotthedots labels it by
+    # the step after it, which the tie makes "decreasing". Here it stays rising: concern.
+    # centre (300 + 350 + 56 + 294 + 300) / 26 = 1300 / 26 = 50
+    values = STABLE_12[:6] + list(range(44, 57, 2)) + [56] + list(range(54, 43, -2)) + STABLE_12[:6]
+    out = series(values)
+    assert out["spc_centre"].iloc[0] == pytest.approx(50.0)
+    assert rules(out) == [None] * 6 + [TREND] * 14 + [None] * 6
+    assert variations(out) == [CC] * 6 + ["concern"] * 7 + ["improvement"] * 7 + [CC] * 6
+
+
+def test_two_of_three_needs_the_third_point_on_the_same_side():
+    # 58, 45, 58: two points beyond 57.093 with the middle one below the centre. As in
+    # NHSRplotthedots, no window with all three points above the centre holds two beyond the
+    # line, so nothing is flagged.
+    out = series(STABLE_12 + [58, 45, 58, 52, 48, 52, 48], baseline_periods=12)
+    assert rules(out) == [None] * 19
+
+
+def test_a_point_beyond_the_limit_counts_towards_two_of_three():
+    # 58, 52, 62: 62 is beyond the upper limit 60.64 (and so beyond 57.093), 58 beyond the
+    # 2-sigma line, 52 above the centre. Here 58 is flagged two of three (a point beyond 3
+    # sigma is beyond 2 sigma too, as in the Western Electric zone rules); NHSRplotthedots
+    # counts only points between the 2-sigma line and the limit, and leaves 58 unflagged.
+    out = series(STABLE_12 + [58, 52, 62, 52, 48, 52, 48], baseline_periods=12)
+    assert rules(out) == [None] * 12 + [TWO, None, OUT, None, None, None, None]
+    assert variations(out)[12] == "concern"
+
+
+def test_a_target_exactly_on_a_limit_is_inconsistent():
+    # 52, 48 × 10: limits 39.36, 60.64. A target on the upper limit of a lower-is-better
+    # measure (or on the lower limit of a higher-is-better one) is met by a point on the limit
+    # as often as not: inconsistent, as NHSRplotthedots has it. A hair beyond passes.
+    values = [52, 48] * 10
+    limits = series(values)
+    upper, lower = limits["spc_upper_limit"].iloc[0], limits["spc_lower_limit"].iloc[0]
+    assert (lower, upper) == pytest.approx((39.36, 60.64))
+
+    def assurance(improvement, target):
+        return series(values, improvement=improvement, target=target)["spc_assurance"].iloc[0]
+
+    assert assurance("down", upper) == "inconsistent"
+    assert assurance("down", lower) == "inconsistent"
+    assert assurance("up", lower) == "inconsistent"
+    assert assurance("down", 60.65) == "consistently_passing"
+    assert assurance("up", 39.35) == "consistently_passing"
+    assert assurance("down", 39.35) == "consistently_failing"
+
+
+def test_a_moving_range_exactly_at_the_screening_limit_is_dropped():
+    # 0, 244, 0, 245, 3512: moving ranges 244, 244, 245, 3267; mean 4000 / 4 = 1000; the
+    # screening limit 3.267 × 1000 = 3267 equals the last range, which is dropped (only ranges
+    # strictly below the limit are kept, as in NHSRplotthedots).
+    # mean MR     (244 + 244 + 245) / 3 = 733 / 3                 = 244.333333
+    # centre      4001 / 5                                         = 800.2
+    # limits      800.2 ± 2.66 × 244.333333 = 800.2 ± 649.926667  = 150.273333, 1450.126667
+    lim = xmr_limits([0, 244, 0, 245, 3512])
+    assert lim.n_moving_ranges_screened == 1
+    assert lim.mean_moving_range == pytest.approx(733 / 3)
+    assert (lim.lower_limit, lim.upper_limit) == pytest.approx((150.273333, 1450.126667))
+
+
+def test_a_baseline_counts_points_with_a_value_not_rows():
+    # 48, a missing month, then 52, 48 × 5, then 52, then 70. A baseline of 12 takes the first
+    # 12 values (rows 1 and 3-13): centre (6 × 48 + 6 × 52) / 12 = 50; the gap breaks the
+    # ranges, leaving ten of 4 between rows 3 and 13: mean MR 4; limits 39.36, 60.64, so 70
+    # is outside. NHSRplotthedots counts 12 rows, the gap among them: 11 values, centre
+    # 548 / 11 = 49.818182. A baseline of 12 months with one unreported stays 12 values here.
+    values = [48, np.nan, *[52, 48] * 5, 52, 70]
+    out = series(values, baseline_periods=12)
+    assert out["spc_centre"].iloc[0] == pytest.approx(50.0)
+    assert out["spc_upper_limit"].iloc[0] == pytest.approx(60.64)
+    assert rules(out)[-1] == OUT
