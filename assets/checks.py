@@ -20,7 +20,6 @@ from dagster import (
 
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.quality import (
     IDENTICAL_COPY,
     QUARANTINE_DESCRIPTIONS,
@@ -192,15 +191,16 @@ def publish_staging(
     quarantine_description: str,
     files: Iterable[SourceFile],
     revisions: tuple[AssetKey, pd.DataFrame] | None = None,
+    *,
+    ceiling: float,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Replace a source's staging tables and its quarantine in one transaction (all change or
     none does), then report each table's metadata and the two quarantine checks per staging
-    table: the body every staging asset shares.
+    table (the quarantine share against ``ceiling``): the body every staging asset shares.
 
     The checks are decided before anything is written: when a blocking one fails, its result is
     reported and the step fails with nothing written (staging, quarantine and their checks
     change together or not at all), so the warehouse keeps the previous run's tables."""
-    ceiling = settings.quarantine_ceiling()
     checks = [
         result
         for table in staged

@@ -27,7 +27,6 @@ from dagster import (
 from assets.automation import MARTS_FRESHNESS
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.disclosure import observe, summarise
 from cov_pipeline.publishing import (
     PUBLICATIONS,
@@ -37,6 +36,7 @@ from cov_pipeline.publishing import (
     published_descriptions,
 )
 from cov_pipeline.warehouse import TableWrite, Warehouse
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 GROUP = "published"
@@ -103,7 +103,9 @@ def publication_asset(publishing: Publishing):
         deps=deps,
         pool="warehouse",
     )
-    def _publish(context: AssetExecutionContext, warehouse: WarehouseResource):
+    def _publish(
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
+    ):
         wh = warehouse.warehouse
         with wh.session():
             marts = _marts(wh, publishing)
@@ -168,7 +170,11 @@ def audit_check(publishing: Publishing, name: str):
         "and published cell, the feasible interval of each withheld cell; fails where one is "
         "pinned, a count of 1-7 is narrowed below the protection width, or shown.",
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
+    def _check(
+        context: AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        settings: PipelineSettings,
+    ):
         wh = warehouse.warehouse
         specs = [s for s in publishing.specs if s.name == name]
         if not specs:  # derived row by row from another published table (survey changes)
@@ -231,7 +237,9 @@ def disclosure_summary_asset():
         description="Per published table: cells withheld (primary and secondary), the share "
         "withheld and the audit's failures, read from the warehouse as an intruder sees it.",
     )
-    def disclosure_summary(warehouse: WarehouseResource) -> MaterializeResult:
+    def disclosure_summary(
+        warehouse: WarehouseResource, settings: PipelineSettings
+    ) -> MaterializeResult:
         wh = warehouse.warehouse
         frames, absent = [], []
         with wh.session():

@@ -19,6 +19,7 @@ from cov_pipeline.quality import FileFault, quarantine_frame
 from cov_pipeline.raw_reader import RECORD_FAULT, Header, read_records, with_record_faults
 from cov_pipeline.warehouse import TableWrite, Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 GROUP = "school_nurse"
@@ -62,7 +63,10 @@ def load_visits(paths) -> StagedTable:
     "School nurse visits rejected with their file, line and every reason.",
 )
 def school_nurse_staging(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> Iterator:
     try:
         staged, quarantine, files, read = load_visits(raw_files.files(GROUP, "visits*.csv"))
@@ -77,7 +81,13 @@ def school_nurse_staging(
         files,
     )
     yield from publish_staging(
-        warehouse.warehouse, [table], QUARANTINE, quarantine, "Rejected visits.", files
+        warehouse.warehouse,
+        [table],
+        QUARANTINE,
+        quarantine,
+        "Rejected visits.",
+        files,
+        ceiling=settings.max_quarantine_share(),
     )
 
 
