@@ -240,4 +240,5 @@ SOURCE_SPEC = Source(
     raw_folder="fingertips",
     reads=[fingertips_indicators, cipfa_neighbours],
     job_description="Fingertips exports to staging, marts and the quality tables.",
+    sample="cov_pipeline.sample_data.fingertips:generate_fingertips",
 )

@@ -201,4 +201,5 @@ SOURCE_SPEC = Source(
     staging=["household_survey_responses"],
     raw_folder="household_survey",
     job_description="Household survey waves to staging, marts and the quality tables.",
+    sample="cov_pipeline.sample_data.household_survey:generate_household_survey",
 )

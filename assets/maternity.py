@@ -403,4 +403,5 @@ SOURCE_SPEC = Source(
     raw_folder="maternity",
     reads=DEPRIVATION_ASSETS,
     job_description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
+    sample="cov_pipeline.sample_data.maternity:generate_maternity",
 )

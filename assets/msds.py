@@ -132,4 +132,5 @@ SOURCE_SPEC = Source(
     staging=["msds_measures"],
     raw_folder=RAW_FOLDER,
     job_description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
+    sample="cov_pipeline.sample_data.msds:generate_msds",
 )

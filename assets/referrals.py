@@ -233,4 +233,5 @@ SOURCE_SPEC = Source(
     raw_folder="referrals",
     reads=DEPRIVATION_ASSETS,
     job_description="Referral extracts of the young people's service to staging, marts and quality.",
+    sample="cov_pipeline.sample_data.referrals:generate_referrals",
 )

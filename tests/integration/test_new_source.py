@@ -2,9 +2,10 @@
 source, declared here as a new source module would declare itself, is registered and
 materialised end to end (raw file, staging and quarantine, mart, its Great Expectations check,
 the quality tables), through every list derived from the registry: its job, its sensor, the
-quality tables' lists and the checks."""
+quality tables' lists, the checks and the sample generator's list, which writes its raw file."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from cov_pipeline import expectations
 from cov_pipeline.definitions import build_definitions, build_pipeline, build_resources
 from cov_pipeline.quality import FileFault, quarantine_frame
 from cov_pipeline.raw_reader import RECORD_FAULT, Header, read_records, with_record_faults
+from cov_pipeline.sample_data import DEFAULT_SEED, sample_generators, source_rng
 from cov_pipeline.warehouse import TableWrite, Warehouse
 from resources.raw_files import RawFilesResource
 from resources.settings import PipelineSettings
@@ -101,6 +103,18 @@ def school_nurse_mart(context: AssetExecutionContext, warehouse: WarehouseResour
     return MaterializeResult(metadata={"rows": len(table)})
 
 
+def write_visits(out_dir: Path, rng, scale: float, profile: str) -> list[Path]:
+    """The source's sample generator: one small extract, two rows of it faulty."""
+    folder = Path(out_dir) / "school_nurse"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "visits_2025.CSV"
+    path.write_text(
+        "visit_id,visit_date,school\nV1,2025-01-10,A\nV2,2025-01-20,B\nV3,2025-02-03,A\n"
+        "V4,2025-02-30,C\nV5,2025-02-11,A,extra\n"
+    )
+    return [path]
+
+
 def _suite():
     import great_expectations.expectations as gxe
 
@@ -115,6 +129,7 @@ SCHOOL_NURSE = Source(
     staging=["school_nurse_visits"],
     raw_folder="school_nurse",
     job_description="School nurse visits to staging, marts and the quality tables.",
+    sample=write_visits,
 )
 
 
@@ -135,12 +150,12 @@ def test_a_registered_source_is_in_every_derived_list_and_runs_end_to_end(
     assert QUARANTINE in quality_quarantine.asset_deps[AssetKey(["quality", "quarantine"])]
     assert any(key.asset_key == MART for check in pipeline.checks for key in check.check_keys)
 
-    folder = raw_dir / "school_nurse"
-    folder.mkdir()
-    (folder / "visits_2025.CSV").write_text(
-        "visit_id,visit_date,school\nV1,2025-01-10,A\nV2,2025-01-20,B\nV3,2025-02-03,A\n"
-        "V4,2025-02-30,C\nV5,2025-02-11,A,extra\n"
-    )
+    # the sample generator's list: the project's, then the new source's, which writes its file
+    generators = sample_generators([*project_sources(), SCHOOL_NURSE])
+    assert list(generators) == [*sample_generators(), "school_nurse"]
+    rng = source_rng(DEFAULT_SEED, "school_nurse")
+    written = generators["school_nurse"](raw_dir, rng, 1.0, "sample")
+    assert written == [raw_dir / "school_nurse" / "visits_2025.CSV"]
     monkeypatch.setenv("COV_QUARANTINE_CEILING", "1")  # a five-row extract
     resources = {
         **build_resources(),
