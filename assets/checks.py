@@ -25,16 +25,12 @@ from cov_pipeline.quality import (
     QUARANTINE_DESCRIPTIONS,
     REVISED,
     REVISION_DESCRIPTIONS,
+    REVISIONS_DESCRIPTION,
     SourceFile,
 )
 from cov_pipeline.warehouse import TableWrite, Warehouse
 
 SAMPLE_SIZE = 20
-REVISIONS_DESCRIPTION = (
-    "Records that arrived more than once and were staged once: identical copies (a resent "
-    "extract) collapsed, and versions revised by a later publication (the newer staged), each "
-    "with the file and line of the copy and of the version staged, and the fields that changed."
-)
 
 
 def quarantine_check_specs(asset_key: AssetKey, source: str) -> list[AssetCheckSpec]:

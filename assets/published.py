@@ -29,6 +29,7 @@ from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
 from cov_pipeline.disclosure import observe, summarise
 from cov_pipeline.publishing import (
+    DISCLOSURE_SUMMARY_DESCRIPTIONS,
     PUBLICATIONS,
     Publishing,
     changes_without_published_waves,
@@ -42,21 +43,6 @@ from resources.warehouse import WarehouseResource
 GROUP = "published"
 SUMMARY_KEY = AssetKey(["quality", "disclosure_summary"])
 MAX_CELLS_SHOWN = 50
-
-SUMMARY_DESCRIPTIONS = {
-    "table_name": "Published table (schema published).",
-    "policy": "suppress (withhold small counts and what would give them back) or round (to 5).",
-    "rows": "Rows in the published table.",
-    "rows_with_withheld": "Rows with at least one figure withheld.",
-    "count_cells": "Count cells the mart knows (rows × count columns, nulls left out).",
-    "withheld_cells": "Count cells withheld.",
-    "primary_cells": "Withheld because the count is 1-7 (primary suppression).",
-    "secondary_cells": "Withheld so that no relation gives a primary cell back (secondary).",
-    "withheld_share": "withheld_cells / count_cells.",
-    "rows_withheld_share": "rows_with_withheld / rows.",
-    "audit_failures": "Withheld cells the intruder's audit can pin down or narrow too far (must "
-    "be 0), plus counts of 1-7 shown.",
-}
 
 
 def _marts(wh: Warehouse, publishing: Publishing) -> dict[str, pd.DataFrame]:
@@ -221,7 +207,7 @@ def _empty_summary() -> pd.DataFrame:
     return pd.DataFrame(
         {
             c: pd.Series(dtype=object if c in text else "float64" if c in shares else "int64")
-            for c in SUMMARY_DESCRIPTIONS
+            for c in DISCLOSURE_SUMMARY_DESCRIPTIONS
         }
     )
 
@@ -264,12 +250,12 @@ def disclosure_summary_asset():
         table = pd.concat(frames, ignore_index=True) if frames else _empty_summary()
         wh.replace_table(
             "quality", "disclosure_summary", table, "Disclosure control of the published tier.",
-            SUMMARY_DESCRIPTIONS,
+            DISCLOSURE_SUMMARY_DESCRIPTIONS,
         )  # fmt: skip
         return MaterializeResult(
             metadata={
                 **table_metadata(
-                    "quality", "disclosure_summary", table, SUMMARY_DESCRIPTIONS,
+                    "quality", "disclosure_summary", table, DISCLOSURE_SUMMARY_DESCRIPTIONS,
                     warehouse=wh.display_name,
                 ),
                 "summary": MetadataValue.md(markdown_table(table, rows=50)),
