@@ -20,22 +20,17 @@ from dagster import (
 
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.quality import (
     IDENTICAL_COPY,
     QUARANTINE_DESCRIPTIONS,
     REVISED,
     REVISION_DESCRIPTIONS,
+    REVISIONS_DESCRIPTION,
     SourceFile,
 )
 from cov_pipeline.warehouse import TableWrite, Warehouse
 
 SAMPLE_SIZE = 20
-REVISIONS_DESCRIPTION = (
-    "Records that arrived more than once and were staged once: identical copies (a resent "
-    "extract) collapsed, and versions revised by a later publication (the newer staged), each "
-    "with the file and line of the copy and of the version staged, and the fields that changed."
-)
 
 
 def quarantine_check_specs(asset_key: AssetKey, source: str) -> list[AssetCheckSpec]:
@@ -192,15 +187,16 @@ def publish_staging(
     quarantine_description: str,
     files: Iterable[SourceFile],
     revisions: tuple[AssetKey, pd.DataFrame] | None = None,
+    *,
+    ceiling: float,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Replace a source's staging tables and its quarantine in one transaction (all change or
     none does), then report each table's metadata and the two quarantine checks per staging
-    table: the body every staging asset shares.
+    table (the quarantine share against ``ceiling``): the body every staging asset shares.
 
     The checks are decided before anything is written: when a blocking one fails, its result is
     reported and the step fails with nothing written (staging, quarantine and their checks
     change together or not at all), so the warehouse keeps the previous run's tables."""
-    ceiling = settings.quarantine_ceiling()
     checks = [
         result
         for table in staged

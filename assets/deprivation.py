@@ -5,10 +5,10 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.imd import FILE_PATTERN, OUTPUT_DESCRIPTIONS, load_imd
 from cov_pipeline.quality import FileFault
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 IMD_LSOA = AssetKey(["staging", "imd_lsoa"])
@@ -25,9 +25,12 @@ IMD_LSOA = AssetKey(["staging", "imd_lsoa"])
     "COV_IMD_VINTAGE (IMD2019 on 2011 LSOAs, the default; IoD2025 on 2021 LSOAs).",
 )
 def imd_lsoa(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> MaterializeResult:
-    vintage = settings.imd_vintage()
+    vintage = settings.deprivation_vintage()
     try:
         load = load_imd(raw_files.files("reference", FILE_PATTERN), vintage)
     except (FileFault, ValueError) as fault:

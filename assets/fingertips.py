@@ -19,7 +19,6 @@ from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from assets.reference import cipfa_neighbours, fingertips_indicators
 from assets.registry import Source
-from cov_pipeline import settings
 from cov_pipeline.charts import estimates_chart_png, png_markdown
 from cov_pipeline.fingertips import FILE_PATTERN, STAGING_DESCRIPTIONS, load_fingertips
 from cov_pipeline.indicators import (
@@ -32,6 +31,7 @@ from cov_pipeline.indicators import (
 from cov_pipeline.quality import FileFault
 from cov_pipeline.settings import ENGLAND_AREA_CODE
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 STAGING = AssetKey(["staging", "fingertips_indicator_values"])
@@ -55,7 +55,10 @@ INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
     "Fingertips rows rejected with their file, line and every reason.",
 )
 def fingertips_staging(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> Iterator:
     try:
         paths = raw_files.discover(context.log, "fingertips", FILE_PATTERN, "Fingertips exports")
@@ -80,6 +83,7 @@ def fingertips_staging(
         load.quarantine,
         "Rejected Fingertips rows.",
         load.files,
+        ceiling=settings.max_quarantine_share(),
     )
 
 
@@ -119,9 +123,11 @@ def headline_rows_of_interest(home: str) -> str:
         )
     ],
 )
-def indicator_values_mart(context: AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
+def indicator_values_mart(
+    context: AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
+) -> Iterator:
     wh = warehouse.warehouse
-    home = settings.home_area_code()
+    home = settings.home_area()
     neighbours = wh.read_table("staging", NEIGHBOURS.path[1])
     table = indicator_values(
         wh.read_table("staging", STAGING.path[1], where=headline_rows_of_interest(home)),
@@ -198,11 +204,11 @@ def _infant_mortality_chart(table) -> str:
     "Coventry and its five CIPFA neighbours with rank, value, CI and comparison with England.",
 )
 def infant_mortality_benchmark_mart(
-    context: AssetExecutionContext, warehouse: WarehouseResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     table = infant_mortality_benchmark(
-        wh.read_table("marts", "indicator_values"), settings.home_area_code()
+        wh.read_table("marts", "indicator_values"), settings.home_area()
     )
     wh.replace_table(
         "marts",
@@ -234,4 +240,5 @@ SOURCE_SPEC = Source(
     raw_folder="fingertips",
     reads=[fingertips_indicators, cipfa_neighbours],
     job_description="Fingertips exports to staging, marts and the quality tables.",
+    sample="cov_pipeline.sample_data.fingertips:generate_fingertips",
 )

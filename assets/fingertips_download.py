@@ -28,7 +28,6 @@ from dagster import (
     op,
 )
 
-from cov_pipeline import settings
 from cov_pipeline.fingertips_api import (
     FingertipsDownloadError,
     download_cipfa_neighbours,
@@ -37,6 +36,7 @@ from cov_pipeline.fingertips_api import (
 )
 from resources.fingertips_api import FingertipsApiResource
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 
 CIPFA_NEIGHBOURS_API_FILE = "cipfa_neighbours_api.csv"
 
@@ -62,13 +62,14 @@ def fingertips_api_download(
     context: OpExecutionContext,
     fingertips_api: FingertipsApiResource,
     raw_files: RawFilesResource,
+    settings: PipelineSettings,
 ) -> Output:
     """Download the whole set into staged files and move them into place only if all arrived.
 
     A fault of any kind (unreachable host, deadline, size cap, a wrong body) fails the step with
     the client's one-line message and leaves the raw folder as it was.
     """
-    area_code = settings.home_area_code()
+    area_code = settings.home_area()
     neighbours_path = raw_files.source_dir("reference") / CIPFA_NEIGHBOURS_API_FILE
     try:
         with fingertips_api.get_client() as client, staged_writes() as stage:

@@ -24,6 +24,7 @@ from cov_pipeline.household_survey import (
 )
 from cov_pipeline.quality import FileFault
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 GROUP = "household_survey"
@@ -50,7 +51,10 @@ CHANGE = AssetKey(["marts", "household_survey_change"])
     "export's totals line, a record that cannot be read as delivered).",
 )
 def household_survey_staging(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> Iterator:
     folder = raw_files.source_dir(SOURCE)
     try:
@@ -86,6 +90,7 @@ def household_survey_staging(
         load.quarantine,
         "Rejected household survey rows.",
         load.files,
+        ceiling=settings.max_quarantine_share(),
     )
 
 
@@ -196,4 +201,5 @@ SOURCE_SPEC = Source(
     staging=["household_survey_responses"],
     raw_folder="household_survey",
     job_description="Household survey waves to staging, marts and the quality tables.",
+    sample="cov_pipeline.sample_data.household_survey:generate_household_survey",
 )

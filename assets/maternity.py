@@ -16,7 +16,6 @@ from assets.checks import StagedTable, mart_asset, publish_staging, staging_asse
 from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
 from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
 from assets.registry import Source
-from cov_pipeline import settings
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.maternity import (
     BIRTH_STAGING_DESCRIPTIONS,
@@ -45,6 +44,7 @@ from cov_pipeline.raw_reader import matches
 from cov_pipeline.spc import load_spc_settings, summarise_latest
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 GROUP = "maternity"
@@ -126,7 +126,10 @@ _STAGED = {
     revisions_key=REVISIONS,
 )
 def maternity_staging(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> Iterator:
     wh = warehouse.warehouse
     patterns = (BOOKINGS_PATTERN, BIRTHS_PATTERN, TERMINATIONS_PATTERN)
@@ -136,7 +139,7 @@ def maternity_staging(
             context.log, SOURCE, patterns, "maternity extracts", others=[MSDS_PATTERN]
         )
         paths = [[p for p in files if matches(p.name, pattern)] for pattern in patterns]
-        load = load_maternity(*paths, imd, as_of=settings.as_of())
+        load = load_maternity(*paths, imd, as_of=settings.today())
     except FileFault as fault:
         fail_on_file_fault(fault)
     tables: dict[AssetKey, TableLoad] = {
@@ -165,6 +168,7 @@ def maternity_staging(
         "Rejected maternity rows.",
         load.files,
         revisions=(REVISIONS, load.revisions),
+        ceiling=settings.max_quarantine_share(),
     )
 
 
@@ -313,10 +317,10 @@ def premature_deliveries_mart(
     "stillbirths, and terminations as a share of pregnancies.",
 )
 def pregnancy_outcomes_mart(
-    context: AssetExecutionContext, warehouse: WarehouseResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> MaterializeResult:
     wh = warehouse.warehouse
-    area_code = settings.home_area_code()
+    area_code = settings.home_area()
     table = build_pregnancy_outcomes(
         _staging(wh, BOOKINGS, PREGNANCY_COLUMNS["bookings"]),
         _staging(wh, BIRTHS, PREGNANCY_COLUMNS["births"]),
@@ -399,4 +403,5 @@ SOURCE_SPEC = Source(
     raw_folder="maternity",
     reads=DEPRIVATION_ASSETS,
     job_description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
+    sample="cov_pipeline.sample_data.maternity:generate_maternity",
 )

@@ -18,6 +18,7 @@ from cov_pipeline.msds import (
 )
 from cov_pipeline.quality import FileFault
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 MATERNITY_PATTERNS = (BOOKINGS_PATTERN, BIRTHS_PATTERN, TERMINATIONS_PATTERN)
@@ -47,7 +48,10 @@ MART = AssetKey(["marts", "maternity_vs_england"])
     "non-numeric value, unknown category of a known dimension, conflicting copies).",
 )
 def msds_staging(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> Iterator:
     try:
         paths = raw_files.discover(
@@ -74,6 +78,7 @@ def msds_staging(
         load.quarantine,
         "Rejected MSDS rows.",
         load.files,
+        ceiling=settings.max_quarantine_share(),
     )
 
 
@@ -127,4 +132,5 @@ SOURCE_SPEC = Source(
     staging=["msds_measures"],
     raw_folder=RAW_FOLDER,
     job_description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
+    sample="cov_pipeline.sample_data.msds:generate_msds",
 )

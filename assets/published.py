@@ -27,9 +27,9 @@ from dagster import (
 from assets.automation import MARTS_FRESHNESS
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.disclosure import observe, summarise
 from cov_pipeline.publishing import (
+    DISCLOSURE_SUMMARY_DESCRIPTIONS,
     PUBLICATIONS,
     Publishing,
     changes_without_published_waves,
@@ -37,26 +37,12 @@ from cov_pipeline.publishing import (
     published_descriptions,
 )
 from cov_pipeline.warehouse import TableWrite, Warehouse
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 GROUP = "published"
 SUMMARY_KEY = AssetKey(["quality", "disclosure_summary"])
 MAX_CELLS_SHOWN = 50
-
-SUMMARY_DESCRIPTIONS = {
-    "table_name": "Published table (schema published).",
-    "policy": "suppress (withhold small counts and what would give them back) or round (to 5).",
-    "rows": "Rows in the published table.",
-    "rows_with_withheld": "Rows with at least one figure withheld.",
-    "count_cells": "Count cells the mart knows (rows × count columns, nulls left out).",
-    "withheld_cells": "Count cells withheld.",
-    "primary_cells": "Withheld because the count is 1-7 (primary suppression).",
-    "secondary_cells": "Withheld so that no relation gives a primary cell back (secondary).",
-    "withheld_share": "withheld_cells / count_cells.",
-    "rows_withheld_share": "rows_with_withheld / rows.",
-    "audit_failures": "Withheld cells the intruder's audit can pin down or narrow too far (must "
-    "be 0), plus counts of 1-7 shown.",
-}
 
 
 def _marts(wh: Warehouse, publishing: Publishing) -> dict[str, pd.DataFrame]:
@@ -103,7 +89,9 @@ def publication_asset(publishing: Publishing):
         deps=deps,
         pool="warehouse",
     )
-    def _publish(context: AssetExecutionContext, warehouse: WarehouseResource):
+    def _publish(
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
+    ):
         wh = warehouse.warehouse
         with wh.session():
             marts = _marts(wh, publishing)
@@ -168,7 +156,11 @@ def audit_check(publishing: Publishing, name: str):
         "and published cell, the feasible interval of each withheld cell; fails where one is "
         "pinned, a count of 1-7 is narrowed below the protection width, or shown.",
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
+    def _check(
+        context: AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        settings: PipelineSettings,
+    ):
         wh = warehouse.warehouse
         specs = [s for s in publishing.specs if s.name == name]
         if not specs:  # derived row by row from another published table (survey changes)
@@ -215,7 +207,7 @@ def _empty_summary() -> pd.DataFrame:
     return pd.DataFrame(
         {
             c: pd.Series(dtype=object if c in text else "float64" if c in shares else "int64")
-            for c in SUMMARY_DESCRIPTIONS
+            for c in DISCLOSURE_SUMMARY_DESCRIPTIONS
         }
     )
 
@@ -231,7 +223,9 @@ def disclosure_summary_asset():
         description="Per published table: cells withheld (primary and secondary), the share "
         "withheld and the audit's failures, read from the warehouse as an intruder sees it.",
     )
-    def disclosure_summary(warehouse: WarehouseResource) -> MaterializeResult:
+    def disclosure_summary(
+        warehouse: WarehouseResource, settings: PipelineSettings
+    ) -> MaterializeResult:
         wh = warehouse.warehouse
         frames, absent = [], []
         with wh.session():
@@ -256,12 +250,12 @@ def disclosure_summary_asset():
         table = pd.concat(frames, ignore_index=True) if frames else _empty_summary()
         wh.replace_table(
             "quality", "disclosure_summary", table, "Disclosure control of the published tier.",
-            SUMMARY_DESCRIPTIONS,
+            DISCLOSURE_SUMMARY_DESCRIPTIONS,
         )  # fmt: skip
         return MaterializeResult(
             metadata={
                 **table_metadata(
-                    "quality", "disclosure_summary", table, SUMMARY_DESCRIPTIONS,
+                    "quality", "disclosure_summary", table, DISCLOSURE_SUMMARY_DESCRIPTIONS,
                     warehouse=wh.display_name,
                 ),
                 "summary": MetadataValue.md(markdown_table(table, rows=50)),

@@ -9,16 +9,12 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, table_metadata
 from assets.registry import Source
-from cov_pipeline.quality import QUARANTINE_DESCRIPTIONS, empty_quarantine
+from cov_pipeline.quality import (
+    QUARANTINE_DESCRIPTIONS,
+    RUN_SUMMARY_DESCRIPTIONS,
+    empty_quarantine,
+)
 from resources.warehouse import WarehouseResource
-
-SUMMARY_DESCRIPTIONS = {
-    "source": "Source of the rows.",
-    "staged_rows": "Rows in the source's staging tables.",
-    "quarantined_rows": "Rows of the source in quality.quarantine.",
-    "quarantine_share": "quarantined_rows / (staged_rows + quarantined_rows).",
-    "staging_tables": "The source's staging tables, comma separated.",
-}
 
 
 def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
@@ -88,17 +84,17 @@ def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
                     "staging_tables": ", ".join(f"staging.{t}" for t in tables),
                 }
             )
-        table = pd.DataFrame(rows, columns=list(SUMMARY_DESCRIPTIONS))
+        table = pd.DataFrame(rows, columns=list(RUN_SUMMARY_DESCRIPTIONS))
         wh.replace_table(
             "quality",
             "run_summary",
             table,
             "Rows staged and quarantined per source.",
-            SUMMARY_DESCRIPTIONS,
+            RUN_SUMMARY_DESCRIPTIONS,
         )
         return MaterializeResult(
             metadata=table_metadata(
-                "quality", "run_summary", table, SUMMARY_DESCRIPTIONS, warehouse=wh.display_name
+                "quality", "run_summary", table, RUN_SUMMARY_DESCRIPTIONS, warehouse=wh.display_name
             )
         )
 

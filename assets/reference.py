@@ -3,7 +3,12 @@
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
-from cov_pipeline.indicators import load_indicator_reference, load_neighbours
+from cov_pipeline.indicators import (
+    INDICATOR_DESCRIPTIONS,
+    NEIGHBOUR_DESCRIPTIONS,
+    load_indicator_reference,
+    load_neighbours,
+)
 from cov_pipeline.quality import FileFault
 from resources.raw_files import RawFilesResource
 from resources.warehouse import WarehouseResource
@@ -16,22 +21,6 @@ WHOLE_OR_NOT_AT_ALL = (
     "unreadable, cleared or wrongly split record included) refuses the file, the failure listing "
     "every fault with its file and line; nothing is written and the previous table stays."
 )
-
-INDICATOR_DESCRIPTIONS = {
-    "indicator_id": "Fingertips indicator ID.",
-    "short_name": "Short name used in reports.",
-    "value_type": "crude_rate, proportion or other: decides how CIs are recomputed.",
-    "multiplier": "Scale of the value (1000 for per 1,000; 100 for %).",
-    "polarity": "Fingertips polarity: which direction is better.",
-    "unit": "Unit of the value.",
-}
-NEIGHBOUR_DESCRIPTIONS = {
-    "area_code": "Area whose neighbours these are.",
-    "neighbour_code": "ONS code of the neighbour.",
-    "neighbour_name": "Name of the neighbour.",
-    "neighbour_rank": "CIPFA nearest-neighbour rank (1 = nearest).",
-    "source_file": "Reference file the list came from (the API download wins when present).",
-}
 
 
 @asset(

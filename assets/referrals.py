@@ -10,7 +10,6 @@ from assets.checks import StagedTable, mart_asset, publish_staging, staging_asse
 from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
 from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
 from assets.registry import Source
-from cov_pipeline import settings
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.quality import FileFault
 from cov_pipeline.referrals import (
@@ -28,6 +27,7 @@ from cov_pipeline.referrals import (
 )
 from cov_pipeline.spc import SPC_COLUMNS, load_spc_settings
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 GROUP = "referrals"
@@ -58,13 +58,16 @@ IMD_COLUMNS = ["lsoa_code", "imd_decile", "imd_quintile", "is_most_deprived_30pc
     deps=[IMD_LSOA],
 )
 def referrals_staging(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> Iterator:
     wh = warehouse.warehouse
     imd = wh.read_table("staging", IMD_LSOA.path[1], IMD_COLUMNS)
     try:
         paths = raw_files.discover(context.log, SOURCE, FILE_PATTERN, "referral extracts")
-        load = load_referrals(paths, imd, today=settings.as_of())
+        load = load_referrals(paths, imd, today=settings.today())
     except FileFault as fault:
         fail_on_file_fault(fault)
     staged = load.staging
@@ -93,7 +96,13 @@ def referrals_staging(
         },
     )
     yield from publish_staging(
-        wh, [table], QUARANTINE, load.quarantine, "Rejected referral rows.", load.files
+        wh,
+        [table],
+        QUARANTINE,
+        load.quarantine,
+        "Rejected referral rows.",
+        load.files,
+        ceiling=settings.max_quarantine_share(),
     )
 
 
@@ -167,10 +176,10 @@ def referral_trends_mart(
     "breakdown; counts of 1-7 withheld.",
 )
 def referral_waiting_mart(
-    context: AssetExecutionContext, warehouse: WarehouseResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
 ) -> MaterializeResult:
     wh = warehouse.warehouse
-    threshold = settings.referral_wait_threshold_days()
+    threshold = settings.wait_threshold_days()
     table = referral_waiting(
         wh.read_table("staging", STAGING.path[1], WAITING_INPUT_COLUMNS), threshold
     )
@@ -224,4 +233,5 @@ SOURCE_SPEC = Source(
     raw_folder="referrals",
     reads=DEPRIVATION_ASSETS,
     job_description="Referral extracts of the young people's service to staging, marts and quality.",
+    sample="cov_pipeline.sample_data.referrals:generate_referrals",
 )

@@ -2,15 +2,17 @@
 be a hand-kept list is derived from here (``cov_pipeline.definitions.build_pipeline``): the
 assets, one job per group, one sensor per raw folder, the quality tables' lists of quarantines and
 staging tables, and the Great Expectations check of every mart (each needs its suite registered
-in ``cov_pipeline.expectations``).
+in ``cov_pipeline.expectations``); and the sample generator's list of sources
+(``cov_pipeline.sample_data.sample_generators``).
 
 Adding a source: its asset module (staging through :func:`assets.checks.staging_asset`, marts),
-its ``Source`` declaration (``SOURCE_SPEC``) at the bottom of that module, and one line in
-:func:`project_sources`.
+its ``Source`` declaration (``SOURCE_SPEC``, with its sample generator) at the bottom of that
+module, and one line in :func:`project_sources`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dagster import AssetKey, AssetsDefinition
 
@@ -23,7 +25,11 @@ class Source:
     ``group`` its asset group, which is also the job that rebuilds it (several sources may share
     one: MSDS and the maternity extracts); ``raw_folder`` the raw-zone folder whose news starts
     that job; ``quarantine`` and ``staging`` its quality and record-level staging tables;
-    ``reads`` the reference assets its job must include so it runs on a fresh warehouse.
+    ``reads`` the reference assets its job must include so it runs on a fresh warehouse;
+    ``sample`` writes its synthetic sample extracts for ``python -m cov_pipeline.sample_data``
+    (``(out_dir, rng, scale, profile) -> paths written``, its random generator seeded by
+    ``name``): the function, or its ``"module:function"`` path, which the code location leaves
+    unimported (the generators' imports cost most of a second at every load).
     """
 
     name: str
@@ -34,6 +40,7 @@ class Source:
     raw_folder: str
     reads: Sequence[AssetsDefinition] = ()
     job_description: str = ""
+    sample: str | Callable[..., list[Path]] | None = None
     marts: Sequence[AssetKey] = field(init=False)
 
     def __post_init__(self):

@@ -1,7 +1,6 @@
 """Reporting assets for analysts: the data dictionary mart and the published exports."""
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
@@ -15,7 +14,6 @@ from dagster import (
 from assets.automation import MARTS_FRESHNESS
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, table_metadata
-from cov_pipeline import settings
 from cov_pipeline.exports import (
     DICTIONARY_DESCRIPTIONS,
     DICTIONARY_TABLE,
@@ -24,6 +22,7 @@ from cov_pipeline.exports import (
     data_dictionary,
     publish_marts,
 )
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 
@@ -87,9 +86,9 @@ def reporting_assets(
         "dictionary.",
     )
     def analyst_exports(
-        context: AssetExecutionContext, warehouse: WarehouseResource
+        context: AssetExecutionContext, warehouse: WarehouseResource, settings: PipelineSettings
     ) -> MaterializeResult:
-        export_dir = Path(settings.export_dir())
+        export_dir = settings.export_path()
         written = publish_marts(warehouse.warehouse, export_dir)
         context.log.info(f"published {len(written)} files to {export_dir}")
         return MaterializeResult(

@@ -32,6 +32,7 @@ from cov_pipeline.one_writer import one_writer
 from resources.fingertips_api import FingertipsApiResource
 from resources.great_expectations import GreatExpectationsResource
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 
@@ -163,6 +164,8 @@ def build_resources() -> dict:
         "great_expectations": GreatExpectationsResource(
             docs_dir=env_or_default("COV_DOCS_DIR", settings.DEFAULT_DOCS_DIR)
         ),
+        # unset fields read their variables when an asset asks, as the module functions do
+        "settings": PipelineSettings(),
     }
 
 

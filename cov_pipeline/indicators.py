@@ -123,6 +123,22 @@ SUMMARY_ROW = re.compile(r"^(grand\s+|sub-?)?(total|average|mean)s?\b", re.IGNOR
 # How many faults a refusal lists before it says how many more there are.
 FAULTS_SHOWN = 20
 GSS_CODE_TEXT = "is not an ONS GSS code (a capital letter and eight digits)"
+# The tables made of them: staging.fingertips_indicators and staging.cipfa_neighbours.
+INDICATOR_DESCRIPTIONS = {
+    "indicator_id": "Fingertips indicator ID.",
+    "short_name": "Short name used in reports.",
+    "value_type": "crude_rate, proportion or other: decides how CIs are recomputed.",
+    "multiplier": "Scale of the value (1000 for per 1,000; 100 for %).",
+    "polarity": "Fingertips polarity: which direction is better.",
+    "unit": "Unit of the value.",
+}
+NEIGHBOUR_DESCRIPTIONS = {
+    "area_code": "Area whose neighbours these are.",
+    "neighbour_code": "ONS code of the neighbour.",
+    "neighbour_name": "Name of the neighbour.",
+    "neighbour_rank": "CIPFA nearest-neighbour rank (1 = nearest).",
+    "source_file": "Reference file the list came from (the API download wins when present).",
+}
 
 
 @dataclass(frozen=True, order=True)

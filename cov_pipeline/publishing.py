@@ -50,6 +50,21 @@ FLAG_DESCRIPTION = (
     "figure computed from one, a survey estimate on too few respondents, or a cell withheld so "
     "that no published total or difference gives another back (docs/disclosure.md)."
 )
+# quality.disclosure_summary: one row per published table, as an intruder sees it.
+DISCLOSURE_SUMMARY_DESCRIPTIONS = {
+    "table_name": "Published table (schema published).",
+    "policy": "suppress (withhold small counts and what would give them back) or round (to 5).",
+    "rows": "Rows in the published table.",
+    "rows_with_withheld": "Rows with at least one figure withheld.",
+    "count_cells": "Count cells the mart knows (rows × count columns, nulls left out).",
+    "withheld_cells": "Count cells withheld.",
+    "primary_cells": "Withheld because the count is 1-7 (primary suppression).",
+    "secondary_cells": "Withheld so that no relation gives a primary cell back (secondary).",
+    "withheld_share": "withheld_cells / count_cells.",
+    "rows_withheld_share": "rows_with_withheld / rows.",
+    "audit_failures": "Withheld cells the intruder's audit can pin down or narrow too far (must "
+    "be 0), plus counts of 1-7 shown.",
+}
 
 
 def _ci(name: str) -> tuple[str, ...]:

@@ -24,6 +24,14 @@ QUARANTINE_DESCRIPTIONS = {
     "reasons": "Every reason the row was rejected, separated by ' | '.",
     "record": "The row as delivered, every field as text, as a JSON object.",
 }
+# quality.run_summary: one row per source of the run.
+RUN_SUMMARY_DESCRIPTIONS = {
+    "source": "Source of the rows.",
+    "staged_rows": "Rows in the source's staging tables.",
+    "quarantined_rows": "Rows of the source in quality.quarantine.",
+    "quarantine_share": "quarantined_rows / (staged_rows + quarantined_rows).",
+    "staging_tables": "The source's staging tables, comma separated.",
+}
 
 
 # Whole numbers are parsed as float64, exact up to 2**53: beyond, the number read may not be
@@ -249,6 +257,11 @@ REVISION_DESCRIPTIONS = {
     "line_number": "Line of that copy or earlier version.",
     "changes": "For a revision, each field that changed: 'column: earlier -> staged'.",
 }
+REVISIONS_DESCRIPTION = (
+    "Records that arrived more than once and were staged once: identical copies (a resent "
+    "extract) collapsed, and versions revised by a later publication (the newer staged), each "
+    "with the file and line of the copy and of the version staged, and the fields that changed."
+)
 IDENTICAL_COPY = "identical copy collapsed"
 REVISED = "revised by a later publication"
 

@@ -115,10 +115,15 @@ def as_of() -> dt.date:
     text = os.environ.get("COV_AS_OF", "").strip()
     if not text:
         return dt.date.today()
+    return parse_as_of(text, "COV_AS_OF")
+
+
+def parse_as_of(text: str, name: str) -> dt.date:
+    """A pinned day (YYYY-MM-DD); ``name``, the variable or field that gave it, names a refusal."""
     try:
-        return dt.date.fromisoformat(text)
+        return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"COV_AS_OF={text!r} is not a date (YYYY-MM-DD)") from None
+        raise ValueError(f"{name}={text!r} is not a date (YYYY-MM-DD)") from None
 
 
 EXECUTORS = ("in_process", "multiprocess")

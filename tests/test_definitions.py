@@ -90,7 +90,7 @@ def test_jobs_and_the_nightly_schedule():
 
 
 def test_resources_are_bound():
-    assert {"warehouse", "raw_files", "fingertips_api"} <= set(defs.resources)
+    assert {"warehouse", "raw_files", "fingertips_api", "settings"} <= set(defs.resources)
 
 
 def test_marts_have_a_freshness_policy_and_no_asset_retries():

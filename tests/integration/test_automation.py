@@ -12,6 +12,7 @@ from dagster import DagsterInstance, build_schedule_context, build_sensor_contex
 
 from cov_pipeline.definitions import ASSETS, defs
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 SENSORS = ["fingertips", "reference", "household_survey", "maternity", "referrals"]
@@ -116,6 +117,7 @@ def test_the_first_tick_after_a_refresh_starts_nothing_and_then_only_news(
         resources={
             "warehouse": WarehouseResource(url=duckdb_url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=instance,
     )

@@ -11,6 +11,7 @@ from assets.maternity import MATERNITY_ASSETS
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 BOOKINGS = (
@@ -52,6 +53,7 @@ def test_a_nul_byte_in_a_pseudo_id_is_quarantined_on_either_warehouse(
         resources={
             "warehouse": WarehouseResource(url=warehouse_url),
             "raw_files": RawFilesResource(raw_dir=str(raw)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -91,6 +93,7 @@ def test_a_raw_folder_that_cannot_be_read_fails_the_step_naming_it(tmp_path, mon
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,

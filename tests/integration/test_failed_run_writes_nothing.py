@@ -9,6 +9,7 @@ from dagster import DagsterInstance, materialize
 from cov_pipeline.definitions import ASSETS
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 
@@ -18,6 +19,7 @@ def run(raw_dir, url):
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,

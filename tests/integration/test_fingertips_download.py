@@ -33,6 +33,7 @@ from cov_pipeline.fingertips_api import (
 )
 from resources.fingertips_api import FingertipsApiResource
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fingertips_api"
 ALL_DATA_92196 = (FIXTURES / "all_data_92196.csv").read_bytes()
@@ -555,6 +556,7 @@ def _resources(base_url: str, raw_dir: Path, **settings: float) -> dict[str, obj
     return {
         "fingertips_api": FingertipsApiResource(base_url=base_url, indicator_ids=[92196], **api),
         "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+        "settings": PipelineSettings(),
     }
 
 
@@ -649,6 +651,7 @@ def test_offline_the_job_fails_in_seconds_with_one_line_naming_host_and_cause(
     resources = {
         "fingertips_api": FingertipsApiResource(base_url=f"http://127.0.0.1:{port}/api/"),
         "raw_files": RawFilesResource(raw_dir=str(raw)),
+        "settings": PipelineSettings(),
     }
     started = time.monotonic()
 
@@ -663,10 +666,18 @@ def test_offline_the_job_fails_in_seconds_with_one_line_naming_host_and_cause(
 def test_the_download_is_an_op_job_outside_the_asset_graph() -> None:
     # Its own job, one op, no asset: "Materialize all" and the refresh jobs cannot reach it.
     assert fingertips_api_download.retry_policy is None  # the deadline bounds every retry
-    assert fingertips_api_download.required_resource_keys == {"fingertips_api", "raw_files"}
+    assert fingertips_api_download.required_resource_keys == {
+        "fingertips_api",
+        "raw_files",
+        "settings",
+    }
     defs = Definitions(
         jobs=[fingertips_download_job],
-        resources={"fingertips_api": FingertipsApiResource(), "raw_files": RawFilesResource()},
+        resources={
+            "fingertips_api": FingertipsApiResource(),
+            "raw_files": RawFilesResource(),
+            "settings": PipelineSettings(),
+        },
     )
     job = defs.resolve_job_def("fingertips_download")
     assert [node.name for node in job.nodes] == ["fingertips_api_download"]

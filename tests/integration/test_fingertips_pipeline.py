@@ -11,6 +11,7 @@ from cov_pipeline.definitions import ASSETS
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
@@ -45,6 +46,7 @@ def run(
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=instance or DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -180,6 +182,7 @@ def test_one_source_job_runs_alone_on_a_fresh_warehouse(raw_dir, duckdb_url):
         resources={
             "warehouse": WarehouseResource(url=duckdb_url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -13,6 +13,7 @@ from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
 from resources.great_expectations import GreatExpectationsResource
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
@@ -32,6 +33,7 @@ def run(raw_dir: Path, url: str, docs_dir: Path, selection=None):
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
             "great_expectations": GreatExpectationsResource(docs_dir=str(docs_dir)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         selection=selection,

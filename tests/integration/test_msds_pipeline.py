@@ -16,6 +16,7 @@ from cov_pipeline.msds import MART_DESCRIPTIONS, STAGING_DESCRIPTIONS
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
@@ -44,6 +45,7 @@ def run(raw_dir: Path, url: str):
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -244,6 +246,7 @@ def test_a_vintage_without_a_file_fails_with_a_clear_message(raw_dir, duckdb_url
         resources={
             "warehouse": WarehouseResource(url=duckdb_url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -2,9 +2,10 @@
 source, declared here as a new source module would declare itself, is registered and
 materialised end to end (raw file, staging and quarantine, mart, its Great Expectations check,
 the quality tables), through every list derived from the registry: its job, its sensor, the
-quality tables' lists and the checks."""
+quality tables' lists, the checks and the sample generator's list, which writes its raw file."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,10 @@ from cov_pipeline import expectations
 from cov_pipeline.definitions import build_definitions, build_pipeline, build_resources
 from cov_pipeline.quality import FileFault, quarantine_frame
 from cov_pipeline.raw_reader import RECORD_FAULT, Header, read_records, with_record_faults
+from cov_pipeline.sample_data import DEFAULT_SEED, sample_generators, source_rng
 from cov_pipeline.warehouse import TableWrite, Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 GROUP = "school_nurse"
@@ -62,7 +65,10 @@ def load_visits(paths) -> StagedTable:
     "School nurse visits rejected with their file, line and every reason.",
 )
 def school_nurse_staging(
-    context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    raw_files: RawFilesResource,
+    warehouse: WarehouseResource,
+    settings: PipelineSettings,
 ) -> Iterator:
     try:
         staged, quarantine, files, read = load_visits(raw_files.files(GROUP, "visits*.csv"))
@@ -77,7 +83,13 @@ def school_nurse_staging(
         files,
     )
     yield from publish_staging(
-        warehouse.warehouse, [table], QUARANTINE, quarantine, "Rejected visits.", files
+        warehouse.warehouse,
+        [table],
+        QUARANTINE,
+        quarantine,
+        "Rejected visits.",
+        files,
+        ceiling=settings.max_quarantine_share(),
     )
 
 
@@ -89,6 +101,18 @@ def school_nurse_mart(context: AssetExecutionContext, warehouse: WarehouseResour
     table = month.value_counts().sort_index().rename_axis("month").reset_index(name="visits")
     wh.replace_table("marts", MART.path[1], table, "Visits per month.", {"visits": "Visits."})
     return MaterializeResult(metadata={"rows": len(table)})
+
+
+def write_visits(out_dir: Path, rng, scale: float, profile: str) -> list[Path]:
+    """The source's sample generator: one small extract, two rows of it faulty."""
+    folder = Path(out_dir) / "school_nurse"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "visits_2025.CSV"
+    path.write_text(
+        "visit_id,visit_date,school\nV1,2025-01-10,A\nV2,2025-01-20,B\nV3,2025-02-03,A\n"
+        "V4,2025-02-30,C\nV5,2025-02-11,A,extra\n"
+    )
+    return [path]
 
 
 def _suite():
@@ -105,6 +129,7 @@ SCHOOL_NURSE = Source(
     staging=["school_nurse_visits"],
     raw_folder="school_nurse",
     job_description="School nurse visits to staging, marts and the quality tables.",
+    sample=write_visits,
 )
 
 
@@ -125,12 +150,12 @@ def test_a_registered_source_is_in_every_derived_list_and_runs_end_to_end(
     assert QUARANTINE in quality_quarantine.asset_deps[AssetKey(["quality", "quarantine"])]
     assert any(key.asset_key == MART for check in pipeline.checks for key in check.check_keys)
 
-    folder = raw_dir / "school_nurse"
-    folder.mkdir()
-    (folder / "visits_2025.CSV").write_text(
-        "visit_id,visit_date,school\nV1,2025-01-10,A\nV2,2025-01-20,B\nV3,2025-02-03,A\n"
-        "V4,2025-02-30,C\nV5,2025-02-11,A,extra\n"
-    )
+    # the sample generator's list: the project's, then the new source's, which writes its file
+    generators = sample_generators([*project_sources(), SCHOOL_NURSE])
+    assert list(generators) == [*sample_generators(), "school_nurse"]
+    rng = source_rng(DEFAULT_SEED, "school_nurse")
+    written = generators["school_nurse"](raw_dir, rng, 1.0, "sample")
+    assert written == [raw_dir / "school_nurse" / "visits_2025.CSV"]
     monkeypatch.setenv("COV_QUARANTINE_CEILING", "1")  # a five-row extract
     resources = {
         **build_resources(),

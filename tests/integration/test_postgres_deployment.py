@@ -13,6 +13,7 @@ from cov_pipeline.definitions import ASSETS as PIPELINE
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse, scratch_database
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 from tests.conftest import postgres_url, requires_postgres
 
@@ -44,6 +45,7 @@ def test_a_job_runs_on_the_shipped_postgres_instance_config(
             resources={
                 "warehouse": WarehouseResource(url=postgres_warehouse_url),
                 "raw_files": RawFilesResource(raw_dir=str(PROJECT_ROOT / "data" / "raw")),
+                "settings": PipelineSettings(),
             },
             instance=instance,
         )
@@ -64,6 +66,7 @@ def test_the_analyst_role_reads_marts_and_the_public_role_published_only(postgre
         resources={
             "warehouse": WarehouseResource(url=postgres_warehouse_url),
             "raw_files": RawFilesResource(raw_dir=str(PROJECT_ROOT / "data" / "raw")),
+            "settings": PipelineSettings(),
         },
     )
     assert result.success

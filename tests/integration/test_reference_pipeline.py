@@ -11,6 +11,7 @@ from dagster import DagsterInstance, materialize
 from assets import fingertips, reference
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 # The reference tables, the Fingertips staging and the two marts built on the neighbours.
@@ -35,6 +36,7 @@ def run(raw_dir: Path, url: str, assets=ASSETS):
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,

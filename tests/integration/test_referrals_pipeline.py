@@ -21,6 +21,7 @@ from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
+from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
 
 SAMPLE = PROJECT_ROOT / "data" / "raw" / "referrals"
@@ -51,6 +52,7 @@ def run(raw_dir: Path, url: str):
         resources={
             "warehouse": WarehouseResource(url=url),
             "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
         },
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from cov_pipeline.sample_data import DEFAULT_SEED, generate_all
+from assets.registry import project_sources
+from cov_pipeline.sample_data import DEFAULT_SEED, REFERENCE, generate_all, sample_generators
 from cov_pipeline.sample_data.__main__ import main
 
 REPO_RAW = Path(__file__).resolve().parents[2] / "data" / "raw"
@@ -72,6 +73,13 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 def one_decimal(x: float) -> str:
     return str(Decimal(repr(x)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def test_the_sources_written_are_the_registered_ones():
+    # each source declares its generator with itself (Source.sample): no list kept here
+    names = [*REFERENCE, *(source.name for source in project_sources())]
+    assert list(sample_generators()) == names
+    assert all(callable(generate) for generate in sample_generators().values())
 
 
 def test_same_seed_gives_byte_identical_files(generated, tmp_path):
