@@ -11,6 +11,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    AssetOut,
     AssetsDefinition,
     AssetSpec,
     MaterializeResult,
@@ -280,6 +281,42 @@ def _refuse(failed: Sequence[AssetCheckResult], quarantine: pd.DataFrame) -> Non
                 )
             ),
         },
+    )
+
+
+def publish_mart(
+    wh: Warehouse,
+    key: AssetKey,
+    table: pd.DataFrame,
+    table_description: str,
+    column_descriptions: Mapping[str, str],
+    metadata: Mapping[str, object] | None = None,
+) -> MaterializeResult:
+    """Replace a mart (``key`` is ``[schema, table]``) in the warehouse, whole and described,
+    and report it: the table metadata every mart shows, then the mart's own charts and
+    summaries (``metadata``)."""
+    schema, name = key.path
+    wh.replace_table(schema, name, table, table_description, column_descriptions)
+    return MaterializeResult(
+        metadata={
+            **table_metadata(schema, name, table, column_descriptions, warehouse=wh.display_name),
+            **(metadata or {}),
+        }
+    )
+
+
+def mart_out(key: AssetKey, group: str, description: str) -> AssetOut:
+    """One table of a multi-asset writing marts (the published tier): owned, kinded and fresh
+    by the nightly deadline like every mart (see :func:`mart_asset`)."""
+    from assets.automation import MARTS_FRESHNESS
+
+    return AssetOut(
+        key=key,
+        group_name=group,
+        owners=OWNERS,
+        kinds=warehouse_kinds(),
+        freshness_policy=MARTS_FRESHNESS,
+        description=description,
     )
 
 

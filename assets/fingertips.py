@@ -10,13 +10,17 @@ from dagster import (
     AssetKey,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
-from assets.automation import MARTS_FRESHNESS
-from assets.checks import SAMPLE_SIZE, StagedTable, publish_staging, staging_asset
-from assets.kinds import warehouse_kinds
-from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from assets.checks import (
+    SAMPLE_SIZE,
+    StagedTable,
+    mart_asset,
+    publish_mart,
+    publish_staging,
+    staging_asset,
+)
+from assets.metadata import fail_on_file_fault, markdown_table
 from assets.reference import cipfa_neighbours, fingertips_indicators
 from assets.registry import Source
 from cov_pipeline.charts import estimates_chart_png, png_markdown
@@ -39,11 +43,13 @@ QUARANTINE = AssetKey(["quality", "fingertips_quarantine"])
 INDICATORS = AssetKey(["staging", "fingertips_indicators"])
 NEIGHBOURS = AssetKey(["staging", "cipfa_neighbours"])
 INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
+BENCHMARK = AssetKey(["marts", "infant_mortality_benchmark"])
+GROUP = "fingertips"
 
 
 @staging_asset(
     "fingertips_staging",
-    "fingertips",
+    GROUP,
     {
         STAGING: (
             "Every row of every Fingertips export in data/raw/fingertips/, typed, validated "
@@ -104,14 +110,10 @@ def headline_rows_of_interest(home: str) -> str:
     )
 
 
-@asset(
-    key=INDICATOR_VALUES,
-    deps=[STAGING, INDICATORS, NEIGHBOURS],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name="fingertips",
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
+@mart_asset(
+    INDICATOR_VALUES,
+    GROUP,
+    [STAGING, INDICATORS, NEIGHBOURS],
     description="Headline Fingertips values for England, the region, Coventry and its CIPFA "
     "neighbours, with CIs and the comparison with England recomputed from count and denominator.",
     check_specs=[
@@ -135,24 +137,13 @@ def indicator_values_mart(
         neighbours,
         home,
     )
-    wh.replace_table(
-        "marts",
-        "indicator_values",
+    yield publish_mart(
+        wh,
+        INDICATOR_VALUES,
         table,
         "Headline Fingertips indicator values.",
         INDICATOR_VALUE_DESCRIPTIONS,
-    )
-    yield MaterializeResult(
-        metadata={
-            **table_metadata(
-                "marts",
-                "indicator_values",
-                table,
-                INDICATOR_VALUE_DESCRIPTIONS,
-                warehouse=wh.display_name,
-            ),
-            "chart": MetadataValue.md(_infant_mortality_chart(table)),
-        }
+        {"chart": MetadataValue.md(_infant_mortality_chart(table))},
     )
     disagree = table[table["ci_agrees_with_file"].eq(False).fillna(False).astype(bool)]
     checked = int(table["ci_agrees_with_file"].notna().sum())
@@ -192,14 +183,10 @@ def _infant_mortality_chart(table) -> str:
     return png_markdown(png, "Infant mortality, home area and England")
 
 
-@asset(
-    key=["marts", "infant_mortality_benchmark"],
-    deps=[INDICATOR_VALUES],
-    freshness_policy=MARTS_FRESHNESS,
-    group_name="fingertips",
-    owners=OWNERS,
-    kinds=warehouse_kinds(),
-    pool="warehouse",
+@mart_asset(
+    BENCHMARK,
+    GROUP,
+    [INDICATOR_VALUES],
     description="The business plan's infant mortality table for the latest period: England, "
     "Coventry and its five CIPFA neighbours with rank, value, CI and comparison with England.",
 )
@@ -210,30 +197,19 @@ def infant_mortality_benchmark_mart(
     table = infant_mortality_benchmark(
         wh.read_table("marts", "indicator_values"), settings.home_area()
     )
-    wh.replace_table(
-        "marts",
-        "infant_mortality_benchmark",
+    return publish_mart(
+        wh,
+        BENCHMARK,
         table,
         "Infant mortality benchmark table.",
         BENCHMARK_DESCRIPTIONS,
-    )
-    return MaterializeResult(
-        metadata={
-            **table_metadata(
-                "marts",
-                "infant_mortality_benchmark",
-                table,
-                BENCHMARK_DESCRIPTIONS,
-                warehouse=wh.display_name,
-            ),
-            "time_period": str(table["time_period"].iloc[0]),
-        }
+        {"time_period": str(table["time_period"].iloc[0])},
     )
 
 
 SOURCE_SPEC = Source(
     name="fingertips",
-    group="fingertips",
+    group=GROUP,
     assets=[fingertips_staging, indicator_values_mart, infant_mortality_benchmark_mart],
     quarantine="fingertips_quarantine",
     staging=["fingertips_indicator_values"],

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
-from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
-from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
+from assets.checks import StagedTable, mart_asset, publish_mart, publish_staging, staging_asset
+from assets.metadata import fail_on_file_fault, markdown_table
 from assets.registry import Source
 from cov_pipeline.charts import estimates_chart_png, png_markdown
 from cov_pipeline.household_survey import (
@@ -116,29 +116,20 @@ def household_survey_indicators(
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     table = weighted_indicators(wh.read_table("staging", STAGING.path[1], INDICATOR_INPUT_COLUMNS))
-    wh.replace_table(
-        "marts",
-        INDICATORS.path[1],
+    headline = table[table["breakdown"] == "All"].assign(value=lambda t: t["value"].round(1))
+    return publish_mart(
+        wh,
+        INDICATORS,
         table,
         "Household survey weighted indicators by wave and breakdown.",
         INDICATOR_DESCRIPTIONS,
-    )
-    headline = table[table["breakdown"] == "All"].assign(value=lambda t: t["value"].round(1))
-    return MaterializeResult(
-        metadata={
-            **table_metadata(
-                "marts",
-                INDICATORS.path[1],
-                table,
-                INDICATOR_DESCRIPTIONS,
-                warehouse=wh.display_name,
-            ),
+        {
             "all_adults_by_wave": MetadataValue.md(
                 markdown_table(_headline(headline, "wave_year"), rows=20)
             ),
             "withheld_rows": int(table["is_withheld"].sum()),
             "chart": MetadataValue.md(_prevalence_chart(table)),
-        }
+        },
     )
 
 
@@ -165,25 +156,18 @@ def household_survey_change(
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     table = wave_changes(wh.read_table("marts", INDICATORS.path[1]))
-    wh.replace_table(
-        "marts",
-        CHANGE.path[1],
-        table,
-        "Household survey: change between waves with significance tests.",
-        CHANGE_DESCRIPTIONS,
-    )
     everyone = table[table["breakdown"] == "All"]
     summary = everyone.assign(
         waves=everyone["from_wave"].astype(str) + "-" + everyone["to_wave"].astype(str),
         change=everyone["change"].round(1),
     )[["indicator_name", "waves", "change", "assessment"]]
-    return MaterializeResult(
-        metadata={
-            **table_metadata(
-                "marts", CHANGE.path[1], table, CHANGE_DESCRIPTIONS, warehouse=wh.display_name
-            ),
-            "all_adults": MetadataValue.md(markdown_table(summary, rows=30)),
-        }
+    return publish_mart(
+        wh,
+        CHANGE,
+        table,
+        "Household survey: change between waves with significance tests.",
+        CHANGE_DESCRIPTIONS,
+        {"all_adults": MetadataValue.md(markdown_table(summary, rows=30))},
     )
 
 

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
-from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
-from assets.metadata import fail_on_file_fault, table_metadata
+from assets.checks import StagedTable, mart_asset, publish_mart, publish_staging, staging_asset
+from assets.metadata import fail_on_file_fault
 from assets.registry import Source
 from cov_pipeline.maternity import BIRTHS_PATTERN, BOOKINGS_PATTERN, TERMINATIONS_PATTERN
 from cov_pipeline.msds import (
@@ -96,20 +96,15 @@ def maternity_vs_england_mart(
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     table = maternity_vs_england(wh.read_table("staging", STAGING.path[1]))
-    wh.replace_table(
-        "marts",
-        MART.path[1],
+    latest = table[table["period_type"] == "financial_year"]
+    latest = latest[latest["period_start"] == latest["period_start"].max()]
+    return publish_mart(
+        wh,
+        MART,
         table,
         "Maternity provider measures compared with England (MSDS).",
         MART_DESCRIPTIONS,
-    )
-    latest = table[table["period_type"] == "financial_year"]
-    latest = latest[latest["period_start"] == latest["period_start"].max()]
-    return MaterializeResult(
-        metadata={
-            **table_metadata(
-                "marts", MART.path[1], table, MART_DESCRIPTIONS, warehouse=wh.display_name
-            ),
+        {
             "latest_financial_year": MetadataValue.json(
                 {
                     f"{row.org_code} {row.measure_id}": (
@@ -118,7 +113,7 @@ def maternity_vs_england_mart(
                     for row in latest.itertuples()  # a dozen summary rows, not input rows
                 }
             ),
-        }
+        },
     )
 
 

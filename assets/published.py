@@ -15,7 +15,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
-    AssetOut,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -24,7 +23,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.automation import MARTS_FRESHNESS
+from assets.checks import mart_out
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, markdown_table, table_metadata
 from cov_pipeline.disclosure import observe, summarise
@@ -76,14 +75,7 @@ def publication_asset(publishing: Publishing):
     @multi_asset(
         name=f"publish_{publishing.name}",
         outs={
-            name: AssetOut(
-                key=AssetKey(["published", name]),
-                group_name=GROUP,
-                owners=OWNERS,
-                kinds=warehouse_kinds(),
-                freshness_policy=MARTS_FRESHNESS,
-                description=_describe(publishing, name),
-            )
+            name: mart_out(AssetKey(["published", name]), GROUP, _describe(publishing, name))
             for name in tables
         },
         deps=deps,

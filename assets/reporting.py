@@ -11,9 +11,8 @@ from dagster import (
     asset,
 )
 
-from assets.automation import MARTS_FRESHNESS
-from assets.kinds import warehouse_kinds
-from assets.metadata import OWNERS, table_metadata
+from assets.checks import mart_asset, publish_mart
+from assets.metadata import OWNERS
 from cov_pipeline.exports import (
     DICTIONARY_DESCRIPTIONS,
     DICTIONARY_TABLE,
@@ -30,34 +29,25 @@ def dictionary_asset(schema: str, group: str, deps: Sequence[AssetKey], what: st
     """``<schema>.data_dictionary``: every column of the schema's tables with its type, unit and
     description, from the column comments in the warehouse."""
 
-    @asset(
-        key=AssetKey([schema, DICTIONARY_TABLE]),
-        deps=list(deps),
-        group_name=group,
-        owners=OWNERS,
-        kinds=warehouse_kinds(),
-        pool="warehouse",
-        freshness_policy=MARTS_FRESHNESS,
+    @mart_asset(
+        AssetKey([schema, DICTIONARY_TABLE]),
+        group,
+        deps,
         description=f"Every column of the {what} with its type, unit and description, from the "
         "column comments in the warehouse.",
     )
     def _dictionary(warehouse: WarehouseResource) -> MaterializeResult:
         wh = warehouse.warehouse
         table = data_dictionary(wh, schema)
-        wh.replace_table(
-            schema, DICTIONARY_TABLE, table, f"Data dictionary of the {what}.",
-            DICTIONARY_DESCRIPTIONS,
-        )  # fmt: skip
         undescribed = table[table["description"] == ""]
-        return MaterializeResult(
-            metadata={
-                **table_metadata(
-                    schema, DICTIONARY_TABLE, table, DICTIONARY_DESCRIPTIONS,
-                    warehouse=wh.display_name,
-                ),
-                "columns_without_description": len(undescribed),
-            }
-        )  # fmt: skip
+        return publish_mart(
+            wh,
+            AssetKey([schema, DICTIONARY_TABLE]),
+            table,
+            f"Data dictionary of the {what}.",
+            DICTIONARY_DESCRIPTIONS,
+            {"columns_without_description": len(undescribed)},
+        )
 
     return _dictionary
 
