@@ -14,7 +14,13 @@ from dagster import (
 )
 
 from assets.automation import MARTS_FRESHNESS
-from assets.checks import SAMPLE_SIZE, StagedTable, publish_staging, staging_asset
+from assets.checks import (
+    SAMPLE_SIZE,
+    StagedTable,
+    publish_staging,
+    repeats_metadata,
+    staging_asset,
+)
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
 from assets.reference import cipfa_neighbours, fingertips_indicators
@@ -36,6 +42,7 @@ from resources.warehouse import WarehouseResource
 
 STAGING = AssetKey(["staging", "fingertips_indicator_values"])
 QUARANTINE = AssetKey(["quality", "fingertips_quarantine"])
+REVISIONS = AssetKey(["quality", "fingertips_revisions"])
 INDICATORS = AssetKey(["staging", "fingertips_indicators"])
 NEIGHBOURS = AssetKey(["staging", "cipfa_neighbours"])
 INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
@@ -53,6 +60,7 @@ INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
     },
     QUARANTINE,
     "Fingertips rows rejected with their file, line and every reason.",
+    revisions_key=REVISIONS,
 )
 def fingertips_staging(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
@@ -66,12 +74,15 @@ def fingertips_staging(
         f"{load.input_rows} rows read: {len(load.staging)} staged, {len(load.quarantine)} "
         f"quarantined, {load.duplicate_rows_merged} repeated across exports merged"
     )
+    repeats = repeats_metadata(
+        context.log, REVISIONS.path[1], load.revisions, load.conflicting_rows
+    )
     staged = StagedTable.from_load(
         STAGING,
         load,
         "Fingertips export rows, typed and de-duplicated.",
         STAGING_DESCRIPTIONS,
-        {"duplicate_rows_merged": load.duplicate_rows_merged},
+        {"duplicate_rows_merged": load.duplicate_rows_merged, **repeats},
     )
     yield from publish_staging(
         warehouse.warehouse,
@@ -80,6 +91,7 @@ def fingertips_staging(
         load.quarantine,
         "Rejected Fingertips rows.",
         load.files,
+        revisions=(REVISIONS, load.revisions),
     )
 
 

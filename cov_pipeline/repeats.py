@@ -16,9 +16,9 @@ A source may also declare that a second copy inside one file is a fault of that 
 (``copies_in_one_file="quarantined"``): an export lists each key once.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -204,10 +204,25 @@ def revision_rows(
     return frame.astype({"kept_line": "int64", "line_number": "int64"})
 
 
-def outcome_counts(revisions: pd.DataFrame) -> Mapping[str, int]:
-    """The counts a staging asset logs and puts in its metadata."""
-    outcome = revisions["outcome"]
-    return {
-        "identical_copies": int((outcome == IDENTICAL_COPY).sum()),
-        "revised": int((outcome == REVISED).sum()),
-    }
+class CountsRepeats:
+    """What a load reports whose staged rows count their identical copies
+    (``source_row_count``) and whose revisions table records the copies and the superseded
+    versions: the rows it accounts for, and the rows quarantined as conflicting (their reason
+    starts with the source's ``CONFLICT`` words)."""
+
+    CONFLICT: ClassVar[str]
+    staging: pd.DataFrame
+    quarantine: pd.DataFrame
+    revisions: pd.DataFrame
+
+    @property
+    def rows_accounted_for(self) -> int:
+        """Rows staged (with the identical copies each stands for), superseded by a later
+        publication, or quarantined."""
+        superseded = int((self.revisions["outcome"] == REVISED).sum())
+        return int(self.staging["source_row_count"].sum()) + superseded + len(self.quarantine)
+
+    @property
+    def conflicting_rows(self) -> int:
+        """Rows quarantined because their key's versions disagree with nothing to order them."""
+        return int(self.quarantine["reasons"].str.startswith(self.CONFLICT).sum())
