@@ -84,8 +84,20 @@ SNAKE_NAMES = {
     "Final_value": "value",
     "Value": "value",
 }
-# Each layout's names, folded as check_header compares them, to the name as published.
-PUBLISHED_NAMES = {h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)}
+# Names earlier MSDS data files gave a column of the current layouts (NHS Digital's files
+# abbreviated the reporting period: RPStartDate, RPEndDate): a file in either version is read
+# the same; a header giving one column under both names is a file fault (docs/definitions.md,
+# "Column names across extract versions").
+OLDER_NAMES = {
+    "RPStartDate": "ReportingPeriodStartDate",
+    "RPEndDate": "ReportingPeriodEndDate",
+}
+# Each layout's names and their older names, folded as check_header compares them, to the
+# name as published in the current layout.
+PUBLISHED_NAMES = {
+    **{h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)},
+    **{older.lower(): name for older, name in OLDER_NAMES.items()},
+}
 # How MSDS marks a value it withheld; any other text that is not a number is a row fault.
 SUPPRESSED_MARKER = "*"
 ENGLAND_ORG_LEVEL = "National"

@@ -44,7 +44,12 @@ from cov_pipeline.quality import (
     pandera_reasons,
     quarantine_frame,
 )
-from cov_pipeline.raw_reader import RECORD_FAULT, faults_name_the_file, read_records
+from cov_pipeline.raw_reader import (
+    RECORD_FAULT,
+    faults_name_the_file,
+    read_records,
+    repeated_column,
+)
 from cov_pipeline.repeats import CountsRepeats, key_text, places_of, resolve_repeats, revision_rows
 from cov_pipeline.schemas.msds import MsdsRow
 
@@ -136,7 +141,8 @@ def normalise_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 def check_header(path: Path, names: list[str]) -> str:
     """'monthly' or 'annual' by the header, or a FileFault naming what is wrong with it."""
     stripped = [" ".join(n.split()) for n in names]
-    folded = [n.lower() for n in stripped]
+    # an older name (OLDER_NAMES) is compared as the name it stands for
+    folded = [PUBLISHED_NAMES.get(n.lower(), n).lower() for n in stripped]
     if "reportingperiodstartdate" in folded:
         layout, expected = "monthly", MONTHLY_HEADER
     elif "period" in folded:
@@ -158,9 +164,18 @@ def check_header(path: Path, names: list[str]) -> str:
     unexpected = [n for n, f in zip(stripped, folded, strict=True) if f not in wanted]
     if unexpected:
         raise FileFault(path, f"unexpected column(s): {', '.join(repr(u) for u in unexpected)}")
-    duplicated = sorted({n for n, f in zip(stripped, folded, strict=True) if folded.count(f) > 1})
+    duplicated = sorted({f for f in folded if folded.count(f) > 1})
     if duplicated:
-        raise FileFault(path, f"duplicated column(s): {', '.join(repr(d) for d in duplicated)}")
+        raise FileFault(
+            path,
+            "duplicated column(s): "
+            + ", ".join(
+                repeated_column(
+                    wanted[f], [n for n, g in zip(stripped, folded, strict=True) if g == f]
+                )
+                for f in duplicated
+            ),
+        )
     return layout
 
 
