@@ -398,15 +398,17 @@ def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     first = ordered.loc[staged].copy()
     copies = np.bincount(repeats.kept[repeats.copy], minlength=len(ordered))
     first["source_row_count"] = (copies[staged] + 1).astype("int64")
-    value = ordered["value"].map(lambda v: "" if v != v else format(v, ".15g"))
-    revisions = revision_rows(
-        SOURCE,
-        STAGING_TABLE,
-        repeats,
-        key_text(ordered, KEY_COLUMNS),
-        ordered,
-        pd.DataFrame({"value": value.where(~ordered["is_suppressed"], SUPPRESSED_MARKER)}),
-    )
+    revisions = empty_revisions()
+    if repeats.collapsed.any():  # keys and values in words only where a record came twice
+        value = ordered["value"].map(lambda v: "" if v != v else format(v, ".15g"))
+        revisions = revision_rows(
+            SOURCE,
+            STAGING_TABLE,
+            repeats,
+            key_text(ordered, KEY_COLUMNS),
+            ordered,
+            pd.DataFrame({"value": value.where(~ordered["is_suppressed"], SUPPRESSED_MARKER)}),
+        )
     return first, ordered.loc[rejected].assign(_reasons=reasons[rejected]), revisions
 
 
