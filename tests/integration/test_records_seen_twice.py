@@ -188,6 +188,21 @@ def test_fingertips_copies_revisions_and_conflicts(tmp_path):
     assert len(load.staging) + len(load.revisions) + len(quarantine) == 10
 
 
+def test_fingertips_versions_in_two_exports_of_one_year_conflict(tmp_path):
+    """Two exports of the same year say different things: nothing tells which is newer."""
+    paths = [
+        write_export(tmp_path / "child_maternal_2024-export.csv", [fingertips_row("E08000026", "5.9")]),
+        write_export(tmp_path / "infant_mortality_2024-export.csv", [fingertips_row("E08000026", "6.1")]),
+    ]  # fmt: skip
+    load = load_fingertips(paths)
+    assert load.staging.empty and load.revisions.empty
+    places = "child_maternal_2024-export.csv:2, infant_mortality_2024-export.csv:2"
+    assert set(load.quarantine["reasons"]) == {
+        "conflicting rows for the same indicator, area, breakdown and period: " + places
+    }
+    assert len(load.quarantine) == 2 == load.rows_accounted_for
+
+
 def materialize_staging(raw: Path, url: str, asset):
     return materialize(
         [asset],
