@@ -34,6 +34,26 @@ from cov_pipeline.warehouse import TableWrite, Warehouse
 SAMPLE_SIZE = 20
 
 
+def repeats_metadata(
+    log, table: str, revisions: pd.DataFrame, conflicting_rows: int
+) -> dict[str, int]:
+    """Log what a source's rule for records seen twice decided (copies collapsed, versions
+    revised by a later publication, rows of conflicting versions quarantined), and return the
+    counts for the staging table's metadata."""
+    counts = {
+        "identical_copies_collapsed": int((revisions["outcome"] == IDENTICAL_COPY).sum()),
+        "revised_by_later_publication": int((revisions["outcome"] == REVISED).sum()),
+        "conflicting_rows_quarantined": conflicting_rows,
+    }
+    log.info(
+        f"records seen twice: {counts['identical_copies_collapsed']} identical copies "
+        f"collapsed and {counts['revised_by_later_publication']} earlier versions revised by a "
+        f"later publication (quality.{table}), {conflicting_rows} rows of conflicting versions "
+        "quarantined"
+    )
+    return counts
+
+
 def quarantine_check_specs(asset_key: AssetKey, source: str) -> list[AssetCheckSpec]:
     """The blocking checks of a source's staging asset (yielded by :func:`quarantine_checks`)."""
     return [

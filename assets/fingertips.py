@@ -18,6 +18,7 @@ from assets.checks import (
     mart_asset,
     publish_mart,
     publish_staging,
+    repeats_metadata,
     staging_asset,
 )
 from assets.metadata import fail_on_file_fault, markdown_table
@@ -40,6 +41,7 @@ from resources.warehouse import WarehouseResource
 
 STAGING = AssetKey(["staging", "fingertips_indicator_values"])
 QUARANTINE = AssetKey(["quality", "fingertips_quarantine"])
+REVISIONS = AssetKey(["quality", "fingertips_revisions"])
 INDICATORS = AssetKey(["staging", "fingertips_indicators"])
 NEIGHBOURS = AssetKey(["staging", "cipfa_neighbours"])
 INDICATOR_VALUES = AssetKey(["marts", "indicator_values"])
@@ -59,6 +61,7 @@ GROUP = "fingertips"
     },
     QUARANTINE,
     "Fingertips rows rejected with their file, line and every reason.",
+    revisions_key=REVISIONS,
 )
 def fingertips_staging(
     context: AssetExecutionContext,
@@ -75,12 +78,15 @@ def fingertips_staging(
         f"{load.input_rows} rows read: {len(load.staging)} staged, {len(load.quarantine)} "
         f"quarantined, {load.duplicate_rows_merged} repeated across exports merged"
     )
+    repeats = repeats_metadata(
+        context.log, REVISIONS.path[1], load.revisions, load.conflicting_rows
+    )
     staged = StagedTable.from_load(
         STAGING,
         load,
         "Fingertips export rows, typed and de-duplicated.",
         STAGING_DESCRIPTIONS,
-        {"duplicate_rows_merged": load.duplicate_rows_merged},
+        {"duplicate_rows_merged": load.duplicate_rows_merged, **repeats},
     )
     yield from publish_staging(
         warehouse.warehouse,
@@ -90,6 +96,7 @@ def fingertips_staging(
         "Rejected Fingertips rows.",
         load.files,
         ceiling=settings.max_quarantine_share(),
+        revisions=(REVISIONS, load.revisions),
     )
 
 

@@ -5,7 +5,14 @@ from collections.abc import Iterator
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
-from assets.checks import StagedTable, mart_asset, publish_mart, publish_staging, staging_asset
+from assets.checks import (
+    StagedTable,
+    mart_asset,
+    publish_mart,
+    publish_staging,
+    repeats_metadata,
+    staging_asset,
+)
 from assets.metadata import fail_on_file_fault
 from assets.registry import Source
 from cov_pipeline.maternity import BIRTHS_PATTERN, BOOKINGS_PATTERN, TERMINATIONS_PATTERN
@@ -27,6 +34,7 @@ GROUP = "maternity"
 RAW_FOLDER = "maternity"
 STAGING = AssetKey(["staging", "msds_measures"])
 QUARANTINE = AssetKey(["quality", "msds_quarantine"])
+REVISIONS = AssetKey(["quality", "msds_revisions"])
 MART = AssetKey(["marts", "maternity_vs_england"])
 
 
@@ -46,6 +54,7 @@ MART = AssetKey(["marts", "maternity_vs_england"])
     "MSDS rows rejected with their file, line and every reason (a record not readable as "
     "delivered: wrong number of fields, NUL byte, cleared row; unreadable date or period, "
     "non-numeric value, unknown category of a known dimension, conflicting copies).",
+    revisions_key=REVISIONS,
 )
 def msds_staging(
     context: AssetExecutionContext,
@@ -64,12 +73,15 @@ def msds_staging(
         f"{load.input_rows} rows read: {len(load.staging) - load.restored_zero_rows} staged, "
         f"{len(load.quarantine)} quarantined, {load.restored_zero_rows} omitted zero rows restored"
     )
+    repeats = repeats_metadata(
+        context.log, REVISIONS.path[1], load.revisions, load.conflicting_rows
+    )
     staged = StagedTable.from_load(
         STAGING,
         load,
         "MSDS counts, normalised across releases.",
         STAGING_DESCRIPTIONS,
-        {"restored_zero_rows": load.restored_zero_rows},
+        {"restored_zero_rows": load.restored_zero_rows, **repeats},
     )
     yield from publish_staging(
         warehouse.warehouse,
@@ -79,6 +91,7 @@ def msds_staging(
         "Rejected MSDS rows.",
         load.files,
         ceiling=settings.max_quarantine_share(),
+        revisions=(REVISIONS, load.revisions),
     )
 
 

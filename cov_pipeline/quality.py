@@ -248,7 +248,8 @@ REVISION_COLUMNS = [
 REVISION_DESCRIPTIONS = {
     "source": "Source the record came from.",
     "table_name": "Staging table the record belongs to.",
-    "record_key": "What identifies the record (a pseudo id; year and area).",
+    "record_key": "What identifies the record: a pseudo id; a year and area; the key columns of "
+    "an MSDS count or a Fingertips row, as 'column=value, ...'.",
     "outcome": "'identical copy collapsed': the same record again, staged once; 'revised by a "
     "later publication': the newer file's version was staged in place of this one.",
     "kept_file": "File of the version staged.",

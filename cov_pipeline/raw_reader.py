@@ -312,10 +312,30 @@ class Header:
             faults.append("unexpected column(s) " + ", ".join(repr(str(n)) for n in unexpected))
         repeated = sorted({c for c in resolved if c is not None and resolved.count(c) > 1})
         if repeated:
-            faults.append("repeated column(s) " + ", ".join(repr(c) for c in repeated))
+            faults.append(
+                "repeated column(s) " + ", ".join(map(self._as_delivered(names), repeated))
+            )
         if faults:
             raise FileFault(path, "wrong header: " + "; ".join(faults))
         return [c for c in resolved if c is not None]
+
+    def _as_delivered(self, names: Sequence[str]) -> Callable[[str], str]:
+        def words(column: str) -> str:
+            keys = self._keys_of(column)
+            return repeated_column(column, [str(n).strip() for n in names if self._key(n) in keys])
+
+        return words
+
+    def _keys_of(self, column: str) -> set[str]:
+        return {self._key(column)} | {self._key(a) for a, c in self.aliases.items() if c == column}
+
+
+def repeated_column(column: str, given_as: Sequence[str]) -> str:
+    """A column a header repeats, in words: its name, and the names it was given where they
+    differ (an older extract version's name beside the current one)."""
+    if len(set(given_as)) < 2:
+        return repr(column)
+    return f"{column!r} (given as {' and '.join(map(repr, given_as))})"
 
 
 HeaderRule = Header | Callable[[Path, list[str]], list[str]]

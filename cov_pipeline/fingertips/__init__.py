@@ -7,7 +7,9 @@ with a value note was suppressed or not published. File faults raise :class:`Fil
 anything is written (any error while a file's rows are parsed ends as one naming the file); row
 faults, the reader's (a record with the wrong number of fields, a NUL byte, a cleared row) and
 the source's, go to quarantine with file, line and every reason. Identical rows exported in
-several files are kept once; rows that disagree are quarantined, never silently resolved.
+several files are kept once; a row a later export revises is replaced by the later version
+(``RECORD_RULE``); both are recorded in ``quality.fingertips_revisions``; rows that disagree with
+no later export to settle them are quarantined, never silently resolved.
 
 A million rows load in seconds (issue #7): the text stays in Arrow, screens on the raw bytes skip
 string kernels that would change nothing, pandera words the reasons of the rows that can fail
@@ -17,7 +19,7 @@ The source is split by stage; every public name is importable from here as befor
 
 - :mod:`~cov_pipeline.fingertips.definitions`: the declaration and contract (name, file pattern,
   the export's header and its rule :func:`check_header`, the text, measure and key columns, the
-  words of the source's row rules); the contract of a row is
+  rule for a row exported twice, the words of the source's row rules); the contract of a row is
   :class:`~cov_pipeline.schemas.fingertips.FingertipsRow`;
 - :mod:`~cov_pipeline.fingertips.parsing`: reading each export and loading them all
   (:func:`read_fingertips_file`, :func:`load_fingertips`, :class:`FingertipsLoad`);
@@ -25,8 +27,8 @@ The source is split by stage; every public name is importable from here as befor
 - :mod:`~cov_pipeline.fingertips.rows`: typing the text and the row rules
   (:func:`parse_fingertips`), on the Arrow text work of
   :mod:`~cov_pipeline.fingertips.arrow_text`;
-- :mod:`~cov_pipeline.fingertips.deduplication`: identical rows merged, conflicts quarantined
-  (:func:`deduplicate`), and the taking of rows;
+- :mod:`~cov_pipeline.fingertips.deduplication`: identical rows merged, revisions by a later
+  export applied, conflicts quarantined (:func:`deduplicate`), and the taking of rows;
 - :mod:`~cov_pipeline.fingertips.descriptions`: the column descriptions of the staging table.
 """
 
@@ -48,10 +50,13 @@ from cov_pipeline.fingertips.definitions import (
     OPTIONAL_TRAILING,
     PARENT_COMPARISON,
     PARENT_COMPARISON_PATTERN,
+    RECORD_RULE,
     SOURCE,
+    STAGING_TABLE,
     TEXT_COLUMNS,
     check_header,
     parent_basis,
+    publication,
 )
 from cov_pipeline.fingertips.descriptions import (
     STAGING_DESCRIPTIONS,
@@ -85,7 +90,9 @@ __all__ = [
     "PARENT_COMPARISON_PATTERN",
     "PARSING_FAILED",
     "PERIOD_YEARS",
+    "RECORD_RULE",
     "SOURCE",
+    "STAGING_TABLE",
     "STAGING_DESCRIPTIONS",
     "TEXT_COLUMNS",
     "FingertipsLoad",
@@ -95,5 +102,6 @@ __all__ = [
     "parent_basis",
     "parse_fingertips",
     "parse_time_periods",
+    "publication",
     "read_fingertips_file",
 ]

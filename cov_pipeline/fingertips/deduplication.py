@@ -1,7 +1,9 @@
-"""Fingertips, the de-duplication: identical rows exported in several files kept once (with the
-number of copies they stand for), a second copy inside one file and every row of a key whose
-copies disagree quarantined, never silently resolved (:func:`deduplicate`), the rules applied
-to the keys that repeat only; and the taking of rows, once, column by column, side by side.
+"""Fingertips, the de-duplication by the source's declared rule (``RECORD_RULE``): identical rows
+exported in several files kept once (with the number of copies they stand for, each copy
+recorded), a version in a later export staged in place of the earlier (recorded as revised), a
+second copy inside one file and every row of a key whose copies disagree with no later export to
+settle them quarantined, never silently resolved (:func:`deduplicate`), the rules applied to the
+keys that repeat only; and the taking of rows, once, column by column, side by side.
 """
 
 from __future__ import annotations
@@ -14,31 +16,42 @@ import numpy as np
 import pandas as pd
 
 from cov_pipeline.fingertips.arrow_text import _is_arrow_text
-from cov_pipeline.fingertips.definitions import KEY_COLUMNS, MEASURE_COLUMNS
+from cov_pipeline.fingertips.definitions import (
+    CONFLICT,
+    KEY_COLUMNS,
+    MEASURE_COLUMNS,
+    RECORD_RULE,
+    SOURCE,
+    STAGING_TABLE,
+)
 from cov_pipeline.fingertips.descriptions import STAGING_DESCRIPTIONS
-from cov_pipeline.quality import empty_quarantine
+from cov_pipeline.quality import empty_quarantine, empty_revisions
+from cov_pipeline.repeats import Repeats, key_text, places_of, resolve_repeats, revision_rows
 
 
 def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep one of several identical rows; quarantine every row of a key whose copies disagree.
+    """Keep one of several identical rows; quarantine every row of a key whose copies disagree
+    with no later export to settle them (Fingertips' declared ``RECORD_RULE``).
 
     Copies in different files are re-exports and merge (``source_row_count`` counts them; the
     copy kept is the first by file name and line); a second copy inside the same file is
-    quarantined as a duplicate; copies that disagree on any measure (value, CIs, count,
+    quarantined as a duplicate; a version in a later export (by the year its name ends with)
+    revises the earlier ones; otherwise copies that disagree on any measure (value, CIs, count,
     denominator, value note) are all quarantined: no file wins. The decisions are made on a
     narrow frame of hashes and positions; the wide rows are taken once at the end.
     """
     if valid.empty:
         return valid.assign(source_row_count=pd.Series(dtype="int64")), empty_quarantine()
-    staged, rejected, reasons = _deduplicate(valid, np.arange(len(valid)))
+    staged, rejected, reasons, _ = _deduplicate(valid, np.arange(len(valid)))
     return staged, _take_rows(valid, rejected).assign(_reasons=reasons)
 
 
 def _deduplicate(
     frame: pd.DataFrame, rows: np.ndarray, in_order: bool = False
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
     """:func:`deduplicate` of the rows of ``frame`` at ``rows`` (ascending positions): the staged
-    rows, and the positions in ``frame`` of the rejected rows with their reasons, by file and line.
+    rows, the positions in ``frame`` of the rejected rows with their reasons, by file and line,
+    and the revisions table's rows (copies collapsed, versions revised by a later export).
 
     Only a key that more than one row holds needs a decision. Those rows are found with one
     pass over the keys, and the rules are applied to them alone: every row of such a key
@@ -56,19 +69,22 @@ def _deduplicate(
     repeated = pd.Series(key).duplicated(keep=False).to_numpy()
     staged_at, counts = ~repeated, np.ones(len(order), dtype="int64")
     rejected, reasons = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    revisions = empty_revisions()
     if repeated.any():
         at = np.flatnonzero(repeated)
-        first, copies, rejects, why = _resolve_repeats(frame, order[at], key[at])
+        first, copies, rejects, why, repeats = _resolve_repeats(frame, order[at], key[at])
         staged_at[at[first]] = True
         counts[at[first]] = copies
         rejected, reasons = order[at[rejects]], why[rejects]
+        if repeats.collapsed.any():
+            revisions = _revisions(frame, order[at], repeats)
     # in the staging table's column order, so that no second copy is needed to reorder them
     staging_order = [c for c in STAGING_DESCRIPTIONS if c in frame.columns]
     staged = _take_rows(
         frame, order[staged_at], staging_order + [c for c in frame if c not in staging_order]
     )
     staged["source_row_count"] = counts[staged_at]
-    return staged, rejected, reasons
+    return staged, rejected, reasons, revisions
 
 
 def _file_line_order(files: np.ndarray, lines: np.ndarray) -> np.ndarray:
@@ -83,40 +99,38 @@ def _file_line_order(files: np.ndarray, lines: np.ndarray) -> np.ndarray:
 
 def _resolve_repeats(
     frame: pd.DataFrame, positions: np.ndarray, key: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rules for the rows at ``positions`` (every row of their keys, by file and line):
-    which row of each key is staged and how many copies it stands for, which rows are
-    rejected, and why (``""`` for a row that is not)."""
-    small = pd.DataFrame(
-        {
-            "key": key,
-            "measures": _row_hash(_take_rows(frame, positions, MEASURE_COLUMNS), MEASURE_COLUMNS),
-            "file": frame["source_file"].to_numpy(dtype=object)[positions],
-            "line": frame["line_number"].to_numpy()[positions],
-        }
-    )
-    conflict = (small.groupby("key")["measures"].transform("nunique") > 1).to_numpy()
-    same_file_copy = small.duplicated(["key", "file"], keep="first").to_numpy() & ~conflict
-
-    reasons = pd.Series("", index=small.index, dtype=object)
-    if conflict.any():
-        places = small.loc[conflict, "file"] + ":" + small.loc[conflict, "line"].astype(str)
-        listed = places.groupby(small.loc[conflict, "key"]).transform(", ".join)
-        reasons[conflict] = (
-            "conflicting rows for the same indicator, area, breakdown and period: " + listed
-        )
-    if same_file_copy.any():
-        first_line = small.groupby(["key", "file"])["line"].transform("first")
-        reasons[same_file_copy] = (
-            "duplicate of line " + first_line[same_file_copy].astype(str) + " in the same file"
-        )
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Repeats]:
+    """The declared rule (:func:`~cov_pipeline.repeats.resolve_repeats`) for the rows at
+    ``positions`` (every row of their keys, by file and line): which row of each key is staged
+    and how many identical copies it stands for, which rows are rejected, and why (``""`` for a
+    row that is not), and what the rule decided for each row."""
+    measures = _row_hash(_take_rows(frame, positions, MEASURE_COLUMNS), MEASURE_COLUMNS)
+    files = frame["source_file"].to_numpy(dtype=object)[positions]
+    lines = pd.Series(frame["line_number"].to_numpy()[positions]).astype(str)
+    repeats = resolve_repeats(RECORD_RULE, key, measures, files)
+    reasons = pd.Series("", index=lines.index, dtype=object)
+    if repeats.conflict.any():
+        listed = places_of(key, files + ":" + lines, repeats.conflict)
+        reasons[repeats.conflict] = CONFLICT + listed[repeats.conflict]
+    if repeats.copy_in_file.any():
+        first_line = lines.to_numpy()[repeats.kept[repeats.copy_in_file]]
+        reasons[repeats.copy_in_file] = "duplicate of line " + first_line + " in the same file"
     rejected = (reasons != "").to_numpy()
-    kept = np.flatnonzero(~rejected)
-    first = np.zeros(len(small), dtype=bool)
-    first[kept] = ~small["key"].iloc[kept].duplicated(keep="first").to_numpy()
-    copies = small.iloc[kept].groupby("key").size()
-    counts = copies.reindex(small.loc[first, "key"]).to_numpy().astype("int64")
-    return first, counts, rejected, reasons.to_numpy()
+    first = ~rejected & ~repeats.collapsed
+    copies = np.bincount(repeats.kept[repeats.copy], minlength=len(first)) + 1
+    return first, copies[first].astype("int64"), rejected, reasons.to_numpy(), repeats
+
+
+def _revisions(frame: pd.DataFrame, positions: np.ndarray, repeats: Repeats) -> pd.DataFrame:
+    """The revisions table's rows of the repeated rows at ``positions``: the key in words, the
+    places, and the measures that a revision changed."""
+    rows = _take_rows(frame, positions, [*KEY_COLUMNS, *MEASURE_COLUMNS, *PLACE_COLUMNS])
+    return revision_rows(
+        SOURCE, STAGING_TABLE, repeats, key_text(rows, KEY_COLUMNS), rows, rows[MEASURE_COLUMNS]
+    )
+
+
+PLACE_COLUMNS = ["source_file", "line_number"]
 
 
 def _take_rows(

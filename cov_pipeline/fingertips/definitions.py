@@ -12,9 +12,38 @@ from pathlib import Path
 
 from cov_pipeline.indicators import GSS_CODE_TEXT
 from cov_pipeline.quality import FileFault
+from cov_pipeline.repeats import RepeatRule
 
 SOURCE = "fingertips"
+STAGING_TABLE = "fingertips_indicator_values"
 FILE_PATTERN = "*.csv"  # the extension in any case (raw_reader.discover)
+
+# -- records seen twice (cov_pipeline.repeats) ---------------------------------------------------
+# An export saved by hand is named for its topic and the year it was exported
+# (infant_mortality_2024-export.csv); a later export may restate a period with revised figures.
+EXPORT_YEAR = re.compile(r"_(\d{4})-export\.csv$", re.IGNORECASE)
+
+
+def publication(name: str) -> str | None:
+    """The year an export was made, from its name (``<topic>_<YYYY>-export.csv``); None for
+    any other name (an API download, ``fingertips_api_<id>.csv``: its order is unknown)."""
+    match = EXPORT_YEAR.search(name)
+    return match[1] if match else None
+
+
+# The reason of every row of a key whose versions disagree with nothing to order them.
+CONFLICT = "conflicting rows for the same indicator, area, breakdown and period: "
+RECORD_RULE = RepeatRule(
+    "a row (indicator, area, sex, age, category and period) exported again with the same "
+    "measures (value, CIs, count, denominator, value note) is collapsed and counted; with other "
+    "measures in a later export (by the year its name ends with, <topic>_<YYYY>-export.csv), the "
+    "later export's row is staged and the earlier recorded as revised; two versions in exports "
+    "of one year, or in a file whose name gives no year, are quarantined naming both files; a "
+    "second copy within one file is quarantined (an export lists each row once)",
+    newer_wins=True,
+    publication=publication,
+    copies_in_one_file="quarantined",
+)
 
 
 # The export's header, in order, and the snake_case name each column takes in the warehouse.

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cov_pipeline.fingertips.deduplication import _deduplicate, _take_rows
 from cov_pipeline.fingertips.definitions import (
+    CONFLICT,
     FILE_PATTERN,
     OPTIONAL_TRAILING,
     SOURCE,
@@ -26,30 +27,36 @@ from cov_pipeline.fingertips.definitions import (
 )
 from cov_pipeline.fingertips.descriptions import STAGING_DESCRIPTIONS
 from cov_pipeline.fingertips.rows import _parse
-from cov_pipeline.quality import FileFault, SourceFile, empty_quarantine, quarantine_frame
+from cov_pipeline.quality import (
+    FileFault,
+    SourceFile,
+    empty_quarantine,
+    empty_revisions,
+    quarantine_frame,
+)
 from cov_pipeline.raw_reader import (
     faults_name_the_file,
     parsing_fault,
     read_records,
 )
+from cov_pipeline.repeats import CountsRepeats
 
 
 @dataclass
-class FingertipsLoad:
+class FingertipsLoad(CountsRepeats):
     """The outcome of loading a folder of exports."""
+
+    CONFLICT = CONFLICT
 
     staging: pd.DataFrame
     quarantine: pd.DataFrame
     files: list[SourceFile] = field(default_factory=list)
     input_rows: int = 0
+    revisions: pd.DataFrame = field(default_factory=empty_revisions)
 
     @property
     def duplicate_rows_merged(self) -> int:
         return int(self.staging["source_row_count"].sum()) - len(self.staging)
-
-    @property
-    def rows_accounted_for(self) -> int:
-        return int(self.staging["source_row_count"].sum()) + len(self.quarantine)
 
 
 def read_fingertips_file(path: Path) -> tuple[pd.DataFrame, SourceFile]:
@@ -97,7 +104,7 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
     # Files are read in name order and each file's lines in order: unless two files share a
     # name, the rows are in the order de-duplication works in.
     in_order = len({path.name for path in paths}) == len(paths)
-    staged, rejected, reasons = _deduplicate(typed, np.flatnonzero(valid), in_order)
+    staged, rejected, reasons, revisions = _deduplicate(typed, np.flatnonzero(valid), in_order)
     del typed
     dup_quarantine = (
         quarantine_frame(SOURCE, _take_rows(raw, rejected), pd.Series(reasons), TEXT_COLUMNS)
@@ -112,6 +119,7 @@ def load_fingertips(paths: Iterable[Path]) -> FingertipsLoad:
         quarantine=quarantine.reset_index(drop=True),
         files=files,
         input_rows=len(raw),
+        revisions=revisions,
     )
 
 

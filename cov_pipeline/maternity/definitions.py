@@ -15,12 +15,29 @@ import numpy as np
 import yaml
 
 from cov_pipeline.config import CONFIG_DIR
+from cov_pipeline.repeats import RepeatRule
 from cov_pipeline.schemas.maternity import GESTATION_MAX_EXCLUSIVE, GESTATION_MIN_EXCLUSIVE
 
 SOURCE = "maternity"
 BOOKINGS_PATTERN = "bookings*.csv"
 BIRTHS_PATTERN = "births*.csv"
 TERMINATIONS_PATTERN = "terminations*.csv"
+
+# -- records seen twice (cov_pipeline.repeats) ---------------------------------------------------
+# A pseudo id names one booking or birth: a copy is a resent extract, and two versions of one id
+# cannot be ordered (the provider's extracts are cumulative, not dated publications).
+RECORD_RULE = RepeatRule(
+    "a pseudo id seen again with the same values is collapsed; with other values, every copy is "
+    "quarantined (nothing says which is right)"
+)
+# DHSC revises last year's figures in the next publication, one file a year named by its year
+# (terminations_2023.csv): the later file's row for a year and area is kept.
+TERMINATIONS_RULE = RepeatRule(
+    "a year and area seen again with the same values is collapsed; with other values in a later "
+    "file (a later publication, by its name), the later file's row is staged and the earlier one "
+    "recorded as revised; two versions within one file are quarantined",
+    newer_wins=True,
+)
 
 # -- definitions -------------------------------------------------------------------------------
 MATERNITY_CONFIG_ENV = "COV_MATERNITY_CONFIG"

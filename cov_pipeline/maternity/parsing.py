@@ -23,11 +23,13 @@ from cov_pipeline.maternity.definitions import (
     BOOKINGS_PATTERN,
     DHSC_SUPPRESSED,
     DHSC_ZERO,
+    RECORD_RULE,
     SOURCE,
     TERMINATION_AGE_COLUMNS,
     TERMINATIONS_COLUMNS,
     TERMINATIONS_HEADER,
     TERMINATIONS_PATTERN,
+    TERMINATIONS_RULE,
 )
 from cov_pipeline.maternity.descriptions import (
     BIRTH_STAGING_DESCRIPTIONS,
@@ -114,7 +116,9 @@ def parse_bookings(raw: pd.DataFrame, lookup_codes: pd.Index, as_of: dt.date) ->
     rows.future(typed["booking_date"], "booking_date", as_of)
     rows.lsoa_in_lookup(typed["lsoa_code"], lookup_codes)
     _python_text(typed, ids=["booking_pseudo_id"])
-    rows.duplicates(typed["booking_pseudo_id"], "booking_pseudo_id", "maternity_bookings")
+    rows.duplicates(
+        typed["booking_pseudo_id"], "booking_pseudo_id", "maternity_bookings", RECORD_RULE
+    )
     return _split(typed, raw, rows, BOOKING_HEADER, BOOKING_STAGING_DESCRIPTIONS)
 
 
@@ -152,7 +156,7 @@ def parse_births(
         quote=[3],
     )
     typed["has_staged_booking"] = booking_date.notna()
-    rows.duplicates(typed["birth_pseudo_id"], "birth_pseudo_id", "maternity_births")
+    rows.duplicates(typed["birth_pseudo_id"], "birth_pseudo_id", "maternity_births", RECORD_RULE)
     return _split(typed, raw, rows, BIRTH_HEADER, BIRTH_STAGING_DESCRIPTIONS)
 
 
@@ -213,12 +217,11 @@ def parse_terminations(raw: pd.DataFrame, as_of: dt.date) -> Parsed:
         ")",
     )
     key = typed["year"].astype(str) + " " + typed["area_code"].fillna("")
-    # DHSC revises last year's figures in the next publication: the later file's row is kept
     rows.duplicates(
         key.where(typed["year"].notna() & typed["area_code"].notna()),
         "Year and area",
         "terminations",
-        newer_wins=True,
+        TERMINATIONS_RULE,
     )
     # the quarantine keeps the text as delivered, not the zero-normalised text
     return _split(

@@ -15,13 +15,12 @@ import pandas as pd
 from cov_pipeline.maternity.definitions import SOURCE
 from cov_pipeline.quality import (
     BEYOND_WHOLE_NUMBERS,
-    IDENTICAL_COPY,
-    REVISED,
     ReasonCollector,
     failure_cases,
     marked_cells,
     within_whole_numbers,
 )
+from cov_pipeline.repeats import RepeatRule, places_of, resolve_repeats, revision_rows
 from cov_pipeline.schemas.maternity import AGE_BANDS, BIRTH_OUTCOMES, LSOA_CODE_PATTERN
 
 # pandera's own check names; any other check name is the error text of one of our checks.
@@ -326,15 +325,16 @@ class _Rows:
         missing = well_formed & ~lsoa.isin(lookup_codes).to_numpy()
         self.add(missing, "lsoa_code: ", lsoa, " is not in the IMD lookup", quote=[1])
 
-    def duplicates(self, ids: pd.Series, column: str, table: str, newer_wins: bool = False) -> None:
-        """A record seen more than once (``ids`` the key; None where it has none):
+    def duplicates(self, ids: pd.Series, column: str, table: str, rule: RepeatRule) -> None:
+        """A record seen more than once (``ids`` the key; None where it has none), by the
+        table's declared ``rule`` (:mod:`cov_pipeline.repeats`):
 
         - a copy identical to an earlier one (a resent extract) is collapsed: staged once, the
           copy counted and recorded in the revisions table (a copy that fails other rules is
           quarantined with them, and says whose copy it is);
-        - with ``newer_wins`` (a publication revised by the next one: one version per file), the
-          version in the latest file (by name: publications are named by year) is staged and
-          the earlier versions are recorded as revised, with the fields that changed;
+        - where a later publication revises an earlier one (``rule.newer_wins``: one version per
+          file), the version in the latest file is staged and the earlier versions are recorded
+          as revised, with the fields that changed;
         - otherwise copies that disagree are all quarantined, naming every place (nothing says
           which is right); so are versions that disagree within one file.
         """
@@ -344,76 +344,40 @@ class _Rows:
         rows = self.raw.loc[repeated]
         key = ids[repeated]
         digests = pd.util.hash_pandas_object(rows[self.header], index=False).to_numpy()
-        record = pd.Series(digests.view(np.int64), index=rows.index, dtype="Int64")
-        files = rows["source_file"].astype(str)
-        place = files + " line " + rows["line_number"].astype(str)
-        faulty = pd.Series(self.reasons.rows_with_reasons()[repeated], index=rows.index)
-        by_key = key.to_numpy()
-        n_versions = record.groupby(by_key).transform("nunique")
-        # the version staged: the first row of the one record (identical copies), or of the
-        # latest file's record (a revision)
-        winner = record.groupby(by_key).transform("first")
-        resolvable = pd.Series(False, index=rows.index)
-        if newer_wins:
-            one_per_file = (
-                (record.groupby([by_key, files]).transform("nunique") <= 1)
-                .groupby(by_key)
-                .transform("all")
-            )
-            resolvable = (n_versions > 1) & one_per_file & ~faulty.groupby(by_key).transform("any")
-            latest = files == files.groupby(by_key).transform("max")
-            winner = winner.where(
-                ~resolvable, record.where(latest).groupby(by_key).transform("first")
-            )
-        conflict = (n_versions > 1) & ~resolvable
-        is_winner = (record == winner) & ~conflict
-        staged_at = place.where(is_winner).groupby(by_key).transform("first")
-        copy = is_winner & (place != staged_at)
-        revised = resolvable & ~is_winner
+        faulty = self.reasons.rows_with_reasons()[repeated]
+        repeats = resolve_repeats(rule, key.to_numpy(), digests, rows["source_file"], faulty)
+        place = rows["source_file"].astype(str) + " line " + rows["line_number"].astype(str)
         index = self.raw.index
         who = (f"{column}: ", ids)
+        copy_of_faulty = repeats.copy & faulty
         self.add(
-            (copy & faulty).reindex(index, fill_value=False),
+            _at(index, rows.index, copy_of_faulty),
             *who,
             " is duplicated, identical to ",
-            staged_at.reindex(index),
+            _at_values(index, rows.index, place.to_numpy()[repeats.kept], copy_of_faulty),
             quote=[1],
         )
         self.add(
-            conflict.reindex(index, fill_value=False),
+            _at(index, rows.index, repeats.conflict),
             *who,
             " appears more than once with different values (",
-            place.groupby(by_key).transform(", ".join).reindex(index),
+            places_of(key.to_numpy(), place, repeats.conflict).reindex(index),
             ")",
             quote=[1],
         )
-        collapsed = (copy & ~faulty) | revised
+        collapsed = (repeats.copy & ~faulty) | repeats.revised
         if not collapsed.any():
             return
-        self.collapsed |= collapsed.reindex(index, fill_value=False).to_numpy(dtype=bool)
-        target = collapsed[collapsed].index
-        kept_row = {p: row for row, p in place.items()}
-        changes = [
-            "; ".join(
-                f"{c}: {rows.at[row, c]} -> {rows.at[kept_row[staged_at[row]], c]}"
-                for c in self.header
-                if rows.at[row, c] != rows.at[kept_row[staged_at[row]], c]
-            )
-            for row in target
-        ]
-        kept_file, _, kept_line = staged_at[target].str.rpartition(" line ").T.to_numpy()
-        self.revisions.append(
-            pd.DataFrame(
-                {
-                    "source": SOURCE,
-                    "table_name": table,
-                    "record_key": key[target].astype(str).to_numpy(),
-                    "outcome": np.where(revised[target], REVISED, IDENTICAL_COPY),
-                    "kept_file": kept_file,
-                    "kept_line": kept_line.astype(np.int64),
-                    "source_file": files[target].to_numpy(),
-                    "line_number": rows.loc[target, "line_number"].astype(np.int64).to_numpy(),
-                    "changes": changes,
-                }
-            )
-        )
+        self.collapsed |= _at(index, rows.index, collapsed)
+        recorded = repeats._replace(copy=repeats.copy & ~faulty)
+        self.revisions.append(revision_rows(SOURCE, table, recorded, key, rows, rows[self.header]))
+
+
+def _at(index: pd.Index, rows: pd.Index, mask: np.ndarray) -> np.ndarray:
+    """``mask`` (over ``rows``) as a mask over ``index``."""
+    return pd.Series(mask, index=rows).reindex(index, fill_value=False).to_numpy(dtype=bool)
+
+
+def _at_values(index: pd.Index, rows: pd.Index, values: np.ndarray, mask: np.ndarray) -> pd.Series:
+    """``values`` (over ``rows``) where ``mask`` holds, as a Series over ``index``."""
+    return pd.Series(values, index=rows).where(mask).reindex(index)

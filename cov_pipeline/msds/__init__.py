@@ -14,7 +14,8 @@ Monthly Statistics and NHS Maternity Statistics (MSDS), CSV data files and their
 The source is split by stage; every public name is importable from here as before:
 
 - :mod:`~cov_pipeline.msds.definitions`: the declaration (name, file pattern, the two layouts,
-  the known dimensions and their categories, with the alias table);
+  the rule for a count seen twice and the publication order of the files, the known dimensions
+  and their categories, with the alias table);
 - :mod:`~cov_pipeline.msds.parsing`: reading, label normalisation, parsing, de-duplication and
   restored zeros (:func:`load_msds`);
 - :mod:`~cov_pipeline.msds.measures`: the provider-versus-England mart
@@ -36,14 +37,18 @@ from cov_pipeline.msds.definitions import (
     MISSING,
     MISSING_ALIASES,
     MONTHLY_HEADER,
+    OLDER_NAMES,
     ORG_LEVEL_NAMES,
     PSEUDO_POSTCODE,
     PUBLISHED_NAMES,
+    RECORD_RULE,
     RESIDENT_ELSEWHERE,
     SNAKE_NAMES,
     SOURCE,
+    STAGING_TABLE,
     SUPPRESSED_MARKER,
     MsdsDimension,
+    publication,
 )
 from cov_pipeline.msds.descriptions import (
     MART_DESCRIPTIONS,
@@ -101,12 +106,15 @@ __all__ = [
     "ORG_LEVEL_NAMES",
     "PARSING_FAILED",
     "PSEUDO_POSTCODE",
+    "OLDER_NAMES",
     "PUBLISHED_NAMES",
     "READABLE_FINANCIAL_YEARS",
+    "RECORD_RULE",
     "RESIDENT_ELSEWHERE",
     "SNAKE_NAMES",
     "SOURCE",
     "STAGING_DESCRIPTIONS",
+    "STAGING_TABLE",
     "SUPPRESSED_MARKER",
     "as_delivered",
     "check_header",
@@ -119,6 +127,7 @@ __all__ = [
     "parse_msds",
     "parse_periods",
     "parse_values",
+    "publication",
     "read_msds_file",
     "restore_zero_rows",
 ]

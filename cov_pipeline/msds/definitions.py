@@ -6,10 +6,49 @@ been published under (a label outside these is quarantined rather than guessed).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from cov_pipeline.repeats import RepeatRule
+
 SOURCE = "msds"
+STAGING_TABLE = "msds_measures"
 FILE_PATTERN = "msds-*.csv"
+
+# -- records seen twice (cov_pipeline.repeats) ---------------------------------------------------
+# NHS England names each publication's file by what it publishes: a month
+# (msds-2023-05-exp-data.csv) or a financial year (msds-annual-2022-23.csv).
+MONTHLY_FILE = re.compile(r"^msds-(\d{4})-(\d{2})-exp-data\.csv$", re.IGNORECASE)
+ANNUAL_FILE = re.compile(r"^msds-annual-(\d{4})-(\d{2})\.csv$", re.IGNORECASE)
+
+
+def publication(name: str) -> str | None:
+    """The publication an MSDS file belongs to, from its name, as text that sorts in publication
+    order: a monthly file its month ('2023-05 monthly'); an annual file the last month of its
+    financial year, after that month's monthly file ('2023-03 year end': the annual publication
+    follows the year's close); None for any other name (its order is unknown)."""
+    if match := MONTHLY_FILE.match(name):
+        year, month = int(match[1]), int(match[2])
+        return f"{year:04d}-{month:02d} monthly" if 1 <= month <= 12 else None
+    if match := ANNUAL_FILE.match(name):
+        first, second = int(match[1]), int(match[2])
+        return f"{first + 1:04d}-03 year end" if second == (first + 1) % 100 else None
+    return None
+
+
+# The reason of every row of a count whose values disagree with nothing to order them.
+CONFLICT = "conflicting values for the same period, organisation, dimension and measure: "
+RECORD_RULE = RepeatRule(
+    "a count (period, organisation, dimension, measure and count of) seen again with the same "
+    "value is collapsed and counted; with another value in a later publication (by the file "
+    "name: a month, msds-YYYY-MM-exp-data.csv, or a financial year, msds-annual-YYYY-YY.csv, "
+    "after its March), the later value is staged and the earlier recorded as revised; two values "
+    "within one publication, or in a file whose name gives none, are quarantined naming both "
+    "files; a second copy within one file is quarantined (a publication lists each count once)",
+    newer_wins=True,
+    publication=publication,
+    copies_in_one_file="quarantined",
+)
 
 MONTHLY_HEADER = (
     "ReportingPeriodStartDate",
@@ -45,8 +84,20 @@ SNAKE_NAMES = {
     "Final_value": "value",
     "Value": "value",
 }
-# Each layout's names, folded as check_header compares them, to the name as published.
-PUBLISHED_NAMES = {h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)}
+# Names earlier MSDS data files gave a column of the current layouts (NHS Digital's files
+# abbreviated the reporting period: RPStartDate, RPEndDate): a file in either version is read
+# the same; a header giving one column under both names is a file fault (docs/definitions.md,
+# "Column names across extract versions").
+OLDER_NAMES = {
+    "RPStartDate": "ReportingPeriodStartDate",
+    "RPEndDate": "ReportingPeriodEndDate",
+}
+# Each layout's names and their older names, folded as check_header compares them, to the
+# name as published in the current layout.
+PUBLISHED_NAMES = {
+    **{h.lower(): h for h in (*MONTHLY_HEADER, *ANNUAL_HEADER)},
+    **{older.lower(): name for older, name in OLDER_NAMES.items()},
+}
 # How MSDS marks a value it withheld; any other text that is not a number is a row fault.
 SUPPRESSED_MARKER = "*"
 ENGLAND_ORG_LEVEL = "National"

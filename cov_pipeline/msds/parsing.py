@@ -17,6 +17,7 @@ import pandas as pd
 from cov_pipeline.disclosure import ROUNDING_BASE
 from cov_pipeline.msds.definitions import (
     ANNUAL_HEADER,
+    CONFLICT,
     COUNT_OF_NAMES,
     DIMENSIONS,
     ENGLAND_ORG_LEVEL,
@@ -27,8 +28,10 @@ from cov_pipeline.msds.definitions import (
     MONTHLY_HEADER,
     ORG_LEVEL_NAMES,
     PUBLISHED_NAMES,
+    RECORD_RULE,
     SNAKE_NAMES,
     SOURCE,
+    STAGING_TABLE,
     SUPPRESSED_MARKER,
 )
 from cov_pipeline.msds.descriptions import STAGING_DESCRIPTIONS
@@ -36,30 +39,36 @@ from cov_pipeline.quality import (
     FileFault,
     SourceFile,
     empty_quarantine,
+    empty_revisions,
     join_reasons,
     pandera_reasons,
     quarantine_frame,
 )
-from cov_pipeline.raw_reader import RECORD_FAULT, faults_name_the_file, read_records
+from cov_pipeline.raw_reader import (
+    RECORD_FAULT,
+    faults_name_the_file,
+    read_records,
+    repeated_column,
+)
+from cov_pipeline.repeats import CountsRepeats, key_text, places_of, resolve_repeats, revision_rows
 from cov_pipeline.schemas.msds import MsdsRow
 
 
 @dataclass
-class MsdsLoad:
+class MsdsLoad(CountsRepeats):
     """The outcome of loading every MSDS file."""
+
+    CONFLICT = CONFLICT
 
     staging: pd.DataFrame
     quarantine: pd.DataFrame
     files: list[SourceFile] = field(default_factory=list)
     input_rows: int = 0
+    revisions: pd.DataFrame = field(default_factory=empty_revisions)
 
     @property
     def restored_zero_rows(self) -> int:
         return int(self.staging["is_restored_zero"].sum())
-
-    @property
-    def rows_accounted_for(self) -> int:
-        return int(self.staging["source_row_count"].sum()) + len(self.quarantine)
 
 
 # -- labels ----------------------------------------------------------------------------------
@@ -132,7 +141,8 @@ def normalise_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 def check_header(path: Path, names: list[str]) -> str:
     """'monthly' or 'annual' by the header, or a FileFault naming what is wrong with it."""
     stripped = [" ".join(n.split()) for n in names]
-    folded = [n.lower() for n in stripped]
+    # an older name (OLDER_NAMES) is compared as the name it stands for
+    folded = [PUBLISHED_NAMES.get(n.lower(), n).lower() for n in stripped]
     if "reportingperiodstartdate" in folded:
         layout, expected = "monthly", MONTHLY_HEADER
     elif "period" in folded:
@@ -154,9 +164,18 @@ def check_header(path: Path, names: list[str]) -> str:
     unexpected = [n for n, f in zip(stripped, folded, strict=True) if f not in wanted]
     if unexpected:
         raise FileFault(path, f"unexpected column(s): {', '.join(repr(u) for u in unexpected)}")
-    duplicated = sorted({n for n, f in zip(stripped, folded, strict=True) if folded.count(f) > 1})
+    duplicated = sorted({f for f in folded if folded.count(f) > 1})
     if duplicated:
-        raise FileFault(path, f"duplicated column(s): {', '.join(repr(d) for d in duplicated)}")
+        raise FileFault(
+            path,
+            "duplicated column(s): "
+            + ", ".join(
+                repeated_column(
+                    wanted[f], [n for n, g in zip(stripped, folded, strict=True) if g == f]
+                )
+                for f in duplicated
+            ),
+        )
     return layout
 
 
@@ -348,44 +367,49 @@ def _row_key(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     )
 
 
-def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per period, organisation, dimension, category and count; conflicts quarantined.
+def deduplicate(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One row per period, organisation, dimension, category and count, by MSDS's declared rule
+    (``RECORD_RULE``, :mod:`cov_pipeline.repeats`): (staged, rejected, revisions).
 
     Identical copies in several files (overlapping releases) merge, counted in
-    ``source_row_count``; a second copy in the same file, and every copy of a key whose values
-    disagree between rows, go to quarantine (no file silently wins).
+    ``source_row_count`` and recorded as copies; a value revised by a later publication is
+    staged and the earlier recorded as revised; a second copy in the same file, and every copy
+    of a key whose values disagree with no later publication to settle them, go to quarantine
+    naming every place (no file silently wins).
     """
     ordered = valid.sort_values(["source_file", "line_number"], kind="stable").reset_index(
         drop=True
     )
-    key = _row_key(ordered, KEY_COLUMNS)
-    measures = _row_key(ordered, ["value", "is_suppressed"])
-    conflict = measures.groupby(key).transform("nunique") > 1
-    keyed = ordered.assign(_key=key)
-    same_file_copy = keyed.duplicated(["_key", "source_file"], keep="first")
-    first_line = keyed.groupby(["_key", "source_file"])["line_number"].transform("first")
-    locations = (ordered["source_file"] + ":" + ordered["line_number"].astype(str))[conflict]
-    conflict_with = locations.groupby(key[conflict]).transform(", ".join).reindex(ordered.index)
+    key = _row_key(ordered, KEY_COLUMNS).to_numpy()
+    version = _row_key(ordered, ["value", "is_suppressed"]).to_numpy()
+    repeats = resolve_repeats(RECORD_RULE, key, version, ordered["source_file"].to_numpy())
+    lines = ordered["line_number"].astype(str)
+    conflict_with = places_of(key, ordered["source_file"] + ":" + lines, repeats.conflict)
+    first_line = pd.Series(lines.to_numpy()[repeats.kept], index=ordered.index)
     reasons = join_reasons(
         [
-            (
-                "conflicting values for the same period, organisation, dimension and measure: "
-                + conflict_with.astype(object)
-            ).where(conflict),
-            ("duplicate of line " + first_line.astype(str) + " in the same file").where(
-                same_file_copy & ~conflict
-            ),
+            (CONFLICT + conflict_with.astype(object)).where(repeats.conflict),
+            ("duplicate of line " + first_line + " in the same file").where(repeats.copy_in_file),
         ],
         ordered.index,
     )
-    rejected = reasons != ""
-    kept = ordered.loc[~rejected]
-    kept_key = key[~rejected]
-    first = kept.loc[~kept_key.duplicated(keep="first")].copy()
-    first["source_row_count"] = (
-        kept_key.map(kept_key.value_counts()).loc[first.index].astype("int64").to_numpy()
-    )
-    return first, ordered.loc[rejected].assign(_reasons=reasons[rejected])
+    rejected = (reasons != "").to_numpy()
+    staged = ~rejected & ~repeats.collapsed
+    first = ordered.loc[staged].copy()
+    copies = np.bincount(repeats.kept[repeats.copy], minlength=len(ordered))
+    first["source_row_count"] = (copies[staged] + 1).astype("int64")
+    revisions = empty_revisions()
+    if repeats.collapsed.any():  # keys and values in words only where a record came twice
+        value = ordered["value"].map(lambda v: "" if v != v else format(v, ".15g"))
+        revisions = revision_rows(
+            SOURCE,
+            STAGING_TABLE,
+            repeats,
+            key_text(ordered, KEY_COLUMNS),
+            ordered,
+            pd.DataFrame({"value": value.where(~ordered["is_suppressed"], SUPPRESSED_MARKER)}),
+        )
+    return first, ordered.loc[rejected].assign(_reasons=reasons[rejected]), revisions
 
 
 GROUP_COLUMNS = [
@@ -460,7 +484,7 @@ def load_msds(paths: Iterable[Path]) -> MsdsLoad:
         bad_parts.append(typed[reasons != ""])
         quarantine_parts.append(quarantine)
     valid = pd.concat(typed_parts, ignore_index=True)
-    staged, duplicates = deduplicate(valid)
+    staged, duplicates, revisions = deduplicate(valid)
     if not duplicates.empty:
         quarantine_parts.append(
             pd.DataFrame(
@@ -499,6 +523,7 @@ def load_msds(paths: Iterable[Path]) -> MsdsLoad:
         quarantine=quarantine.reset_index(drop=True),
         files=files,
         input_rows=sum(len(raw) for raw in raws.values()),
+        revisions=revisions,
     )
 
 

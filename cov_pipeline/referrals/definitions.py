@@ -29,7 +29,21 @@ RAW_COLUMNS = [
     "first_contact_date",
     "discharge_date",
 ]
-RAW_HEADER = Header(required=RAW_COLUMNS)
+# The names the case system's earlier export version gave these columns: an extract in either
+# version is read the same; a header giving one column under both names is a file fault
+# (docs/definitions.md, "Column names across extract versions").
+OLDER_NAMES = {
+    "ref_id": "referral_id",
+    "date_referred": "referral_date",
+    "age_at_referral": "age",
+    "ethnicity": "ethnic_category",
+    "lsoa": "lsoa_code",
+    "source_of_referral": "referral_source",
+    "primary_need": "presenting_need",
+    "date_first_contact": "first_contact_date",
+    "date_discharged": "discharge_date",
+}
+RAW_HEADER = Header(required=RAW_COLUMNS, aliases=OLDER_NAMES)
 DATE_COLUMNS = ["referral_date", "first_contact_date", "discharge_date"]
 # The columns staged as text (the codes under their typed names).
 TEXT_COLUMNS = [
