@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from assets.kinds import warehouse_kinds
 from assets.metadata import OWNERS, fail_on_file_fault, markdown_table, table_metadata
+from assets.reference import reference_files
 from cov_pipeline.imd import FILE_PATTERN, OUTPUT_DESCRIPTIONS, load_imd
 from cov_pipeline.quality import FileFault
 from resources.raw_files import RawFilesResource
@@ -32,7 +33,7 @@ def imd_lsoa(
 ) -> MaterializeResult:
     vintage = settings.deprivation_vintage()
     try:
-        load = load_imd(raw_files.files("reference", FILE_PATTERN), vintage)
+        load = load_imd(reference_files(context, raw_files, FILE_PATTERN, "IMD lookups"), vintage)
     except (FileFault, ValueError) as fault:
         fail_on_file_fault(fault)
     for name, other in load.skipped.items():

@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from assets.metadata import OWNERS, fail_on_file_fault, table_metadata
+from cov_pipeline.imd import FILE_PATTERN as IMD_PATTERN
 from cov_pipeline.indicators import (
     INDICATOR_DESCRIPTIONS,
     NEIGHBOUR_DESCRIPTIONS,
@@ -23,6 +24,22 @@ WHOLE_OR_NOT_AT_ALL = (
 )
 
 
+INDICATORS_PATTERN = "fingertips_indicators*.csv"
+NEIGHBOURS_PATTERN = "cipfa_neighbours*.csv"
+# Every kind of file the reference folder holds (areas.csv lists the areas' names and types for
+# readers of the folder; no asset reads it): each reference asset reads its own kind and warns
+# about a file of no kind here.
+REFERENCE_PATTERNS = (INDICATORS_PATTERN, NEIGHBOURS_PATTERN, IMD_PATTERN, "areas*.csv")
+
+
+def reference_files(
+    context: AssetExecutionContext, raw_files: RawFilesResource, pattern: str, what: str
+):
+    """The reference folder's files of one kind, logged as read (see RawFilesResource.discover)."""
+    others = [p for p in REFERENCE_PATTERNS if p != pattern]
+    return raw_files.discover(context.log, "reference", pattern, what, others=others)
+
+
 @asset(
     key=["staging", "fingertips_indicators"],
     group_name="reference",
@@ -39,7 +56,9 @@ def fingertips_indicators(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
     try:
-        load = load_indicator_reference(raw_files.files("reference", "fingertips_indicators*.csv"))
+        load = load_indicator_reference(
+            reference_files(context, raw_files, INDICATORS_PATTERN, "indicator references")
+        )
     except (FileFault, ValueError) as fault:
         fail_on_file_fault(fault)
     warehouse.warehouse.replace_table(
@@ -73,7 +92,9 @@ def cipfa_neighbours(
     context: AssetExecutionContext, raw_files: RawFilesResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
     try:
-        load = load_neighbours(raw_files.files("reference", "cipfa_neighbours*.csv"))
+        load = load_neighbours(
+            reference_files(context, raw_files, NEIGHBOURS_PATTERN, "CIPFA neighbour lists")
+        )
     except (FileFault, ValueError) as fault:
         fail_on_file_fault(fault)
     for name, areas in load.replaced.items():

@@ -125,3 +125,30 @@ def test_an_unknown_value_type_fails_the_indicator_methods(raw_dir, duckdb_url):
     wh = Warehouse(duckdb_url)
     assert "fingertips_indicators" not in wh.list_tables("staging")
     wh.dispose()
+
+
+def test_a_file_of_no_known_kind_in_the_reference_folder_is_named_in_a_warning(raw_dir, duckdb_url):
+    import logging
+
+    (raw_dir / "reference" / "neighbours_notes.txt").write_text("who chose them", encoding="utf-8")
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        ASSETS[:2],
+        resources={
+            "warehouse": WarehouseResource(url=duckdb_url),
+            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
+            "settings": PipelineSettings(),
+        },
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert result.success  # a stray file is reported, not read and not fatal
+    warnings = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.level == logging.WARNING and "ignored" in entry.user_message
+    ]
+    # each reference asset names it once; the other reference files are known and not named
+    assert len(warnings) == 2, warnings
+    assert all("neighbours_notes.txt" in w for w in warnings)
+    assert not any("areas.csv" in w or "imd" in w for w in warnings)
