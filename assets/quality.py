@@ -4,10 +4,9 @@ built for the registered sources (:mod:`assets.registry`)."""
 from collections.abc import Sequence
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult
 
-from assets.kinds import warehouse_kinds
-from assets.metadata import OWNERS, table_metadata
+from assets.checks import mart_asset, publish_mart
 from assets.registry import Source
 from cov_pipeline.quality import (
     QUARANTINE_DESCRIPTIONS,
@@ -16,18 +15,18 @@ from cov_pipeline.quality import (
 )
 from resources.warehouse import WarehouseResource
 
+QUARANTINE = AssetKey(["quality", "quarantine"])
+RUN_SUMMARY = AssetKey(["quality", "run_summary"])
+
 
 def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
     """``quality.quarantine`` and ``quality.run_summary`` over ``sources``."""
     listed = {s.name: (s.quarantine, list(s.staging)) for s in sources}
 
-    @asset(
-        key=["quality", "quarantine"],
-        deps=[AssetKey(["quality", table]) for table, _ in listed.values()],
-        group_name="reporting",
-        owners=OWNERS,
-        kinds=warehouse_kinds(),
-        pool="warehouse",
+    @mart_asset(
+        QUARANTINE,
+        "reporting",
+        [AssetKey(["quality", table]) for table, _ in listed.values()],
         description="Every rejected row of every source: its source file, line number and reasons.",
     )
     def quarantine(
@@ -42,23 +41,12 @@ def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
         table = pd.concat([empty_quarantine(), *frames], ignore_index=True)
         table = table.sort_values(["source", "source_file", "line_number"], kind="stable")
         table = table.reset_index(drop=True).astype({"line_number": "int64"})
-        wh.replace_table(
-            "quality", "quarantine", table, "Every rejected row.", QUARANTINE_DESCRIPTIONS
-        )
-        return MaterializeResult(
-            metadata=table_metadata(
-                "quality", "quarantine", table, QUARANTINE_DESCRIPTIONS, warehouse=wh.display_name
-            )
-        )
+        return publish_mart(wh, QUARANTINE, table, "Every rejected row.", QUARANTINE_DESCRIPTIONS)
 
-    @asset(
-        key=["quality", "run_summary"],
-        deps=[AssetKey(["quality", "quarantine"])]
-        + [AssetKey(["staging", t]) for _, tables in listed.values() for t in tables],
-        group_name="reporting",
-        owners=OWNERS,
-        kinds=warehouse_kinds(),
-        pool="warehouse",
+    @mart_asset(
+        RUN_SUMMARY,
+        "reporting",
+        [QUARANTINE, *(AssetKey(["staging", t]) for _, tables in listed.values() for t in tables)],
         description="Per source: rows staged, rows quarantined and the quarantine share.",
     )
     def run_summary(
@@ -85,17 +73,12 @@ def quality_assets(sources: Sequence[Source]) -> list[AssetsDefinition]:
                 }
             )
         table = pd.DataFrame(rows, columns=list(RUN_SUMMARY_DESCRIPTIONS))
-        wh.replace_table(
-            "quality",
-            "run_summary",
+        return publish_mart(
+            wh,
+            RUN_SUMMARY,
             table,
             "Rows staged and quarantined per source.",
             RUN_SUMMARY_DESCRIPTIONS,
-        )
-        return MaterializeResult(
-            metadata=table_metadata(
-                "quality", "run_summary", table, RUN_SUMMARY_DESCRIPTIONS, warehouse=wh.display_name
-            )
         )
 
     return [quarantine, run_summary]
