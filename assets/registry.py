@@ -23,7 +23,9 @@ class Source:
     ``group`` its asset group, which is also the job that rebuilds it (several sources may share
     one: MSDS and the maternity extracts); ``raw_folder`` the raw-zone folder whose news starts
     that job; ``quarantine`` and ``staging`` its quality and record-level staging tables;
-    ``reads`` the reference assets its job must include so it runs on a fresh warehouse.
+    ``reads`` the reference assets its job must include so it runs on a fresh warehouse;
+    ``monthly_marts`` its marts that a run can rebuild by month (the job ``rebuild_months``,
+    :mod:`cov_pipeline.months`).
     """
 
     name: str
@@ -34,6 +36,7 @@ class Source:
     raw_folder: str
     reads: Sequence[AssetsDefinition] = ()
     job_description: str = ""
+    monthly_marts: Sequence[AssetKey] = ()
     marts: Sequence[AssetKey] = field(init=False)
 
     def __post_init__(self):
