@@ -14,7 +14,8 @@ mart is rebuilt whole and says why (:class:`RebuildWhole`).
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import pandas as pd
 
@@ -72,6 +73,18 @@ def check_months(
     if outside:
         raise RebuildWhole(f"{months_text(outside)} outside the mart's months {_span(stored)}")
     return [stored.get_loc(month) for month in months]
+
+
+@contextmanager
+def reading_stored() -> Iterator[None]:
+    """A stored mart that does not read back as the mart it is rebuilt into (a column or cell it
+    no longer has, a count missing): :class:`RebuildWhole`, saying what; the whole build then
+    runs (and fails the same way if the fault is not the stored mart's). A context manager or a
+    decorator."""
+    try:
+        yield
+    except (KeyError, ValueError, TypeError) as error:
+        raise RebuildWhole(f"the stored mart does not read back as this mart ({error})") from error
 
 
 def _span(months: pd.DatetimeIndex) -> str:

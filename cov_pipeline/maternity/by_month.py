@@ -27,10 +27,11 @@ from cov_pipeline.maternity.measures import (
     late_booking_spc,
     premature_delivery_spc,
 )
-from cov_pipeline.months import check_months
+from cov_pipeline.months import check_months, reading_stored
 from cov_pipeline.spc import SpcSettings
 
 
+@reading_stored()
 def recount_months(
     stored: pd.DataFrame,
     names: Sequence[str],

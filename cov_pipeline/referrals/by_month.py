@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cov_pipeline.months import RebuildWhole, check_months
+from cov_pipeline.months import RebuildWhole, check_months, reading_stored
 from cov_pipeline.referrals.measures import (
     breakdown_cells,
     referral_counts,
@@ -52,6 +52,7 @@ def open_from(month: pd.Timestamp) -> str:
     )
 
 
+@reading_stored()
 def referral_trends_for_months(
     stored: pd.DataFrame,
     referrals: pd.DataFrame,
@@ -75,6 +76,7 @@ def referral_trends_for_months(
     return trends_with_spc(trends_from_counts(cells, stored_months, counts), spc_settings)
 
 
+@reading_stored()
 def referral_waiting_for_months(
     stored: pd.DataFrame,
     referrals: pd.DataFrame,
