@@ -12,6 +12,7 @@ from dagster import (
     MetadataValue,
 )
 
+from assets.by_month import first_and_last, rebuild_by_month
 from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
 from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
 from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
@@ -38,6 +39,11 @@ from cov_pipeline.maternity import (
     preterm_outcomes_descriptions,
     spc_chart_frame,
 )
+from cov_pipeline.maternity.by_month import (
+    late_bookings_for_months,
+    premature_deliveries_for_months,
+)
+from cov_pipeline.months import in_months
 from cov_pipeline.msds import FILE_PATTERN as MSDS_PATTERN
 from cov_pipeline.quality import FileFault
 from cov_pipeline.raw_reader import matches
@@ -214,8 +220,40 @@ def _mart_asset(key: AssetKey, deps: list[AssetKey], description: str) -> Callab
     return mart_asset(key, GROUP, deps, description)
 
 
-def _staging(wh: Warehouse, key: AssetKey, columns: list[str] | None = None) -> pd.DataFrame:
-    return wh.read_table("staging", key.path[1], columns)
+def _staging(
+    wh: Warehouse, key: AssetKey, columns: list[str] | None = None, where: str | None = None
+) -> pd.DataFrame:
+    return wh.read_table("staging", key.path[1], columns, where)
+
+
+def _monthly_mart(
+    context: AssetExecutionContext,
+    wh: Warehouse,
+    key: AssetKey,
+    staged: AssetKey,
+    date_column: str,
+    whole: Callable[..., pd.DataFrame],
+    for_months: Callable[..., pd.DataFrame],
+) -> tuple[pd.DataFrame, dict]:
+    """A monthly mart (late bookings, premature deliveries) built from ``staged`` (its records
+    dated by ``date_column``) by ``whole``, or by ``for_months`` from the stored mart and the
+    records of the months the run asks for (:func:`assets.by_month.rebuild_by_month`)."""
+    definitions = load_maternity_definitions()
+    spc = load_spc_settings()
+    columns = MOTHER_COLUMNS[staged.path[1].removeprefix("maternity_")]
+    imd = _staging(wh, IMD_LSOA, IMD_COLUMNS)
+
+    def build_whole():
+        records = _staging(wh, staged, columns)
+        return whole(records, imd, definitions, spc), len(records), None
+
+    def build_months(stored: pd.DataFrame, months: list[pd.Timestamp]):
+        coverage = first_and_last(wh, staged.path[1], date_column)
+        records = _staging(wh, staged, columns, in_months(date_column, months))
+        table = for_months(stored, records, imd, months, coverage, definitions, spc)
+        return table, len(records), months
+
+    return rebuild_by_month(context, wh, key, build_whole, build_months)
 
 
 def _publish_mart(
@@ -250,20 +288,23 @@ def late_bookings_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
-    definitions = load_maternity_definitions()
-    table = late_bookings_with_spc(
-        _staging(wh, BOOKINGS, MOTHER_COLUMNS["bookings"]),
-        _staging(wh, IMD_LSOA, IMD_COLUMNS),
-        definitions,
-        load_spc_settings(),
+    table, rebuilt = _monthly_mart(
+        context,
+        wh,
+        LATE_BOOKINGS,
+        BOOKINGS,
+        "booking_date",
+        late_bookings_with_spc,
+        late_bookings_for_months,
     )
     return _publish_mart(
         wh,
         LATE_BOOKINGS,
         table,
         "Late antenatal bookings.",
-        late_bookings_descriptions(definitions),
+        late_bookings_descriptions(load_maternity_definitions()),
         {
+            **rebuilt,
             **_chart(table, "late_booking_pct", "late_booking", "late_booking_pct"),
             "all_women_by_year": _yearly(
                 table, ["bookings", "late_bookings", "late_booking_pct", "booked_by_10_weeks_pct"]
@@ -284,20 +325,23 @@ def premature_deliveries_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
-    definitions = load_maternity_definitions()
-    table = premature_deliveries_with_spc(
-        _staging(wh, BIRTHS, MOTHER_COLUMNS["births"]),
-        _staging(wh, IMD_LSOA, IMD_COLUMNS),
-        definitions,
-        load_spc_settings(),
+    table, rebuilt = _monthly_mart(
+        context,
+        wh,
+        PREMATURE_DELIVERIES,
+        BIRTHS,
+        "birth_date",
+        premature_deliveries_with_spc,
+        premature_deliveries_for_months,
     )
     return _publish_mart(
         wh,
         PREMATURE_DELIVERIES,
         table,
         "Premature deliveries.",
-        premature_deliveries_descriptions(definitions),
+        premature_deliveries_descriptions(load_maternity_definitions()),
         {
+            **rebuilt,
             **_chart(table, "preterm_per_1000", "preterm", "preterm_rate"),
             **_chart(
                 table, "extremely_preterm_per_1000", "extremely_preterm", "extremely_preterm_rate"
@@ -404,4 +448,5 @@ SOURCE_SPEC = Source(
     reads=DEPRIVATION_ASSETS,
     job_description="Maternity extracts and MSDS publications to staging, marts and quality tables.",
     sample="cov_pipeline.sample_data.maternity:generate_maternity",
+    monthly_marts=[LATE_BOOKINGS, PREMATURE_DELIVERIES],
 )

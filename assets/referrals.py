@@ -6,11 +6,13 @@ from collections.abc import Iterator
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
+from assets.by_month import first_and_last, rebuild_by_month
 from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
 from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
 from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
 from assets.registry import Source
 from cov_pipeline.charts import png_markdown, spc_chart_png
+from cov_pipeline.months import in_months
 from cov_pipeline.quality import FileFault
 from cov_pipeline.referrals import (
     ALL,
@@ -24,8 +26,15 @@ from cov_pipeline.referrals import (
     load_referrals,
     referral_trends,
     referral_waiting,
+    reporting_months,
+)
+from cov_pipeline.referrals.by_month import (
+    open_from,
+    referral_trends_for_months,
+    referral_waiting_for_months,
 )
 from cov_pipeline.spc import SPC_COLUMNS, load_spc_settings
+from cov_pipeline.warehouse import Warehouse
 from resources.raw_files import RawFilesResource
 from resources.settings import PipelineSettings
 from resources.warehouse import WarehouseResource
@@ -106,6 +115,17 @@ def referrals_staging(
     )
 
 
+def _staged(wh: Warehouse, columns: list[str], where: str | None = None) -> pd.DataFrame:
+    return wh.read_table("staging", STAGING.path[1], columns, where)
+
+
+def _reporting_months(wh: Warehouse) -> pd.DatetimeIndex:
+    """The months a full build of the marts covers (:func:`reporting_months`), from the first
+    referral and the latest extract as the database finds them."""
+    first, last = first_and_last(wh, STAGING.path[1], "referral_date", "extract_date")
+    return reporting_months(pd.DataFrame({"referral_date": [first], "extract_date": [last]}))
+
+
 def spc_chart(rows: pd.DataFrame, value: str, measure: str, prefix: str = "") -> str:
     """The XmR chart of one series of a mart (its SPC columns named ``prefix + spc_...``) as
     Markdown with the PNG inline."""
@@ -143,7 +163,17 @@ def referral_trends_mart(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
     wh = warehouse.warehouse
-    table = referral_trends(wh.read_table("staging", STAGING.path[1], TRENDS_INPUT_COLUMNS))
+
+    def whole():
+        staged = _staged(wh, TRENDS_INPUT_COLUMNS)
+        return referral_trends(staged), len(staged), None
+
+    def by_month(stored: pd.DataFrame, months: list[pd.Timestamp]):
+        reporting = _reporting_months(wh)
+        staged = _staged(wh, TRENDS_INPUT_COLUMNS, in_months("referral_date", months))
+        return referral_trends_for_months(stored, staged, months, reporting), len(staged), months
+
+    table, rebuilt = rebuild_by_month(context, wh, TRENDS, whole, by_month)
     wh.replace_table(
         "marts",
         TRENDS.path[1],
@@ -158,6 +188,7 @@ def referral_trends_mart(
             **table_metadata(
                 "marts", TRENDS.path[1], table, TRENDS_DESCRIPTIONS, warehouse=wh.display_name
             ),
+            **rebuilt,
             "chart": MetadataValue.md(spc_chart(everyone, "referrals", "referrals")),
             "latest_month": _latest(everyone, [*columns, "spc_variation", "spc_rule"]),
         }
@@ -180,9 +211,18 @@ def referral_waiting_mart(
 ) -> MaterializeResult:
     wh = warehouse.warehouse
     threshold = settings.wait_threshold_days()
-    table = referral_waiting(
-        wh.read_table("staging", STAGING.path[1], WAITING_INPUT_COLUMNS), threshold
-    )
+
+    def whole():
+        staged = _staged(wh, WAITING_INPUT_COLUMNS)
+        return referral_waiting(staged, threshold), len(staged), None
+
+    def by_month(stored: pd.DataFrame, months: list[pd.Timestamp]):
+        reporting = _reporting_months(wh)
+        staged = _staged(wh, WAITING_INPUT_COLUMNS, open_from(min(months)))
+        table = referral_waiting_for_months(stored, staged, months, reporting, threshold)
+        return table, len(staged), [month for month in reporting if month >= min(months)]
+
+    table, rebuilt = rebuild_by_month(context, wh, WAITING, whole, by_month)
     wh.replace_table(
         "marts",
         WAITING.path[1],
@@ -205,6 +245,7 @@ def referral_waiting_mart(
             **table_metadata(
                 "marts", WAITING.path[1], table, WAITING_DESCRIPTIONS, warehouse=wh.display_name
             ),
+            **rebuilt,
             "chart": MetadataValue.md(
                 spc_chart(everyone, "waiting_list", "waiting_list", "waiting_list_")
             ),
@@ -234,4 +275,5 @@ SOURCE_SPEC = Source(
     reads=DEPRIVATION_ASSETS,
     job_description="Referral extracts of the young people's service to staging, marts and quality.",
     sample="cov_pipeline.sample_data.referrals:generate_referrals",
+    monthly_marts=[TRENDS, WAITING],
 )

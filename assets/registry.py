@@ -30,6 +30,8 @@ class Source:
     (``(out_dir, rng, scale, profile) -> paths written``, its random generator seeded by
     ``name``): the function, or its ``"module:function"`` path, which the code location leaves
     unimported (the generators' imports cost most of a second at every load).
+    ``monthly_marts`` its marts that a run can rebuild by month (the job ``rebuild_months``,
+    :mod:`cov_pipeline.months`).
     """
 
     name: str
@@ -41,6 +43,7 @@ class Source:
     reads: Sequence[AssetsDefinition] = ()
     job_description: str = ""
     sample: str | Callable[..., list[Path]] | None = None
+    monthly_marts: Sequence[AssetKey] = ()
     marts: Sequence[AssetKey] = field(init=False)
 
     def __post_init__(self):

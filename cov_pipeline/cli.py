@@ -22,6 +22,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from cov_pipeline import settings
+from cov_pipeline.months import MONTHS_TAG, parse_months
 from cov_pipeline.warehouse import SCHEMAS, Warehouse
 from cov_pipeline.warehouse_lock import WarehouseLock
 
@@ -77,9 +78,10 @@ def _instance(home: Path) -> Iterator[object]:
         yield instance
 
 
-def refresh(job_name: str = "refresh_all") -> int:
+def refresh(job_name: str = "refresh_all", months: str = "") -> int:
     """Run a job (everything by default) as a run of the instance, print its progress and what
-    was written; 0 when it succeeded."""
+    was written; 0 when it succeeded. ``months`` (``2024-06,2024-07``) tags the run to rebuild
+    only those months of the monthly marts (``cov_pipeline/months.py``)."""
     home = _use_project_dagster_home()
     sys.stdout.reconfigure(line_buffering=True)  # progress and errors in the order they happen
     from dagster import DagsterEventType, DagsterRunStatus
@@ -91,6 +93,8 @@ def refresh(job_name: str = "refresh_all") -> int:
     print(
         f"materialising job {job_name!r} from {settings.raw_dir()} into {_warehouse().display_name}"
     )
+    if months:
+        print(f"rebuilding the months {months} of the monthly marts ({MONTHS_TAG}={months})")
     print(f"(Dagster home {home}; open the UI on it with:\n  {ui_command(home)} )")
     with _instance(home) as instance:
         for line in mark_dead_runs(instance):
@@ -104,7 +108,11 @@ def refresh(job_name: str = "refresh_all") -> int:
             # this command prints the run's progress, failures and warnings itself (below),
             # one line each; Dagster's console log would add its stack traces
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            tags={WORKER_TAG: Worker.this_process().tag(), "cov/started_by": "cov-pipeline"},
+            tags={
+                WORKER_TAG: Worker.this_process().tag(),
+                "cov/started_by": "cov-pipeline",
+                **({MONTHS_TAG: months} if months else {}),
+            },
             job_code_origin=job.get_python_origin(),
         )
         print(f"run {run.run_id} ({run.run_id[:8]} in the UI)")
@@ -215,7 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser(
         "refresh", help="materialise the whole graph (or one job) and summarise"
     )
-    run.add_argument("--job", default="refresh_all", help="job to run (default: refresh_all)")
+    run.add_argument("--job", help="job to run (default: refresh_all; rebuild_months with --month)")
+    run.add_argument(
+        "--month",
+        action="append",
+        default=[],
+        metavar="YYYY-MM[:YYYY-MM]",
+        help="rebuild only this month (or range) of the monthly marts after a corrected extract; "
+        "may be repeated",
+    )
     commands.add_parser("summary", help="print the tables in the warehouse")
     start_ui = commands.add_parser(
         "ui", help="start the Dagster UI and daemon (dagster dev) on the project's instance"
@@ -224,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     start_ui.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     args = parser.parse_args(argv)
     if args.command == "refresh":
-        return refresh(args.job)
+        months = ",".join(args.month)
+        try:
+            parse_months(months) if months else None
+        except ValueError as error:
+            parser.error(str(error))
+        return refresh(args.job or ("rebuild_months" if months else "refresh_all"), months)
     if args.command == "ui":
         return ui(args.port, args.host)
     return summary()

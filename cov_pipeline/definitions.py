@@ -28,6 +28,7 @@ from assets.published import DISCLOSURE_SUMMARY, PUBLISHED_ASSETS, PUBLISHED_CHE
 from assets.registry import Source, by_group, project_sources
 from assets.reporting import reporting_assets
 from cov_pipeline import settings
+from cov_pipeline.months import MONTHS_TAG
 from cov_pipeline.one_writer import one_writer
 from resources.fingertips_api import FingertipsApiResource
 from resources.great_expectations import GreatExpectationsResource
@@ -76,6 +77,26 @@ def source_selection(group: str, *reads) -> AssetSelection:
     of those reference tables: the deprivation lookup feeds maternity and referrals alike, and a
     new referral extract must not rebuild the maternity marts."""
     return AssetSelection.groups(group).downstream() | AssetSelection.assets(*reads)
+
+
+def rebuild_months_job(sources: Sequence[Source]):
+    """``rebuild_months``: the jobs of the sources with monthly marts in one, for a run that
+    rebuilds chosen months (the run tag ``cov/months``): their staging from every raw file, the
+    monthly marts by month (cov_pipeline/months.py), their other marts and what is built from
+    them whole."""
+    selection = AssetSelection.assets()
+    for source in sources:
+        selection = selection | source_selection(source.group, *source.reads)
+    marts = ", ".join(key.path[1] for s in sources for key in s.monthly_marts)
+    return define_asset_job(
+        "rebuild_months",
+        selection=selection,
+        description=f"Rebuild the months named by the run tag {MONTHS_TAG} (e.g. 2024-06, "
+        f"2024-06,2024-07 or 2024-06:2024-09) of the monthly marts ({marts}) after a corrected "
+        "extract: staging is rebuilt from every raw file, those months' rows are recomputed "
+        "and merged with the stored ones, SPC is recomputed over the whole series, and what "
+        "depends on the marts is rebuilt. Without the tag it rebuilds every month.",
+    )
 
 
 # Read by every source's mart or by the benchmark: the reference tables.
@@ -132,6 +153,9 @@ def build_pipeline(sources: Sequence[Source]) -> Pipeline:
         jobs.append(job)
         for source in members:
             job_of_folder.setdefault(source.raw_folder, job.name)
+    monthly = [s for s in sources if s.monthly_marts]
+    if monthly:
+        jobs.append(rebuild_months_job(monthly))
     jobs.append(fingertips_download_job)
     sensors = [raw_folder_sensor(folder, job) for folder, job in job_of_folder.items()]
     return Pipeline(assets, checks, jobs, sensors, [nightly_schedule(refresh_all.name)])

@@ -191,3 +191,12 @@ def test_each_source_job_selects_its_group_its_reference_and_what_is_built_from_
     # the nightly job holds every table
     nightly = defs.resolve_job_def("refresh_all").asset_layer.executable_asset_keys
     assert {k.to_user_string() for k in nightly} == set(group_of)
+
+
+def test_the_month_rebuild_job_is_the_maternity_and_referrals_jobs_in_one():
+    def selected(job_name):
+        return defs.resolve_job_def(job_name).asset_layer.executable_asset_keys
+
+    assert selected("rebuild_months") == selected("maternity") | selected("referrals")
+    # nothing starts it unattended: the nightly run, the sensors rebuild every month
+    assert "rebuild_months" not in {s.job_name for s in (*defs.schedules, *defs.sensors)}

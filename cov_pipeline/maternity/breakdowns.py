@@ -178,14 +178,7 @@ def count_by_period(
     extra key.
     """
     names = list(counts)
-    columns = [
-        "period_start",
-        "period_type",
-        "breakdown",
-        "breakdown_value",
-        *([extra.name] if extra else []),
-        *names,
-    ]
+    columns = _columns(names, extra)
     month = np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[M]")
     present = ~np.isnat(month)
     if coverage is None:
@@ -194,6 +187,21 @@ def count_by_period(
         coverage = (pd.Timestamp(month[present].min()), pd.Timestamp(month[present].max()))
     months = pd.date_range(coverage[0], coverage[1], freq="MS")
     monthly = _monthly_cells(month, present, months, codes, counts, categories, extra)
+    return table_from_monthly(months, monthly, names, categories, period_types, extra)
+
+
+def table_from_monthly(
+    months: pd.DatetimeIndex,
+    monthly: np.ndarray,
+    names: Sequence[str],
+    categories: Mapping[str, Sequence[str]],
+    period_types: Sequence[str] = PERIOD_TYPES,
+    extra: Extra | None = None,
+) -> pd.DataFrame:
+    """The long table of :func:`count_by_period` from its monthly cells (months × cells ×
+    counts, as :func:`monthly_counts` gives them): the months, and the quarters and years all of
+    whose months are in ``months``, in display order."""
+    columns = _columns(names, extra)
     # the cells of one period, in display order: breakdown, value, extra key
     n_extra = len(extra.values) if extra else 1
     cell_breakdown = np.concatenate(
@@ -223,6 +231,41 @@ def count_by_period(
     return pd.DataFrame(
         {c: np.concatenate([part[c] for part in parts]) for c in columns}, columns=columns
     )
+
+
+def _columns(names: Sequence[str], extra: Extra | None) -> list[str]:
+    keys = ["period_start", "period_type", "breakdown", "breakdown_value"]
+    return [*keys, *([extra.name] if extra else []), *names]
+
+
+def monthly_counts(
+    dates: pd.Series,
+    codes: Mapping[str, np.ndarray],
+    counts: Mapping[str, np.ndarray],
+    categories: Mapping[str, Sequence[str]],
+    months: pd.DatetimeIndex,
+) -> np.ndarray:
+    """The counts of the records summed per month of ``months`` and cell (months × cells ×
+    counts); a record dated outside ``months`` is in none."""
+    month = np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[M]")
+    return _monthly_cells(month, ~np.isnat(month), months, codes, counts, categories, None)
+
+
+def stored_monthly_counts(
+    table: pd.DataFrame, names: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The months of a mart built by :func:`count_by_period` (without ``extra``) and its monthly
+    cells (months × cells × counts), read back from its month rows: what
+    :func:`table_from_monthly` builds the mart from."""
+    rows = _sort(table[table["period_type"] == "month"], categories)
+    months = pd.DatetimeIndex(rows["period_start"].unique()).astype("datetime64[ns]")
+    n_cells = sum(len(values) for values in categories.values())
+    if len(rows) != len(months) * n_cells:
+        raise ValueError(
+            f"the mart holds {len(rows)} month rows, not {len(months)} months × {n_cells} cells"
+        )
+    counts = rows[list(names)].to_numpy(dtype=np.int64)
+    return months, counts.reshape(len(months), n_cells, len(names))
 
 
 def _monthly_cells(

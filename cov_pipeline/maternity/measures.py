@@ -59,19 +59,23 @@ def late_bookings(
     days (NICE NG201 ambition); late = >= 91 days; very late = >= 141 days. Before disclosure
     control: :func:`build_late_bookings` adds SPC and suppression.
     """
-    d = definitions or MaternityDefinitions()
-    gestation = bookings["gestation_at_booking_days"].to_numpy(dtype="int64")
-    counts = {
-        "bookings": np.ones(len(bookings), dtype=np.int64),
-        "booked_by_10_weeks": gestation <= d.booked_by_days,
-        "late_bookings": is_late_booking(gestation, d),
-        "very_late_bookings": gestation >= d.very_late_booking_from_days,
-    }
+    counts = booking_counts(bookings, definitions or MaternityDefinitions())
     table = count_by_period(
         bookings["booking_date"], breakdown_codes(bookings, imd), counts, BREAKDOWNS
     )
     add_late_booking_shares(table)
     return table
+
+
+def booking_counts(bookings: pd.DataFrame, d: MaternityDefinitions) -> dict[str, np.ndarray]:
+    """What each booking counts for (``BOOKING_COUNTS``): 1 or 0 per booking."""
+    gestation = bookings["gestation_at_booking_days"].to_numpy(dtype="int64")
+    return {
+        "bookings": np.ones(len(bookings), dtype=np.int64),
+        "booked_by_10_weeks": gestation <= d.booked_by_days,
+        "late_bookings": is_late_booking(gestation, d),
+        "very_late_bookings": gestation >= d.very_late_booking_from_days,
+    }
 
 
 BOOKING_COUNTS = ("bookings", "booked_by_10_weeks", "late_bookings", "very_late_bookings")
@@ -109,9 +113,16 @@ def premature_deliveries(
     women and each breakdown, as crude rates per 1,000 births with Byars / exact Poisson 95% CIs
     (the method of Fingertips indicator 91743). Periods are by date of birth.
     """
-    d = definitions or MaternityDefinitions()
+    counts = birth_counts(births, definitions or MaternityDefinitions())
+    table = count_by_period(births["birth_date"], breakdown_codes(births, imd), counts, BREAKDOWNS)
+    add_birth_rates(table)
+    return table
+
+
+def birth_counts(births: pd.DataFrame, d: MaternityDefinitions) -> dict[str, np.ndarray]:
+    """What each baby counts for (``BIRTH_COUNTS``): 1 or 0 per baby."""
     gestation = births["gestation_at_birth_days"].to_numpy(dtype="int64")
-    counts = {
+    return {
         "births": np.ones(len(births), dtype=np.int64),
         "live_births": _is(births["birth_outcome"], "live"),
         "stillbirths": _is(births["birth_outcome"], "stillbirth"),
@@ -120,9 +131,6 @@ def premature_deliveries(
         & (gestation < d.moderate_preterm_from_days),
         "extremely_preterm_births": gestation < d.very_preterm_from_days,
     }
-    table = count_by_period(births["birth_date"], breakdown_codes(births, imd), counts, BREAKDOWNS)
-    add_birth_rates(table)
-    return table
 
 
 BIRTH_COUNTS = (
@@ -407,7 +415,13 @@ def late_bookings_with_spc(
 ) -> pd.DataFrame:
     """:func:`late_bookings` with SPC on the monthly late booking % for all women (measure
     ``late_booking_pct``)."""
-    table = late_bookings(bookings, imd, definitions)
+    return late_booking_spc(late_bookings(bookings, imd, definitions), spc_settings)
+
+
+def late_booking_spc(
+    table: pd.DataFrame, spc_settings: Mapping[str, SpcSettings] | None
+) -> pd.DataFrame:
+    """The SPC columns of ``marts.late_bookings`` on its monthly late booking %."""
     settings = _spc_settings(spc_settings, "late_booking_pct")
     return add_spc(table, "late_booking_pct", settings, "late_booking")
 
@@ -431,7 +445,14 @@ def premature_deliveries_with_spc(
 ) -> pd.DataFrame:
     """:func:`premature_deliveries` with SPC on the monthly preterm and extremely preterm rates
     for all women (measures ``preterm_rate``, ``extremely_preterm_rate``)."""
-    table = premature_deliveries(births, imd, definitions)
+    return premature_delivery_spc(premature_deliveries(births, imd, definitions), spc_settings)
+
+
+def premature_delivery_spc(
+    table: pd.DataFrame, spc_settings: Mapping[str, SpcSettings] | None
+) -> pd.DataFrame:
+    """The SPC columns of ``marts.premature_deliveries`` on its monthly preterm and extremely
+    preterm rates."""
     preterm = _spc_settings(spc_settings, "preterm_rate")
     extremely = _spc_settings(spc_settings, "extremely_preterm_rate")
     table = add_spc(table, "preterm_per_1000", preterm, "preterm")

@@ -214,14 +214,30 @@ def monthly_referrals(referrals: pd.DataFrame) -> pd.DataFrame:
     month: a month without referrals in a category is a true zero.
     """
     months = reporting_months(referrals)
+    cells, counts = referral_counts(referrals, months)
+    return trends_from_counts(cells, months, counts)
+
+
+def referral_counts(
+    referrals: pd.DataFrame, months: pd.DatetimeIndex
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The mart's cells and the referrals received in each cell and month (cells × months); a
+    referral dated outside ``months`` counts in none."""
     cells, codes = breakdown_cells(referrals)
     k = len(months)
-    size = len(cells) * k
-    grid = _grid(cells, months)
     position = month_positions(referrals["referral_date"], months)
     inside = np.flatnonzero((position >= 0) & (position < k))
-    counts = _count(_flat(codes, inside, position[inside], k), size).reshape(len(cells), k)
+    counts = _count(_flat(codes, inside, position[inside], k), len(cells) * k)
+    return cells, counts.reshape(len(cells), k)
 
+
+def trends_from_counts(
+    cells: pd.DataFrame, months: pd.DatetimeIndex, counts: np.ndarray
+) -> pd.DataFrame:
+    """:func:`monthly_referrals` from the counts per cell and month (:func:`referral_counts`):
+    the rolling 12-month totals and the changes on a year earlier are derived from them."""
+    k = len(months)
+    grid = _grid(cells, months)
     totals = np.cumsum(counts, axis=1)
     rolling = np.full(counts.shape, np.nan)
     if k >= 12:
@@ -249,7 +265,14 @@ def referral_trends(
     (demand is neutral: special causes are high or low, not better or worse), at full detail
     (the published tier withholds small numbers).
     """
-    table = _with_spc(monthly_referrals(referrals), "referrals", "referrals", spc_settings)
+    return trends_with_spc(monthly_referrals(referrals), spc_settings)
+
+
+def trends_with_spc(
+    grid: pd.DataFrame, spc_settings: Mapping[str, SpcSettings] | None = None
+) -> pd.DataFrame:
+    """``marts.referral_trends`` from :func:`monthly_referrals`: the XmR columns added."""
+    table = _with_spc(grid, "referrals", "referrals", spc_settings)
     return table[list(TRENDS_DESCRIPTIONS)].reset_index(drop=True)
 
 
@@ -288,7 +311,9 @@ def waiting_snapshots(
 
 
 def waiting_figures(
-    referrals: pd.DataFrame, threshold_days: int = DEFAULT_REFERRAL_WAIT_THRESHOLD_DAYS
+    referrals: pd.DataFrame,
+    threshold_days: int = DEFAULT_REFERRAL_WAIT_THRESHOLD_DAYS,
+    months: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """The waiting list at each month end and waiting times, for all and by each breakdown;
     before SPC.
@@ -296,9 +321,10 @@ def waiting_figures(
     Waiting list (see :func:`waiting_snapshots`), with the median, 90th percentile and number
     waiting more than ``threshold_days`` of the days waited so far; for those first seen in the
     month, the median and 90th percentile of days from referral to first contact; discharges in
-    the month (seen or not). Percentiles by ``PERCENTILE_METHOD``.
+    the month (seen or not). Percentiles by ``PERCENTILE_METHOD``. The months are the
+    :func:`reporting_months` of ``referrals`` unless given.
     """
-    months = reporting_months(referrals)
+    months = reporting_months(referrals) if months is None else months
     cells, codes = breakdown_cells(referrals)
     k = len(months)
     size = len(cells) * k
@@ -345,7 +371,13 @@ def referral_waiting(
     """:func:`waiting_figures` with XmR columns on the waiting list and on the median wait to
     first contact (lower is better for both), at full detail.
     """
-    grid = waiting_figures(referrals, threshold_days)
+    return waiting_with_spc(waiting_figures(referrals, threshold_days), spc_settings)
+
+
+def waiting_with_spc(
+    grid: pd.DataFrame, spc_settings: Mapping[str, SpcSettings] | None = None
+) -> pd.DataFrame:
+    """``marts.referral_waiting`` from :func:`waiting_figures`: the XmR columns and the types."""
     settings = spc_settings if spc_settings is not None else load_spc_settings()  # read once
     table = _with_spc(grid, "waiting_list", "waiting_list", settings, "waiting_list_")
     table = _with_spc(

@@ -841,3 +841,45 @@ def test_percentiles_per_cell_are_those_of_pandas_groupby_quantile():
         grouped = pd.Series(np.repeat(values, 2)).groupby(cells.ravel())
         for got, q in zip(_percentiles(cells, values, 10), (0.5, 0.9), strict=True):
             np.testing.assert_array_equal(got, grouped.quantile(q).reindex(range(10)).to_numpy())
+
+
+def test_a_month_rebuilt_from_its_referrals_gives_the_marts_of_a_full_build(tmp_path, six):
+    from cov_pipeline.months import RebuildWhole
+    from cov_pipeline.referrals import reporting_months
+    from cov_pipeline.referrals.by_month import (
+        referral_trends_for_months,
+        referral_waiting_for_months,
+    )
+
+    # R5 (referred in February, waiting at the February and March month ends) corrected
+    fixture = [
+        row("R5", "2024-02-15", need="HH") if r.startswith("R5,") else r for r in WAITING_FIXTURE
+    ]
+    (tmp_path / "corrected").mkdir()
+    corrected = load([write(tmp_path / "corrected", "referrals_2024-04-01.csv", fixture)]).staging
+    february = [pd.Timestamp("2024-02-01")]
+    reporting = reporting_months(corrected)
+    in_february = corrected[corrected["referral_date"].dt.month == 2]
+    open_then = corrected[
+        corrected["first_contact_date"].isna()
+        | corrected["discharge_date"].isna()
+        | (corrected["first_contact_date"] >= february[0])
+        | (corrected["discharge_date"] >= february[0])
+    ]
+    trends = referral_trends_for_months(referral_trends(six), in_february, february, reporting)
+    pd.testing.assert_frame_equal(trends, referral_trends(corrected))
+    waiting = referral_waiting_for_months(
+        referral_waiting(six, 42), open_then, february, reporting, 42
+    )
+    pd.testing.assert_frame_equal(waiting, referral_waiting(corrected, 42))
+    assert not waiting.equals(referral_waiting(six, 42))
+
+    # a stored mart that cannot be the base: rebuilt whole, saying why
+    with pytest.raises(RebuildWhole, match="outside the mart's months"):
+        referral_trends_for_months(trends, in_february, [pd.Timestamp("2025-01-01")], reporting)
+    with pytest.raises(RebuildWhole, match="does not read back"):
+        referral_trends_for_months(
+            trends.drop(columns="referrals"), in_february, february, reporting
+        )
+    with pytest.raises(RebuildWhole, match="another threshold"):
+        referral_waiting_for_months(waiting, open_then, february, reporting, 28)
