@@ -2,7 +2,7 @@
 quarantine, and the proxy-measure marts (late bookings, premature deliveries, pregnancy outcomes,
 preterm outcomes) with SPC charts, at full detail for the team."""
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 from dagster import (
@@ -13,9 +13,9 @@ from dagster import (
 )
 
 from assets.by_month import first_and_last, rebuild_by_month
-from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
+from assets.checks import StagedTable, mart_asset, publish_mart, publish_staging, staging_asset
 from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
-from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
+from assets.metadata import fail_on_file_fault, markdown_table
 from assets.registry import Source
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.maternity import (
@@ -256,26 +256,6 @@ def _monthly_mart(
     return rebuild_by_month(context, wh, key, build_whole, build_months)
 
 
-def _publish_mart(
-    wh: Warehouse,
-    key: AssetKey,
-    table: pd.DataFrame,
-    table_description: str,
-    column_descriptions: Mapping[str, str],
-    metadata: dict,
-) -> MaterializeResult:
-    """Replace the mart in the warehouse and report it: the table metadata every mart shows,
-    then the mart's own charts and summaries."""
-    name = key.path[1]
-    wh.replace_table("marts", name, table, table_description, column_descriptions)
-    return MaterializeResult(
-        metadata={
-            **table_metadata("marts", name, table, column_descriptions, warehouse=wh.display_name),
-            **metadata,
-        }
-    )
-
-
 @_mart_asset(
     LATE_BOOKINGS,
     [BOOKINGS, IMD_LSOA],
@@ -297,7 +277,7 @@ def late_bookings_mart(
         late_bookings_with_spc,
         late_bookings_for_months,
     )
-    return _publish_mart(
+    return publish_mart(
         wh,
         LATE_BOOKINGS,
         table,
@@ -334,7 +314,7 @@ def premature_deliveries_mart(
         premature_deliveries_with_spc,
         premature_deliveries_for_months,
     )
-    return _publish_mart(
+    return publish_mart(
         wh,
         PREMATURE_DELIVERIES,
         table,
@@ -371,7 +351,7 @@ def pregnancy_outcomes_mart(
         _staging(wh, TERMINATIONS),
         area_code,
     )
-    return _publish_mart(
+    return publish_mart(
         wh,
         PREGNANCY_OUTCOMES,
         table,
@@ -404,7 +384,7 @@ def preterm_outcomes_mart(
         definitions,
     )
     everyone = table[table["breakdown"] == "all"]
-    return _publish_mart(
+    return publish_mart(
         wh,
         PRETERM_OUTCOMES,
         table,

@@ -7,9 +7,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
 from assets.by_month import first_and_last, rebuild_by_month
-from assets.checks import StagedTable, mart_asset, publish_staging, staging_asset
+from assets.checks import StagedTable, mart_asset, publish_mart, publish_staging, staging_asset
 from assets.deprivation import DEPRIVATION_ASSETS, IMD_LSOA
-from assets.metadata import fail_on_file_fault, markdown_table, table_metadata
+from assets.metadata import fail_on_file_fault, markdown_table
 from assets.registry import Source
 from cov_pipeline.charts import png_markdown, spc_chart_png
 from cov_pipeline.months import in_months
@@ -174,24 +174,19 @@ def referral_trends_mart(
         return referral_trends_for_months(stored, staged, months, reporting), len(staged), months
 
     table, rebuilt = rebuild_by_month(context, wh, TRENDS, whole, by_month)
-    wh.replace_table(
-        "marts",
-        TRENDS.path[1],
+    everyone = table[table["breakdown"] == ALL]
+    columns = ["month", "referrals", "referrals_rolling_12m", "change_on_last_year"]
+    return publish_mart(
+        wh,
+        TRENDS,
         table,
         "Referrals to the young people's risky-behaviour service by month, with SPC.",
         TRENDS_DESCRIPTIONS,
-    )
-    everyone = table[table["breakdown"] == ALL]
-    columns = ["month", "referrals", "referrals_rolling_12m", "change_on_last_year"]
-    return MaterializeResult(
-        metadata={
-            **table_metadata(
-                "marts", TRENDS.path[1], table, TRENDS_DESCRIPTIONS, warehouse=wh.display_name
-            ),
+        {
             **rebuilt,
             "chart": MetadataValue.md(spc_chart(everyone, "referrals", "referrals")),
             "latest_month": _latest(everyone, [*columns, "spc_variation", "spc_rule"]),
-        }
+        },
     )
 
 
@@ -223,13 +218,6 @@ def referral_waiting_mart(
         return table, len(staged), [month for month in reporting if month >= min(months)]
 
     table, rebuilt = rebuild_by_month(context, wh, WAITING, whole, by_month)
-    wh.replace_table(
-        "marts",
-        WAITING.path[1],
-        table,
-        "Waiting list and waiting times of the young people's risky-behaviour service by month.",
-        WAITING_DESCRIPTIONS,
-    )
     everyone = table[table["breakdown"] == ALL]
     columns = [
         "month",
@@ -240,11 +228,13 @@ def referral_waiting_mart(
         "waiting_list_spc_variation",
         "median_wait_spc_variation",
     ]
-    return MaterializeResult(
-        metadata={
-            **table_metadata(
-                "marts", WAITING.path[1], table, WAITING_DESCRIPTIONS, warehouse=wh.display_name
-            ),
+    return publish_mart(
+        wh,
+        WAITING,
+        table,
+        "Waiting list and waiting times of the young people's risky-behaviour service by month.",
+        WAITING_DESCRIPTIONS,
+        {
             **rebuilt,
             "chart": MetadataValue.md(
                 spc_chart(everyone, "waiting_list", "waiting_list", "waiting_list_")
@@ -259,7 +249,7 @@ def referral_waiting_mart(
             "recent_months": MetadataValue.md(
                 markdown_table(everyone.sort_values("month", ascending=False)[columns[:5]], rows=12)
             ),
-        }
+        },
     )
 
 
