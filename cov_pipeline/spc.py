@@ -510,16 +510,19 @@ def _variation_labels(
 
 
 def _assurance_labels(
-    lower: np.ndarray, upper: np.ndarray, target: float | None, improvement: str
+    lower: np.ndarray, upper: np.ndarray, target: float | np.ndarray | None, improvement: str
 ) -> np.ndarray:
+    """Assurance of each point against ``target``: one number, or one per point (a
+    trajectory, NaN where the point has none: null assurance there)."""
     if target is None:
         return np.full(len(lower), None, dtype=object)
     # A target exactly on a limit is inconsistent: a point on the limit is as likely as not.
-    if improvement == "down":
-        passing, failing = upper < target, lower > target
-    else:
-        passing, failing = lower > target, upper < target
-    known = np.isfinite(lower) & np.isfinite(upper)
+    with np.errstate(invalid="ignore"):
+        if improvement == "down":
+            passing, failing = upper < target, lower > target
+        else:
+            passing, failing = lower > target, upper < target
+    known = np.isfinite(lower) & np.isfinite(upper) & np.isfinite(target)
     return np.select(
         [~known, passing, failing],
         [None, "consistently_passing", "consistently_failing"],
@@ -535,6 +538,7 @@ def spc_series(
     *,
     improvement: Literal["down", "up", "neutral"] = "down",
     target: float | None = None,
+    trajectory_col: str | None = None,
     baseline_periods: int | None = None,
     rebases: Iterable[Rebase | tuple[object, str]] = (),
     min_points_warning: int = SHORT_SERIES_POINTS,
@@ -563,6 +567,13 @@ def spc_series(
     consistently, otherwise (a target on a limit included) inconsistent ("up" the reverse); a
     neutral measure takes no target.
 
+    ``trajectory_col`` names a column of per-row targets (a trajectory: a target that changes
+    over time). Each point's ``spc_assurance`` then compares that point's limits with that
+    point's trajectory value, by the same strict inequalities as a fixed target (a value
+    exactly on a limit is inconsistent); a row with no trajectory value gets null assurance.
+    A fixed ``target`` and a ``trajectory_col`` together are refused (``ValueError``), as is a
+    trajectory on a neutral measure.
+
     ``baseline_periods`` (>= 12): in each segment, the first N non-missing points set the
     centre and limits, which then extend over the rest of the segment. ``rebases``: (period,
     reason) pairs or :class:`Rebase`; a segment starts at each rebase period, with its own
@@ -586,8 +597,22 @@ def spc_series(
     except SpcConfigError as exc:
         raise ValueError(str(exc)) from None
     rebase_list = _check_rebases(rebases, where=where)
+    if trajectory_col is not None:
+        if target is not None:
+            raise ValueError(
+                f"{where}: give a fixed target or a trajectory column, not both (target="
+                f"{target!r}, trajectory_col={trajectory_col!r}); put a fixed target in the "
+                "trajectory column if the series needs both"
+            )
+        if improvement == "neutral":
+            raise ValueError(
+                f"{where}: a trajectory needs an improvement direction ('down' or 'up'); "
+                "a neutral measure cannot pass or fail one"
+            )
     keys = as_list(group_cols)
-    missing_cols = [c for c in [value_col, period_col, *keys] if c not in frame.columns]
+    trajectory_cols = [] if trajectory_col is None else [trajectory_col]
+    needed = [value_col, period_col, *keys, *trajectory_cols]
+    missing_cols = [c for c in needed if c not in frame.columns]
     if missing_cols:
         raise KeyError(f"{where}: frame has no column(s) {missing_cols}")
     if frame[period_col].isna().any():
@@ -660,7 +685,14 @@ def spc_series(
     flagged = np.logical_or.reduce(conditions) if conditions else np.zeros(n, dtype=bool)
     label_side = np.where(rule == "trend", trend_direction, side)
     variation = _variation_labels(flagged, label_side, improvement, judged)
-    assurance = _assurance_labels(row["lower_limit"], row["upper_limit"], target, improvement)
+    per_point_target = (
+        target
+        if trajectory_col is None
+        else np.atleast_1d(as_float_array(frame[trajectory_col])).astype(float)[order]
+    )
+    assurance = _assurance_labels(
+        row["lower_limit"], row["upper_limit"], per_point_target, improvement
+    )
     assurance[~judged] = None
 
     def null_where_missing(values: np.ndarray) -> np.ndarray:
