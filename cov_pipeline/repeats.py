@@ -17,13 +17,19 @@ A source may also declare that a second copy inside one file is a fault of that 
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from cov_pipeline.quality import IDENTICAL_COPY, REVISED, REVISION_COLUMNS
+from cov_pipeline.quality import (
+    IDENTICAL_COPY,
+    REVISED,
+    REVISION_COLUMNS,
+    SourceFile,
+    empty_revisions,
+)
 
 
 def _by_file_name(name: str) -> str:
@@ -204,16 +210,19 @@ def revision_rows(
     return frame.astype({"kept_line": "int64", "line_number": "int64"})
 
 
+@dataclass
 class CountsRepeats:
     """What a load reports whose staged rows count their identical copies
     (``source_row_count``) and whose revisions table records the copies and the superseded
-    versions: the rows it accounts for, and the rows quarantined as conflicting (their reason
-    starts with the source's ``CONFLICT`` words)."""
+    versions: its tables and files, the rows it accounts for, and the rows quarantined as
+    conflicting (their reason starts with the source's ``CONFLICT`` words)."""
 
     CONFLICT: ClassVar[str]
     staging: pd.DataFrame
     quarantine: pd.DataFrame
-    revisions: pd.DataFrame
+    files: list[SourceFile] = field(default_factory=list)
+    input_rows: int = 0
+    revisions: pd.DataFrame = field(default_factory=empty_revisions)
 
     @property
     def rows_accounted_for(self) -> int:

@@ -9,7 +9,7 @@ rows are parsed, raises :class:`FileFault` naming the file before anything is wr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,6 @@ from cov_pipeline.quality import (
     FileFault,
     SourceFile,
     empty_quarantine,
-    empty_revisions,
     quarantine_frame,
 )
 from cov_pipeline.raw_reader import (
@@ -47,12 +46,6 @@ class FingertipsLoad(CountsRepeats):
     """The outcome of loading a folder of exports."""
 
     CONFLICT = CONFLICT
-
-    staging: pd.DataFrame
-    quarantine: pd.DataFrame
-    files: list[SourceFile] = field(default_factory=list)
-    input_rows: int = 0
-    revisions: pd.DataFrame = field(default_factory=empty_revisions)
 
     @property
     def duplicate_rows_merged(self) -> int:

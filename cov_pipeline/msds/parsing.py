@@ -8,7 +8,7 @@ file fault, or an error while parsing a file, raises :class:`FileFault` naming t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,12 +59,6 @@ class MsdsLoad(CountsRepeats):
     """The outcome of loading every MSDS file."""
 
     CONFLICT = CONFLICT
-
-    staging: pd.DataFrame
-    quarantine: pd.DataFrame
-    files: list[SourceFile] = field(default_factory=list)
-    input_rows: int = 0
-    revisions: pd.DataFrame = field(default_factory=empty_revisions)
 
     @property
     def restored_zero_rows(self) -> int:
