@@ -4,15 +4,12 @@ NUL, so the reason shows it as \\x00 and the record's JSON as \\u0000; nothing i
 import json
 
 import numpy as np
-from dagster import DagsterInstance, materialize
 
 from assets.deprivation import imd_lsoa
 from assets.maternity import MATERNITY_ASSETS
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import materialize_on
 
 BOOKINGS = (
     "booking_pseudo_id,booking_date,gestation_at_booking_days,mother_age_band,ethnic_category,"
@@ -48,16 +45,7 @@ def test_a_nul_byte_in_a_pseudo_id_is_quarantined_on_either_warehouse(
         + '\n2024,E08000026,Coventry,Local authority,"1,234",40,80,300,350,260,204,15.0\n'
     )
     monkeypatch.setenv("COV_QUARANTINE_CEILING", "1")  # a six-row extract
-    result = materialize(
-        [imd_lsoa, *MATERNITY_ASSETS],
-        resources={
-            "warehouse": WarehouseResource(url=warehouse_url),
-            "raw_files": RawFilesResource(raw_dir=str(raw)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    result = materialize_on([imd_lsoa, *MATERNITY_ASSETS], raw, warehouse_url)
     assert result.success
     wh = Warehouse(warehouse_url)
     try:
@@ -88,16 +76,7 @@ def test_a_raw_folder_that_cannot_be_read_fails_the_step_naming_it(tmp_path, mon
 
     monkeypatch.setattr(reader.os, "scandir", refuse)
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    result = materialize(
-        [imd_lsoa],
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    result = materialize_on([imd_lsoa], raw, url)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.user_failure_data.description

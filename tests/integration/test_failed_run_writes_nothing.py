@@ -4,26 +4,14 @@ as the previous run left them, and the failed checks are reported with the reaso
 from __future__ import annotations
 
 import pandas as pd
-from dagster import DagsterInstance, materialize
 
 from cov_pipeline.definitions import ASSETS
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import materialize_on
 
 
 def run(raw_dir, url):
-    return materialize(
-        ASSETS,
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize_on(ASSETS, raw_dir, url)
 
 
 def tables(url) -> dict[str, pd.DataFrame]:

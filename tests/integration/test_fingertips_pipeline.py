@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance
 
 from cov_pipeline.definitions import ASSETS
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import materialize_on
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
 
@@ -40,17 +38,7 @@ def run(
     instance: DagsterInstance | None = None,
     selection: AssetSelection | None = FINGERTIPS,
 ):
-    return materialize(
-        ASSETS,
-        selection=selection,
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=instance or DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize_on(ASSETS, raw_dir, url, selection=selection, instance=instance)
 
 
 def snapshot(url: str) -> dict[str, pd.DataFrame]:
@@ -176,17 +164,8 @@ def test_one_source_job_runs_alone_on_a_fresh_warehouse(raw_dir, duckdb_url):
     """A sensor may start one source's job before any other source has been loaded."""
     from dagster import AssetSelection
 
-    result = materialize(
-        ASSETS,
-        selection=AssetSelection.groups("household_survey").downstream(),
-        resources={
-            "warehouse": WarehouseResource(url=duckdb_url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    selection = AssetSelection.groups("household_survey").downstream()
+    result = materialize_on(ASSETS, raw_dir, duckdb_url, selection=selection)
     assert result.success
     summary = Warehouse(duckdb_url).read_table("quality", "run_summary")
     assert summary["source"].tolist() == ["household_survey"]

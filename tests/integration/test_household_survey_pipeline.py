@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from dagster import DagsterInstance, materialize
 
 from assets.household_survey import (
     household_survey_change,
@@ -18,9 +17,7 @@ from assets.household_survey import (
 )
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import failure_message, materialize_on
 
 SAMPLE = PROJECT_ROOT / "data" / "raw" / "household_survey"
 ASSETS = [household_survey_staging, household_survey_indicators, household_survey_change]
@@ -40,16 +37,7 @@ def raw_dir(tmp_path) -> Path:
 
 
 def run(raw_dir: Path, url: str):
-    return materialize(
-        ASSETS,
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize_on(ASSETS, raw_dir, url)
 
 
 def snapshot(url: str) -> dict[str, pd.DataFrame]:
@@ -61,11 +49,6 @@ def snapshot(url: str) -> dict[str, pd.DataFrame]:
 
 def whole_percent(value: float) -> int:
     return int(Decimal(repr(float(value))).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-
-
-def failure_message(result) -> str:
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    return failure.step_failure_data.user_failure_data.description
 
 
 def test_sample_reproduces_the_published_good_health_figures(raw_dir, warehouse_url):

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
 
 from assets.deprivation import imd_lsoa
 from assets.maternity import MATERNITY_ASSETS
@@ -22,9 +21,7 @@ from cov_pipeline.expectations import validate_mart
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import failure_message, materialize_on
 
 SAMPLE = PROJECT_ROOT / "data" / "raw" / "maternity"
 MARTS = ["late_bookings", "premature_deliveries", "pregnancy_outcomes", "preterm_outcomes"]
@@ -88,16 +85,7 @@ PUBLISH_MATERNITY = next(a for a in PUBLISHED_ASSETS if a.op.name == "publish_ma
 
 
 def run(raw_dir: Path, url: str):
-    return materialize(
-        [imd_lsoa, *MATERNITY_ASSETS, PUBLISH_MATERNITY],
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize_on([imd_lsoa, *MATERNITY_ASSETS, PUBLISH_MATERNITY], raw_dir, url)
 
 
 def snapshot(url: str) -> dict[str, pd.DataFrame]:
@@ -118,11 +106,6 @@ def materialization(result, asset: str):
 def chart_png(result, asset: str, key: str) -> bytes:
     markdown = materialization(result, asset).metadata[key].value
     return base64.b64decode(markdown.split("base64,", 1)[1].rstrip(")"))
-
-
-def failure_message(result) -> str:
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    return failure.step_failure_data.user_failure_data.description
 
 
 def test_sample_marts_spc_and_disclosure(raw_dir, warehouse_url):

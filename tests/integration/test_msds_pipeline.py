@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
 
 from assets.deprivation import imd_lsoa
 from assets.msds import maternity_vs_england_mart, msds_staging
@@ -15,9 +14,7 @@ from cov_pipeline.imd import OUTPUT_DESCRIPTIONS
 from cov_pipeline.msds import MART_DESCRIPTIONS, STAGING_DESCRIPTIONS
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import failure_message, materialize_on
 
 SAMPLE_RAW = PROJECT_ROOT / "data" / "raw"
 REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "real-data"
@@ -40,21 +37,7 @@ def raw_dir(tmp_path) -> Path:
 
 
 def run(raw_dir: Path, url: str):
-    return materialize(
-        ASSETS,
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-
-
-def failure_message(result) -> str:
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    return failure.step_failure_data.user_failure_data.description
+    return materialize_on(ASSETS, raw_dir, url)
 
 
 def test_sample_extracts_fill_the_lookup_staging_and_mart(raw_dir, warehouse_url):
@@ -241,16 +224,7 @@ def test_a_cleared_row_in_the_lookup_fails_its_asset_naming_the_file_and_line(ra
 
 def test_a_vintage_without_a_file_fails_with_a_clear_message(raw_dir, duckdb_url, monkeypatch):
     monkeypatch.setenv("COV_IMD_VINTAGE", "IoD2025")
-    result = materialize(
-        [imd_lsoa],
-        resources={
-            "warehouse": WarehouseResource(url=duckdb_url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    result = materialize_on([imd_lsoa], raw_dir, duckdb_url)
     assert not result.success
     assert failure_message(result).startswith(
         "imd*.csv: no file of the configured vintage IoD2025 (COV_IMD_VINTAGE; header "

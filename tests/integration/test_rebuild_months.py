@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance
 
 from assets.deprivation import imd_lsoa
 from assets.maternity import MATERNITY_ASSETS
@@ -22,12 +22,10 @@ from cov_pipeline.months import MONTHS_TAG, parse_months
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse, scratch_database
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
 from tests.conftest import POSTGRES_ENV, ensure_analyst_role, postgres_url
 from tests.integration.test_one_writer import CLI, CLI_TIMEOUT_S, _env, _home
 from tests.integration.test_same_tables import differences, fingerprints
+from tests.pipeline import materialize_on
 
 MONTH = "2024-06"
 MONTHLY_MARTS = ["late_bookings", "premature_deliveries", "referral_trends", "referral_waiting"]
@@ -62,16 +60,8 @@ def two_warehouses(request, tmp_path) -> Iterator[tuple[str, str]]:
 
 
 def run(raw_dir: Path, url: str, months: str | None = None):
-    result = materialize(
-        [imd_lsoa, *MATERNITY_ASSETS, *REFERRALS_ASSETS],
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        tags={MONTHS_TAG: months} if months else None,
-    )
+    assets = [imd_lsoa, *MATERNITY_ASSETS, *REFERRALS_ASSETS]
+    result = materialize_on(assets, raw_dir, url, tags={MONTHS_TAG: months} if months else None)
     assert result.success
     return result
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
 
 from assets.fingertips import fingertips_staging
 from assets.msds import msds_staging
@@ -17,9 +16,7 @@ from cov_pipeline.msds import load_msds
 from cov_pipeline.msds import publication as msds_publication
 from cov_pipeline.quality import IDENTICAL_COPY, REVISED
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import materialize_on
 from tests.unit.test_fingertips_loader import row, write_export
 
 MONTHLY = (
@@ -205,16 +202,7 @@ def test_fingertips_versions_in_two_exports_of_one_year_conflict(tmp_path):
 
 
 def materialize_staging(raw: Path, url: str, asset):
-    return materialize(
-        [asset],
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize_on([asset], raw, url)
 
 
 @pytest.mark.parametrize(

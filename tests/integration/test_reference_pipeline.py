@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 from assets import fingertips, reference
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import failure_message, materialize_on
 
 # The reference tables, the Fingertips staging and the two marts built on the neighbours.
 ASSETS = [
@@ -31,16 +29,7 @@ TABLES = [
 
 
 def run(raw_dir: Path, url: str, assets=ASSETS):
-    return materialize(
-        assets,
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize_on(assets, raw_dir, url)
 
 
 def tables(url: str) -> dict[str, pd.DataFrame]:
@@ -49,11 +38,6 @@ def tables(url: str) -> dict[str, pd.DataFrame]:
         return {f"{schema}.{name}": wh.read_table(schema, name) for schema, name in TABLES}
     finally:
         wh.dispose()
-
-
-def failure_of(result, step: str) -> str:
-    failure = next(e for e in result.all_events if e.is_step_failure and e.step_key == step)
-    return failure.step_failure_data.user_failure_data.description
 
 
 def test_derby_listed_twice_fails_the_list_and_keeps_every_table(raw_dir, duckdb_url):
@@ -70,7 +54,7 @@ def test_derby_listed_twice_fails_the_list_and_keeps_every_table(raw_dir, duckdb
     result = run(raw_dir, duckdb_url)
 
     assert not result.success
-    message = failure_of(result, "staging__cipfa_neighbours")
+    message = failure_message(result, "staging__cipfa_neighbours")
     assert message.startswith(
         "cipfa_neighbours.csv: CIPFA neighbours refused (1 fault; the list is used whole or not "
         "at all): line 7: neighbour E06000015 (Derby) listed again for E08000026 (first on "
@@ -117,7 +101,7 @@ def test_an_unknown_value_type_fails_the_indicator_methods(raw_dir, duckdb_url):
     result = run(raw_dir, duckdb_url, [reference.fingertips_indicators])
 
     assert not result.success
-    assert failure_of(result, "staging__fingertips_indicators").startswith(
+    assert failure_message(result, "staging__fingertips_indicators").startswith(
         "fingertips_indicators.csv: Fingertips indicator methods refused (1 fault; the list is "
         "used whole or not at all): line 3: value_type 'rate' is not one of crude_rate, other, "
         "proportion"
@@ -132,16 +116,7 @@ def test_a_file_of_no_known_kind_in_the_reference_folder_is_named_in_a_warning(r
 
     (raw_dir / "reference" / "neighbours_notes.txt").write_text("who chose them", encoding="utf-8")
     instance = DagsterInstance.ephemeral()
-    result = materialize(
-        ASSETS[:2],
-        resources={
-            "warehouse": WarehouseResource(url=duckdb_url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=instance,
-        raise_on_error=False,
-    )
+    result = materialize_on(ASSETS[:2], raw_dir, duckdb_url, instance=instance)
     assert result.success  # a stray file is reported, not read and not fatal
     warnings = [
         entry.user_message

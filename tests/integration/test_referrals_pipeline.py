@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
 
 from assets.deprivation import imd_lsoa
 from assets.published import PUBLISHED_ASSETS
@@ -20,9 +19,7 @@ from cov_pipeline.publishing import PUBLICATIONS
 from cov_pipeline.sample_data.deprivation import generate_deprivation
 from cov_pipeline.settings import PROJECT_ROOT
 from cov_pipeline.warehouse import Warehouse
-from resources.raw_files import RawFilesResource
-from resources.settings import PipelineSettings
-from resources.warehouse import WarehouseResource
+from tests.pipeline import failure_message, materialize_on
 
 SAMPLE = PROJECT_ROOT / "data" / "raw" / "referrals"
 TABLES = [
@@ -47,16 +44,7 @@ PUBLISH_REFERRALS = next(a for a in PUBLISHED_ASSETS if a.op.name == "publish_re
 
 
 def run(raw_dir: Path, url: str):
-    return materialize(
-        [imd_lsoa, *REFERRALS_ASSETS, PUBLISH_REFERRALS],
-        resources={
-            "warehouse": WarehouseResource(url=url),
-            "raw_files": RawFilesResource(raw_dir=str(raw_dir)),
-            "settings": PipelineSettings(),
-        },
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize_on([imd_lsoa, *REFERRALS_ASSETS, PUBLISH_REFERRALS], raw_dir, url)
 
 
 def snapshot(url: str) -> dict[str, pd.DataFrame]:
@@ -64,11 +52,6 @@ def snapshot(url: str) -> dict[str, pd.DataFrame]:
     tables = {f"{s}.{n}": wh.read_table(s, n) for s, n in TABLES if wh.table_exists(s, n)}
     wh.dispose()
     return tables
-
-
-def failure_message(result) -> str:
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    return failure.step_failure_data.user_failure_data.description
 
 
 def chart_png(result, asset: str, key: str = "chart") -> bytes:
