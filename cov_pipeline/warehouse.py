@@ -22,6 +22,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+# pg_advisory_lock(int4, int4) keys: the project's key space ("covp"), and in it the warehouse
+# writer (cov_pipeline.warehouse_lock) and the setting up of the schemas.
+ADVISORY_CLASS = 0x636F7670
+ADVISORY_WRITER = 1
+ADVISORY_SCHEMAS = 2
 SCHEMAS = ("staging", "marts", "published", "quality")
 _NULL = r"\N"
 
@@ -189,6 +194,13 @@ class Warehouse:
                     con.execute(statement)
         else:
             with self.engine.begin() as conn:
+                # Steps in several processes (the multiprocess executor) set the schemas up at
+                # once on a new database, and PostgreSQL's CREATE SCHEMA IF NOT EXISTS and GRANT
+                # are not safe run side by side (a unique violation, "tuple concurrently
+                # updated"): they take turns, holding a lock until this transaction ends.
+                conn.exec_driver_sql(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", (ADVISORY_CLASS, ADVISORY_SCHEMAS)
+                )
                 for statement in statements:
                     conn.exec_driver_sql(statement)
                 # nobody but the grantees below reads a schema of the pipeline's

@@ -31,11 +31,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from cov_pipeline.warehouse import Warehouse, WarehouseError
+from cov_pipeline.warehouse import ADVISORY_CLASS, ADVISORY_WRITER, Warehouse, WarehouseError
 
-# pg_advisory_lock(int4, int4): the project's key space ("covp") and the warehouse writer in it.
-ADVISORY_CLASS = 0x636F7670
-ADVISORY_WRITER = 1
 # PostgreSQL keeps 63 bytes of application_name.
 _APPLICATION_NAME_BYTES = 63
 _APPLICATION_PREFIX = "cov-pipeline: "

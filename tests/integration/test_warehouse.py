@@ -175,3 +175,38 @@ def test_reading_through_copy_gives_what_the_driver_gives(warehouse: Warehouse):
     )
     subset = warehouse.read_table("marts", "both_ways", ["note", "big"], where="big >= 0")
     assert subset["note"].tolist() == ['comma, "quote"\nand a line break', ""]
+
+
+def test_processes_setting_up_a_new_postgresql_database_at_once_take_turns(postgres_warehouse_url):
+    # The multiprocess executor starts several steps at once on a new database; each sets the
+    # schemas up. Side by side, CREATE SCHEMA IF NOT EXISTS raised a unique violation; here
+    # every one of them succeeds and the schemas exist once.
+    import threading
+
+    warehouses = [Warehouse(postgres_warehouse_url) for _ in range(8)]
+    start, errors = threading.Barrier(len(warehouses)), []
+
+    def set_up(wh: Warehouse) -> None:
+        start.wait()
+        try:
+            wh.ensure_schemas()
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=set_up, args=(wh,)) for wh in warehouses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for wh in warehouses:
+        wh.dispose()
+    assert errors == []
+    check = Warehouse(postgres_warehouse_url)
+    try:
+        found = check.query(
+            "SELECT nspname FROM pg_namespace WHERE nspname IN ('staging', 'marts', 'published', "
+            "'quality') ORDER BY nspname"
+        )["nspname"].tolist()
+    finally:
+        check.dispose()
+    assert found == sorted(SCHEMAS)
